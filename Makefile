@@ -1,0 +1,68 @@
+# sensorflow: `make demo` runs the pipeline on a local cloud, `make test` runs every check.
+# Both start with `make setup`, which is idempotent and cheap when nothing changed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# Python 3.12 is the Lambda runtime; find it on PATH or under pyenv.
+PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+
+PYTEST_ARGS ?=
+DEMO_ARGS ?=
+
+.PHONY: help setup test lint unit integration e2e package demo events bench clean
+
+help:
+	@echo "make setup   create .venv (python3.12) and node_modules; idempotent"
+	@echo "make test    lint, type-check and run every test tier"
+	@echo "make demo    run the whole pipeline on a local cloud and print a summary"
+	@echo "make package build the Lambda zip with npx sls package (offline, no credentials)"
+	@echo "make events  regenerate the sample events in events/ from the schemas"
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@test -n "$(PYTHON312)" || { echo "error: python3.12 not found; install Python 3.12 (the Lambda runtime) and re-run 'make setup'" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+lint: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy sensorflow handlers
+
+test: setup lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+unit: setup
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+integration: setup
+	$(VENV)/bin/pytest tests/integration $(PYTEST_ARGS)
+
+e2e: setup
+	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+package: setup
+	npx sls package --stage dev
+
+events: setup
+	$(PY) -m sensorflow.events_gen
+
+demo: setup
+	$(VENV)/bin/sensorflow demo $(DEMO_ARGS)
+
+bench: setup
+	$(PY) -m tests.bench.bench_decode
+
+clean:
+	rm -rf .serverless .requirements .requirements.zip .pytest_cache .ruff_cache .mypy_cache
