@@ -1,0 +1,61 @@
+"""The ``sensorflow`` command line: ``simulate``, ``local``, ``demo`` and ``alarms``.
+
+Each tool registers its own sub-command from its package, imported lazily so ``--help`` stays fast.
+A bad flag or config is reported as one clear line on stderr (exit 2), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# sub-command -> module exposing ``add_parser(subparsers)``; each parser sets ``func(args) -> int``.
+_COMMANDS: dict[str, str] = {
+    "simulate": "sensorflow.simulate.cli",
+    "local": "sensorflow.localcloud.cli",
+    "demo": "sensorflow.localcloud.demo",
+    "alarms": "sensorflow.alarms_cli",
+}
+
+
+class UsageError(Exception):
+    """A user-facing error: bad flags, config or environment. Printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sensorflow",
+        description="sensorflow tools: simulate sensor fleets, run a local cloud, operate alarms.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in _COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"sensorflow {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
