@@ -1,0 +1,23 @@
+"""Lambda entry point for the ``ingest`` function (Kinesis stream -> readings, quarantine, alerts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sensorflow import bootstrap
+from sensorflow.kinesis_event import stream_records
+from sensorflow.observability import logger, metrics, record_batch, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = stream_records(event)
+    if records:
+        logger.append_keys(shard_id=records[0].shard_id)
+    outcome = bootstrap.ingest_service().process(records, context.get_remaining_time_in_millis)
+    record_batch(outcome)
+    return outcome.response()

@@ -1,0 +1,32 @@
+"""Cached boto3 clients, created on first use (never at import time, so moto can intercept them).
+
+boto3's default retry mode is ``legacy``; ``standard`` gives capped exponential backoff with jitter,
+3 attempts and a retry quota (boto3 guide, "retries"). ``AWS_ENDPOINT_URL`` is honoured by botocore
+itself, which is how the same code talks to the local cloud.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+RETRY_CONFIG = {"mode": "standard", "max_attempts": 3}
+
+
+@functools.cache
+def _config() -> Any:
+    from botocore.config import Config
+
+    return Config(retries=RETRY_CONFIG, connect_timeout=3, read_timeout=10, tcp_keepalive=True)
+
+
+@functools.cache
+def client(service: str) -> Any:
+    import boto3
+
+    return boto3.session.Session().client(service, config=_config())
+
+
+def reset() -> None:
+    """Forget cached clients (tests that switch between mock and server endpoints)."""
+    client.cache_clear()

@@ -1,0 +1,52 @@
+"""The device registry: a DynamoDB table keyed by ``device_id``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sensorflow.adapters import clients
+from sensorflow.adapters.errors import transient
+from sensorflow.core.records import Device
+
+
+def device_from_item(item: dict[str, Any]) -> Device:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    plain = {k: TypeDeserializer().deserialize(v) for k, v in item.items()}
+    return Device(
+        device_id=plain["device_id"],
+        site=str(plain.get("site", "unknown")),
+        location=str(plain.get("location", "unknown")),
+        model=str(plain.get("model", "unknown")),
+        owner_team=str(plain.get("owner_team", "unknown")),
+        thresholds=_floats(plain.get("thresholds") or {}),
+    )
+
+
+def _floats(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; rules compare floats."""
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    return float(value)
+
+
+class DynamoDeviceRegistry:
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = clients.client("dynamodb")
+        return self._client
+
+    def get(self, device_id: str) -> Device | None:
+        with transient("dynamodb:GetItem"):
+            resp = self.client.get_item(TableName=self._table, Key={"device_id": {"S": device_id}})
+        item = resp.get("Item")
+        return device_from_item(item) if item else None

@@ -1,0 +1,90 @@
+"""Alerts to the EventBridge bus with ``PutEvents``.
+
+Limits (docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html): at most 10 entries
+per call, each under 256 KB counted as Time (14 bytes if present) + UTF-8 Source + DetailType +
+Detail + each Resources entry. The response keeps the request's order; a failed entry carries an
+``ErrorCode``, and only throttling and internal failures are worth resending.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sensorflow.adapters import clients
+from sensorflow.adapters.errors import transient
+from sensorflow.adapters.retry import resend_failed
+from sensorflow.core.errors import TransientError
+from sensorflow.core.ports import RemainingTime
+from sensorflow.core.records import Alert
+from sensorflow.observability import logger
+
+PUT_EVENTS_MAX_ENTRIES = 10  # EventBridge PutEvents: entries per call
+PUT_EVENTS_MAX_ENTRY_BYTES = 256 * 1024  # EventBridge: per-entry size by the formula above
+PUT_EVENTS_TIME_BYTES = 14
+RETRYABLE_CODES = frozenset({"ThrottlingException", "InternalFailure", "InternalException"})
+
+SOURCE = "sensorflow.ingest"
+DETAIL_TYPE = "Threshold Crossed"
+
+
+def alert_entry(alert: Alert, bus_name: str) -> dict[str, Any]:
+    return {
+        "Source": SOURCE,
+        "DetailType": DETAIL_TYPE,
+        "Detail": json.dumps(alert.to_dict(), separators=(",", ":")),
+        "EventBusName": bus_name,
+    }
+
+
+def entry_size(entry: dict[str, Any]) -> int:
+    size = PUT_EVENTS_TIME_BYTES if "Time" in entry else 0
+    size += len(entry["Source"].encode()) + len(entry["DetailType"].encode()) + len(entry["Detail"].encode())
+    return size + sum(len(r.encode()) for r in entry.get("Resources", []))
+
+
+class EventBridgeAlertPublisher:
+    def __init__(self, bus_name: str, client: Any = None) -> None:
+        self._bus_name = bus_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = clients.client("events")
+        return self._client
+
+    def publish(self, alerts: Sequence[Alert], remaining_ms: RemainingTime) -> set[str]:
+        entries = []
+        for alert in alerts:
+            entry = alert_entry(alert, self._bus_name)
+            if entry_size(entry) >= PUT_EVENTS_MAX_ENTRY_BYTES:
+                raise ValueError(f"EventBridge entry for {alert.alert_id} exceeds {PUT_EVENTS_MAX_ENTRY_BYTES} bytes")
+            entries.append((alert.alert_id, entry))
+        undelivered: list[tuple[str, dict[str, Any]]] = []
+        for start in range(0, len(entries), PUT_EVENTS_MAX_ENTRIES):
+            undelivered += resend_failed(entries[start : start + PUT_EVENTS_MAX_ENTRIES], self._send, remaining_ms)
+        if undelivered:
+            logger.warning("EventBridge alerts undelivered", count=len(undelivered), bus=self._bus_name)
+        return {alert_id for alert_id, _ in undelivered}
+
+    def _send(
+        self, batch: Sequence[tuple[str, dict[str, Any]]]
+    ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+        try:
+            with transient("events:PutEvents"):
+                resp = self.client.put_events(Entries=[entry for _, entry in batch])
+        except TransientError as exc:
+            logger.warning("EventBridge PutEvents call failed", error=str(exc))
+            return list(batch), []
+        if not resp.get("FailedEntryCount"):
+            return [], []
+        retryable, permanent = [], []
+        for item, result in zip(batch, resp["Entries"], strict=True):
+            code = result.get("ErrorCode")
+            if code is None:
+                continue
+            logger.warning("EventBridge entry failed", alert_id=item[0], code=code)
+            (retryable if code in RETRYABLE_CODES else permanent).append(item)
+        return retryable, permanent

@@ -1,0 +1,100 @@
+"""Alerts to the SNS topic with ``PublishBatch``.
+
+Limits (docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html): at most 10 entries with distinct
+Ids, and each message and the whole batch at most 262,144 bytes, message attributes included.
+moto 5.2.5 enforces the entry count but not the byte totals, so they are computed here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sensorflow.adapters import clients
+from sensorflow.adapters.errors import transient
+from sensorflow.adapters.retry import resend_failed
+from sensorflow.core.errors import TransientError
+from sensorflow.core.ports import RemainingTime
+from sensorflow.core.records import Alert
+from sensorflow.observability import logger
+
+PUBLISH_BATCH_MAX_ENTRIES = 10  # SNS PublishBatch: entries per call
+PUBLISH_BATCH_MAX_BYTES = 262_144  # SNS: message + attributes, per message and per batch
+FILTER_ATTRIBUTES = ("severity", "sensor_type", "site", "device_id")
+
+
+def alert_entry(alert: Alert) -> dict[str, Any]:
+    body = alert.to_dict()
+    return {
+        "Id": alert.alert_id,
+        "Message": json.dumps(body, separators=(",", ":")),
+        "Subject": f"[{alert.severity}] {alert.sensor_type} {alert.bound} on {alert.device_id}"[:100],
+        "MessageAttributes": {
+            name: {"DataType": "String", "StringValue": str(body[name])} for name in FILTER_ATTRIBUTES
+        },
+    }
+
+
+def entry_size(entry: dict[str, Any]) -> int:
+    """Bytes SNS counts for one entry: the message plus each attribute's name, type and value."""
+    size = len(entry["Message"].encode())
+    for name, attr in entry.get("MessageAttributes", {}).items():
+        size += len(name.encode()) + len(attr["DataType"].encode()) + len(attr["StringValue"].encode())
+    return size
+
+
+def chunk_entries(entries: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split into PublishBatch calls within both the entry-count and the byte limit."""
+    chunks: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    current_bytes = 0
+    for entry in entries:
+        size = entry_size(entry)
+        if size > PUBLISH_BATCH_MAX_BYTES:
+            raise ValueError(f"SNS entry {entry['Id']} is {size} bytes, over {PUBLISH_BATCH_MAX_BYTES}")
+        if current and (len(current) == PUBLISH_BATCH_MAX_ENTRIES or current_bytes + size > PUBLISH_BATCH_MAX_BYTES):
+            chunks.append(current)
+            current, current_bytes = [], 0
+        current.append(entry)
+        current_bytes += size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+class SnsAlertPublisher:
+    def __init__(self, topic_arn: str, client: Any = None) -> None:
+        self._topic_arn = topic_arn
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = clients.client("sns")
+        return self._client
+
+    def publish(self, alerts: Sequence[Alert], remaining_ms: RemainingTime) -> set[str]:
+        # Ids must be distinct within a call; one reading can raise one alert per rule, each its own id.
+        unique = {a.alert_id: alert_entry(a) for a in alerts}
+        undelivered: list[dict[str, Any]] = []
+        for chunk in chunk_entries(list(unique.values())):
+            undelivered += resend_failed(chunk, self._send, remaining_ms)
+        if undelivered:
+            logger.warning("SNS alerts undelivered", count=len(undelivered), topic_arn=self._topic_arn)
+        return {e["Id"] for e in undelivered}
+
+    def _send(self, entries: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        try:
+            with transient("sns:PublishBatch"):
+                resp = self.client.publish_batch(TopicArn=self._topic_arn, PublishBatchRequestEntries=list(entries))
+        except TransientError as exc:
+            logger.warning("SNS PublishBatch call failed", error=str(exc))
+            return list(entries), []
+        by_id = {e["Id"]: e for e in entries}
+        retryable, permanent = [], []
+        for failed in resp.get("Failed", []):
+            # SenderFault means the request itself is wrong: resending the same entry cannot succeed.
+            (permanent if failed.get("SenderFault") else retryable).append(by_id[failed["Id"]])
+            logger.warning("SNS entry failed", alert_id=failed["Id"], code=failed.get("Code"))
+        return retryable, permanent

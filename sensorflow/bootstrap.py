@@ -1,0 +1,59 @@
+"""Composition root: builds the ingest service from Settings with real adapters, once per container.
+
+Tests call ``build_ingest_service`` with fakes, or with clients bound to moto.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from sensorflow.config import Settings, load_rules_document
+from sensorflow.core.cache import CachingRegistry
+from sensorflow.core.ports import AlertPublisher, DeviceRegistry, QuarantineSink, ReadingSink
+from sensorflow.core.thresholds import RuleSet, parse_rules
+from sensorflow.ingest import IngestService
+
+SENSOR_TYPES = {"temperature", "humidity", "pressure", "vibration", "co2"}
+
+
+def load_rules(settings: Settings) -> RuleSet:
+    return parse_rules(load_rules_document(settings.rules_file), SENSOR_TYPES)
+
+
+def build_ingest_service(
+    settings: Settings,
+    registry: DeviceRegistry | None = None,
+    readings: ReadingSink | None = None,
+    quarantine: QuarantineSink | None = None,
+    publishers: list[AlertPublisher] | None = None,
+    clients: dict[str, Any] | None = None,
+) -> IngestService:
+    from sensorflow.adapters.dynamodb_registry import DynamoDeviceRegistry
+    from sensorflow.adapters.eventbridge_events import EventBridgeAlertPublisher
+    from sensorflow.adapters.s3_quarantine import S3QuarantineSink
+    from sensorflow.adapters.s3_readings import S3ReadingSink
+    from sensorflow.adapters.sns_alerts import SnsAlertPublisher
+
+    c = clients or {}
+    return IngestService(
+        registry=CachingRegistry(
+            registry or DynamoDeviceRegistry(settings.device_table, c.get("dynamodb")),
+            ttl_s=settings.device_cache_ttl_s,
+        ),
+        readings=readings or S3ReadingSink(settings.readings_bucket, c.get("s3")),
+        quarantine=quarantine or S3QuarantineSink(settings.quarantine_bucket, c.get("s3")),
+        publishers=publishers
+        or [
+            SnsAlertPublisher(settings.alerts_topic_arn, c.get("sns")),
+            EventBridgeAlertPublisher(settings.alerts_event_bus, c.get("events")),
+        ],
+        rules=load_rules(settings),
+        deadline_margin_ms=settings.deadline_margin_ms,
+    )
+
+
+@functools.cache
+def ingest_service() -> IngestService:
+    """The container's service: built on the first invocation, reused while the container is warm."""
+    return build_ingest_service(Settings.from_env())

@@ -1,0 +1,29 @@
+"""The error hierarchy of the pipeline.
+
+``InvalidRecordError`` is permanent: the record is quarantined with its bytes and a reason and
+counts as processed. ``TransientError`` is a downstream fault: the record (and every record after
+it on the shard) is reported in ``batchItemFailures`` so Lambda redelivers it.
+"""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Base class for every error the ingest pipeline raises on purpose."""
+
+
+class InvalidRecordError(IngestError):
+    """A record that can never be processed. ``reason`` is a short machine word."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class TransientError(IngestError):
+    """A downstream fault worth retrying: throttling, 5xx, timeouts, partial failures."""
+
+
+class ConfigError(IngestError):
+    """Settings or rule files that are missing or malformed. Raised at load time with the field named."""

@@ -1,0 +1,122 @@
+"""Value objects that flow through the pipeline. All frozen; the domain never mutates a record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    """One Kinesis record as Lambda delivers it, with the payload already base64-decoded."""
+
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    data: bytes
+    arrival_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A decoded ``sensorflow.SensorReading``."""
+
+    device_id: str
+    sensor_type: str
+    value: float
+    unit: str
+    timestamp_ms: int
+    seq: int
+    battery_pct: float | None = None
+    firmware: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A device registry entry. ``thresholds`` overrides rule fields per sensor type."""
+
+    device_id: str
+    site: str
+    location: str
+    model: str
+    owner_team: str
+    thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichedReading:
+    """A reading with registry context, canonical units and arrival latency."""
+
+    reading: Reading
+    device: Device
+    value: float
+    unit: str
+    ingest_time_ms: int
+    shard_id: str
+    sequence_number: str
+
+    @property
+    def latency_ms(self) -> int:
+        return self.ingest_time_ms - self.reading.timestamp_ms
+
+    def to_avro(self) -> dict[str, Any]:
+        """The ``sensorflow.EnrichedReading`` dictionary fastavro writes."""
+        r, d = self.reading, self.device
+        return {
+            "device_id": r.device_id,
+            "sensor_type": r.sensor_type,
+            "value": self.value,
+            "unit": self.unit,
+            "raw_value": r.value,
+            "raw_unit": r.unit,
+            "timestamp": r.timestamp_ms,
+            "seq": r.seq,
+            "battery_pct": r.battery_pct,
+            "firmware": r.firmware,
+            "site": d.site,
+            "location": d.location,
+            "model": d.model,
+            "owner_team": d.owner_team,
+            "ingest_time": self.ingest_time_ms,
+            "latency_ms": self.latency_ms,
+            "shard_id": self.shard_id,
+            "sequence_number": self.sequence_number,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A threshold crossing (``sensorflow.AlertEvent``)."""
+
+    alert_id: str
+    rule_id: str
+    severity: str
+    bound: str
+    threshold: float
+    device_id: str
+    sensor_type: str
+    value: float
+    unit: str
+    timestamp_ms: int
+    seq: int
+    site: str
+    location: str
+    owner_team: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alert_id": self.alert_id,
+            "rule_id": self.rule_id,
+            "severity": self.severity,
+            "bound": self.bound,
+            "threshold": self.threshold,
+            "device_id": self.device_id,
+            "sensor_type": self.sensor_type,
+            "value": self.value,
+            "unit": self.unit,
+            "timestamp": self.timestamp_ms,
+            "seq": self.seq,
+            "site": self.site,
+            "location": self.location,
+            "owner_team": self.owner_team,
+        }

@@ -1,0 +1,229 @@
+"""The ingest service: one Kinesis batch in, readings / quarantine / alerts out, failures reported.
+
+Lambda checkpoints a Kinesis shard at the *lowest* sequence number in ``batchItemFailures`` and
+redelivers everything after it (docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html).
+So processing stops at the first transient failure: that record and every later one are reported,
+and outputs are written only for the prefix before it. Powertools' BatchProcessor keeps going after a
+failure, which for Kinesis only repeats work that will be redelivered anyway.
+
+Output order within a batch: alerts are published first (the lowest record whose alert failed
+shortens the committed prefix), then the quarantine and readings objects for that prefix. Both
+objects are keyed by shard and the batch's first sequence number, so any redelivery that starts at
+the same record (whole-batch retry, timeout, bisect) overwrites them instead of adding a copy.
+"""
+
+from __future__ import annotations
+
+import json
+from base64 import b64encode
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sensorflow.core.checks import check_reading
+from sensorflow.core.decode import ReadingDecoder
+from sensorflow.core.enrich import enrich
+from sensorflow.core.errors import InvalidRecordError, TransientError
+from sensorflow.core.ports import (
+    AlertPublisher,
+    DeviceRegistry,
+    QuarantineEntry,
+    QuarantineSink,
+    ReadingSink,
+    RemainingTime,
+)
+from sensorflow.core.records import Alert, EnrichedReading, StreamRecord
+from sensorflow.core.thresholds import RuleSet
+from sensorflow.observability import logger
+
+# Stop starting records when less than this is left, so the flush (alerts, S3) still fits.
+DEFAULT_DEADLINE_MARGIN_MS = 5_000
+
+
+@dataclass(slots=True)
+class _Done:
+    index: int
+    enriched: EnrichedReading | None = None
+    alerts: list[Alert] = field(default_factory=list)
+    quarantined: QuarantineEntry | None = None
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """What happened to a batch; ``response()`` is the Lambda return value."""
+
+    received: int
+    enriched: list[EnrichedReading]
+    quarantined: list[QuarantineEntry]
+    alerts: list[Alert]
+    failed_sequence_numbers: list[str]
+    failure_cause: str | None = None
+
+    def response(self) -> dict[str, Any]:
+        return {"batchItemFailures": [{"itemIdentifier": s} for s in self.failed_sequence_numbers]}
+
+    @property
+    def quarantined_by_reason(self) -> Counter[str]:
+        return Counter(q.reason for q in self.quarantined)
+
+
+class IngestService:
+    def __init__(
+        self,
+        registry: DeviceRegistry,
+        readings: ReadingSink,
+        quarantine: QuarantineSink,
+        publishers: Sequence[AlertPublisher],
+        rules: RuleSet,
+        decoder: ReadingDecoder | None = None,
+        deadline_margin_ms: int = DEFAULT_DEADLINE_MARGIN_MS,
+    ) -> None:
+        self._registry = registry
+        self._readings = readings
+        self._quarantine = quarantine
+        self._publishers = publishers
+        self._rules = rules
+        self._decoder = decoder or ReadingDecoder()
+        self._margin = deadline_margin_ms
+
+    def process(self, records: Sequence[StreamRecord], remaining_ms: RemainingTime) -> BatchOutcome:
+        done: list[_Done] = []
+        failed_from: int | None = None
+        cause: str | None = None
+        for i, record in enumerate(records):
+            if remaining_ms() < self._margin:
+                failed_from, cause = i, "deadline"
+                logger.warning("deadline near; stopping", sequence_number=record.sequence_number, index=i)
+                break
+            try:
+                done.append(self._one(i, record))
+            except TransientError as exc:
+                failed_from, cause = i, "transient"
+                logger.warning(
+                    "transient failure; stopping batch",
+                    sequence_number=record.sequence_number,
+                    shard_id=record.shard_id,
+                    error=str(exc),
+                )
+                break
+
+        failed_from, cause = self._publish(done, records, failed_from, cause, remaining_ms)
+        committed = done if failed_from is None else done[:failed_from]
+        try:
+            self._flush(records, committed)
+        except TransientError as exc:
+            logger.warning("output write failed; whole batch will be retried", error=str(exc))
+            committed, failed_from, cause = [], 0, "transient"
+
+        return BatchOutcome(
+            received=len(records),
+            enriched=[d.enriched for d in committed if d.enriched],
+            quarantined=[d.quarantined for d in committed if d.quarantined],
+            alerts=[a for d in committed for a in d.alerts],
+            failed_sequence_numbers=[] if failed_from is None else [r.sequence_number for r in records[failed_from:]],
+            failure_cause=cause,
+        )
+
+    def _one(self, index: int, record: StreamRecord) -> _Done:
+        try:
+            reading = self._decoder.decode(record.data)
+            value, unit = check_reading(reading, now_ms=record.arrival_time_ms)
+            device = self._registry.get(reading.device_id)
+            if device is None:
+                raise InvalidRecordError("unknown_device", f"device {reading.device_id!r} is not in the registry")
+        except InvalidRecordError as exc:
+            logger.info(
+                "record quarantined",
+                reason=exc.reason,
+                detail=exc.detail,
+                device_id=record.partition_key,
+                shard_id=record.shard_id,
+                sequence_number=record.sequence_number,
+            )
+            return _Done(index, quarantined=_quarantine_entry(record, exc.reason, exc.detail))
+        except TransientError:
+            raise
+        except Exception as exc:  # the one broad catch: a bug must not stall the shard, and the bytes are kept
+            logger.exception("unexpected error; quarantining record", sequence_number=record.sequence_number)
+            return _Done(index, quarantined=_quarantine_entry(record, "processing_error", repr(exc)))
+        enriched = enrich(reading, value, unit, device, record)
+        return _Done(index, enriched=enriched, alerts=self._rules.evaluate(enriched))
+
+    def _publish(
+        self,
+        done: list[_Done],
+        records: Sequence[StreamRecord],
+        failed_from: int | None,
+        cause: str | None,
+        remaining_ms: RemainingTime,
+    ) -> tuple[int | None, str | None]:
+        alerts = [a for d in done for a in d.alerts]
+        if not alerts:
+            return failed_from, cause
+        failed_ids: set[str] = set()
+        for publisher in self._publishers:
+            failed_ids |= publisher.publish(alerts, remaining_ms)
+        if not failed_ids:
+            return failed_from, cause
+        first_bad = min(d.index for d in done if any(a.alert_id in failed_ids for a in d.alerts))
+        logger.warning(
+            "alerts undelivered; failing from their record",
+            sequence_number=records[first_bad].sequence_number,
+            undelivered=len(failed_ids),
+        )
+        if failed_from is None or first_bad < failed_from:
+            return first_bad, "alerts"
+        return failed_from, cause
+
+    def _flush(self, records: Sequence[StreamRecord], committed: list[_Done]) -> None:
+        if not committed:
+            return
+        key = batch_key(records[0])
+        quarantined = [d.quarantined for d in committed if d.quarantined]
+        enriched = [d.enriched for d in committed if d.enriched]
+        if quarantined:
+            self._quarantine.write(f"quarantine/{key}.jsonl", quarantined)
+        if enriched:
+            self._readings.write(f"readings/{key}.avro", enriched)
+
+
+def batch_key(first: StreamRecord) -> str:
+    """``year=/month=/day=/<shard>/<first sequence number>``, stable across redeliveries.
+
+    The date comes from the first record's arrival time, which Kinesis fixes when the record is
+    written, so a redelivery on another day still lands on the same key.
+    """
+    day = datetime.fromtimestamp(first.arrival_time_ms / 1000, tz=UTC)
+    return f"year={day:%Y}/month={day:%m}/day={day:%d}/{first.shard_id}/{first.sequence_number}"
+
+
+def _quarantine_entry(record: StreamRecord, reason: str, detail: str) -> QuarantineEntry:
+    return QuarantineEntry(
+        reason=reason,
+        detail=detail,
+        payload=record.data,
+        partition_key=record.partition_key,
+        sequence_number=record.sequence_number,
+        shard_id=record.shard_id,
+        arrival_time_ms=record.arrival_time_ms,
+    )
+
+
+def quarantine_line(entry: QuarantineEntry) -> str:
+    """The JSON Lines form of a quarantine entry (one record per line)."""
+    return json.dumps(
+        {
+            "reason": entry.reason,
+            "detail": entry.detail,
+            "payload": b64encode(entry.payload).decode("ascii"),
+            "partition_key": entry.partition_key,
+            "sequence_number": entry.sequence_number,
+            "shard_id": entry.shard_id,
+            "arrival_time": datetime.fromtimestamp(entry.arrival_time_ms / 1000, tz=UTC).isoformat(
+                timespec="milliseconds"
+            ),
+        },
+        separators=(",", ":"),
+    )

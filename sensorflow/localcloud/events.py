@@ -1,0 +1,156 @@
+"""The exact event documents Lambda sends, built from what the local services return."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    """One Kinesis record as GetRecords returned it."""
+
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    data: bytes
+    arrival: float  # epoch seconds
+
+    @property
+    def sequence_int(self) -> int:
+        return int(self.sequence_number)
+
+
+def iso_millis(epoch_s: float) -> str:
+    """``2019-11-14T00:38:04.835Z``, the timestamp format of Lambda destination records."""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def kinesis_event_record(record: StreamRecord, stream_arn: str, role_arn: str, region: str) -> dict[str, Any]:
+    # Source: docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html (example Kinesis record event)
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": record.partition_key,
+            "sequenceNumber": record.sequence_number,
+            "data": base64.b64encode(record.data).decode("ascii"),
+            "approximateArrivalTimestamp": round(record.arrival, 3),
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{record.shard_id}:{record.sequence_number}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": role_arn,
+        "awsRegion": region,
+        "eventSourceARN": stream_arn,
+    }
+
+
+# Per-record JSON overhead of the Kinesis event envelope around the base64 data (keys, ARNs, ids).
+KINESIS_RECORD_OVERHEAD_BYTES = 700
+
+
+def kinesis_record_size(record: StreamRecord) -> int:
+    """An upper estimate of one record's bytes in the invoke payload."""
+    return 4 * ((len(record.data) + 2) // 3) + len(record.partition_key) + KINESIS_RECORD_OVERHEAD_BYTES
+
+
+def kinesis_failure_record(
+    *,
+    records: Sequence[StreamRecord],
+    stream_arn: str,
+    function_arn: str,
+    condition: str,
+    invoke_count: int,
+    function_error: str | None,
+    status_code: int,
+    now: float,
+) -> dict[str, Any]:
+    """The metadata-only document an SQS/SNS on-failure destination receives for a discarded batch.
+
+    Source: docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
+    """
+    response_context: dict[str, Any] = {"statusCode": status_code, "executedVersion": "$LATEST"}
+    if function_error:
+        response_context["functionError"] = function_error
+    return {
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": invoke_count,
+        },
+        "responseContext": response_context,
+        "version": "1.0",
+        "timestamp": iso_millis(now),
+        "KinesisBatchInfo": {
+            "shardId": records[0].shard_id,
+            "startSequenceNumber": records[0].sequence_number,
+            "endSequenceNumber": records[-1].sequence_number,
+            "approximateArrivalOfFirstRecord": iso_millis(records[0].arrival),
+            "approximateArrivalOfLastRecord": iso_millis(records[-1].arrival),
+            "batchSize": len(records),
+            "streamArn": stream_arn,
+        },
+    }
+
+
+def sns_event(subscription_arn: str, notifications: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The Lambda SNS event for notifications in SNS's HTTP/SQS JSON envelope.
+
+    Source: docs.aws.amazon.com/lambda/latest/dg/with-sns.html (example SNS message event)
+    """
+    records = []
+    for note in notifications:
+        attributes = {
+            name: {"Type": attr.get("Type", "String"), "Value": attr.get("Value")}
+            for name, attr in (note.get("MessageAttributes") or {}).items()
+        }
+        records.append(
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription_arn,
+                "Sns": {
+                    "Type": note.get("Type", "Notification"),
+                    "MessageId": note["MessageId"],
+                    "TopicArn": note["TopicArn"],
+                    "Subject": note.get("Subject"),
+                    "Message": note["Message"],
+                    "Timestamp": note["Timestamp"],
+                    "SignatureVersion": note.get("SignatureVersion", "1"),
+                    "Signature": note.get("Signature", "EXAMPLE"),
+                    "SigningCertUrl": note.get("SigningCertURL", note.get("SigningCertUrl", "")),
+                    "UnsubscribeUrl": note.get("UnsubscribeURL", note.get("UnsubscribeUrl", "")),
+                    "MessageAttributes": attributes,
+                },
+            }
+        )
+    return {"Records": records}
+
+
+def scheduled_event(rule_arn: str, region: str, account: str, when: float) -> dict[str, Any]:
+    """The EventBridge event a schedule rule sends to its targets.
+
+    Source: docs.aws.amazon.com/eventbridge/latest/userguide/eb-run-lambda-schedule.html
+    """
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [rule_arn],
+        "detail": {},
+    }
+
+
+def decode_json(body: str) -> Any:
+    return json.loads(body)
