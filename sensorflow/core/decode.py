@@ -12,7 +12,7 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastavro import schemaless_reader
+from fastavro import schemaless_reader, schemaless_writer
 
 from sensorflow.core import schemas
 from sensorflow.core.errors import InvalidRecordError
@@ -75,3 +75,10 @@ def _to_reading(rec: dict[str, Any]) -> Reading:
         battery_pct=rec.get("battery_pct"),
         firmware=rec.get("firmware"),
     )
+
+
+def encode_reading(reading: dict[str, Any], schema: Any = None) -> bytes:
+    """Schemaless Avro bytes for a ``SensorReading`` dict (producers, sample events and tests)."""
+    buf = io.BytesIO()
+    schemaless_writer(buf, schema if schema is not None else schemas.load(schemas.READING), reading)
+    return buf.getvalue()

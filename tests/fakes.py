@@ -1,0 +1,55 @@
+"""In-memory fakes for the pipeline's ports (no mocks: they behave like the real thing, in a dict)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sensorflow.core.errors import TransientError
+from sensorflow.core.ports import QuarantineEntry, RemainingTime
+from sensorflow.core.records import Alert, Device, EnrichedReading
+
+
+class FakeRegistry:
+    def __init__(self, devices: Sequence[Device] = (), failing: set[str] | None = None) -> None:
+        self.devices = {d.device_id: d for d in devices}
+        self.failing = failing or set()
+        self.lookups: list[str] = []
+
+    def get(self, device_id: str) -> Device | None:
+        self.lookups.append(device_id)
+        if device_id in self.failing:
+            raise TransientError(f"dynamodb:GetItem failed: ProvisionedThroughputExceededException ({device_id})")
+        return self.devices.get(device_id)
+
+
+class FakeReadingSink:
+    def __init__(self, fail: bool = False) -> None:
+        self.objects: dict[str, list[EnrichedReading]] = {}
+        self.fail = fail
+
+    def write(self, key: str, readings: Sequence[EnrichedReading]) -> None:
+        if self.fail:
+            raise TransientError("s3:PutObject readings failed: SlowDown")
+        self.objects[key] = list(readings)
+
+
+class FakeQuarantineSink:
+    def __init__(self, fail: bool = False) -> None:
+        self.objects: dict[str, list[QuarantineEntry]] = {}
+        self.fail = fail
+
+    def write(self, key: str, entries: Sequence[QuarantineEntry]) -> None:
+        if self.fail:
+            raise TransientError("s3:PutObject quarantine failed: InternalError")
+        self.objects[key] = list(entries)
+
+
+class FakePublisher:
+    def __init__(self, undeliverable: set[str] | None = None) -> None:
+        self.published: list[Alert] = []
+        self.undeliverable = undeliverable or set()
+
+    def publish(self, alerts: Sequence[Alert], remaining_ms: RemainingTime) -> set[str]:
+        failed = {a.alert_id for a in alerts if a.alert_id in self.undeliverable}
+        self.published += [a for a in alerts if a.alert_id not in failed]
+        return failed
