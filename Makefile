@@ -56,7 +56,7 @@ package: setup
 	npx sls package --stage dev
 
 events: setup
-	$(PY) -m sensorflow.events_gen
+	$(PY) events/generate.py
 
 demo: setup
 	$(VENV)/bin/sensorflow demo $(DEMO_ARGS)

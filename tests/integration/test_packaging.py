@@ -1,0 +1,126 @@
+"""`npx sls package` works offline with no AWS credentials, and the template has what we rely on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.packaging
+
+REQUIRED_OUTPUTS = {
+    "SensorStreamName",
+    "SensorStreamArn",
+    "AlertsTopicArn",
+    "AlertsEventBusName",
+    "DeviceTableName",
+    "ReadingsBucketName",
+    "QuarantineBucketName",
+    "FailureQueueUrl",
+}
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sls-package")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_CONFIG_FILE=str(out / "no-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(out / "no-credentials"),
+        SLS_TELEMETRY_DISABLED="1",
+        SLS_NOTIFICATIONS_MODE="off",
+    )
+    proc = subprocess.run(
+        ["npx", "sls", "package", "--stage", "ci", "--package", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(packaged: Path) -> dict:
+    return json.loads((packaged / "cloudformation-template-update-stack.json").read_text())
+
+
+def resources_of(template: dict, type_: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+
+
+def test_stream_event_settings_are_explicit_and_bounded(template: dict):
+    [esm] = resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+    p = esm["Properties"]
+    assert p["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert p["BisectBatchOnFunctionError"] is True
+    assert p["StartingPosition"] == "TRIM_HORIZON"
+    assert 1 <= p["BatchSize"] <= 10_000
+    assert 0 <= p["MaximumBatchingWindowInSeconds"] <= 300
+    assert 0 <= p["MaximumRetryAttempts"] <= 10_000  # never -1 (infinite)
+    assert 60 <= p["MaximumRecordAgeInSeconds"] <= 604_800
+    assert p["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["IngestFailureQueue", "Arn"]}
+
+
+def test_ingest_function_runtime(template: dict):
+    fn = template["Resources"]["IngestLambdaFunction"]["Properties"]
+    assert (fn["Runtime"], fn["Architectures"], fn["Handler"]) == ("python3.12", ["arm64"], "handlers/ingest.handler")
+    assert fn["FunctionName"] == "sensorflow-ci-ingest"
+
+
+def test_data_at_rest_is_encrypted(template: dict):
+    r = template["Resources"]
+    assert r["SensorStream"]["Properties"]["StreamEncryption"]["EncryptionType"] == "KMS"
+    assert "KmsMasterKeyId" in r["AlertsTopic"]["Properties"]
+    for q in resources_of(template, "AWS::SQS::Queue").values():
+        assert "KmsMasterKeyId" in q["Properties"]
+    assert r["DeviceTable"]["Properties"]["SSESpecification"]["SSEEnabled"] is True
+    for name in ("ReadingsBucket", "QuarantineBucket"):
+        props = r[name]["Properties"]
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+        assert all(props["PublicAccessBlockConfiguration"].values())
+        policy = r[f"{name}Policy"]["Properties"]["PolicyDocument"]["Statement"][0]
+        assert policy["Effect"] == "Deny" and policy["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_outputs_other_tools_rely_on(template: dict):
+    assert REQUIRED_OUTPUTS <= set(template["Outputs"])
+
+
+def test_names_derive_from_service_and_stage(template: dict):
+    r = template["Resources"]
+    assert r["SensorStream"]["Properties"]["Name"] == "sensorflow-ci-readings"
+    assert r["DeviceTable"]["Properties"]["TableName"] == "sensorflow-ci-devices"
+    assert r["AlertsEventBus"]["Properties"]["Name"] == "sensorflow-ci-alerts"
+
+
+def test_zip_holds_only_what_runs_in_lambda(packaged: Path):
+    names = zipfile.ZipFile(packaged / "sensorflow.zip").namelist()
+    assert "handlers/ingest.py" in names and "sensorflow/core/decode.py" in names
+    assert "schemas/sensorflow.SensorReading.avsc" in names and "sensorflow/rules.json" in names
+    leaked = [
+        n
+        for n in names
+        if n.startswith(("tests/", "node_modules/", "events/", ".venv/", "sensorflow/simulate/", "sensorflow/localcloud/", "boto3/", "botocore/", "moto/"))
+        or n in ("sensorflow/cli.py",)
+    ]
+    assert leaked == []
+    # Linux arm64 wheels, not the build machine's
+    so = [n for n in names if n.endswith(".so")]
+    assert so and all("aarch64" in n for n in so)
+
+
+def test_template_passes_cfn_lint(packaged: Path):
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/cfn-lint"), str(packaged / "cloudformation-template-update-stack.json")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

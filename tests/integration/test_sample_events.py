@@ -1,0 +1,67 @@
+"""The sample events in events/ are current (regenerated from the schemas) and behave as documented."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from events.generate import SAMPLES
+from handlers.ingest import handler
+from tests.integration.conftest import FakeContext, Stack
+from tests.integration.test_ingest import read_quarantine, read_readings
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_committed_sample_matches_the_generator(name: str):
+    assert json.loads((EVENTS / name).read_text()) == SAMPLES[name](), "run `make events` and commit the result"
+
+
+@pytest.fixture
+def registry(lambda_env: Stack) -> Stack:
+    for i in range(5):
+        lambda_env.put_device(f"dev-{i:05d}")
+    return lambda_env
+
+
+def load(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+def test_valid_sample_is_fully_enriched(registry: Stack):
+    assert handler(load("ingest-valid.json"), FakeContext()) == {"batchItemFailures": []}
+    rows = read_readings(registry)
+    assert [(r["device_id"], r["unit"], round(r["value"], 2)) for r in rows] == [
+        ("dev-00000", "C", 21.4),
+        ("dev-00001", "%RH", 44.0),
+        ("dev-00002", "hPa", 1013.0),
+        ("dev-00003", "C", 21.78),
+        ("dev-00004", "mm/s", 2.2),
+    ]
+
+
+def test_poison_sample_quarantines_each_pill_with_its_reason(registry: Stack):
+    assert handler(load("ingest-poison.json"), FakeContext()) == {"batchItemFailures": []}
+    assert [q["reason"] for q in read_quarantine(registry)] == [
+        "decode_error",
+        "trailing_bytes",
+        "decode_error",
+        "implausible_value",
+        "unknown_device",
+    ]
+    assert [r["seq"] for r in read_readings(registry)] == [101, 201]
+
+
+def test_thresholds_sample_raises_the_expected_alerts(registry: Stack):
+    handler(load("ingest-thresholds.json"), FakeContext())
+    alerts = registry.drain(registry.all_alerts_queue_url)
+    assert sorted((a["device_id"], a["severity"], a["bound"]) for a in alerts) == [
+        ("dev-00000", "warning", "max"),
+        ("dev-00001", "critical", "max"),
+        ("dev-00002", "critical", "min"),
+        ("dev-00003", "critical", "max"),
+        ("dev-00004", "warning", "max"),
+    ]
