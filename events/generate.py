@@ -81,7 +81,10 @@ def poison() -> dict[str, Any]:
         [
             ("dev-00000", good),
             ("dev-00001", good[: len(good) // 2]),  # truncated: decode_error
-            ("dev-00002", encode_reading(reading(2, 301, "pressure", 1012.0, "hPa")) + b"\x00\x01"),  # trailing_bytes
+            (
+                "dev-00002",
+                encode_reading(reading(2, 301, "pressure", 1012.0, "hPa")) + b"\x00\x01",
+            ),  # trailing_bytes
             ("dev-00003", bytes(range(7, 47))),  # random bytes: decode_error
             encoded(reading(3, 401, "humidity", 150.0, "%RH")),  # implausible_value
             encoded({**reading(4, 501, "co2", 600.0, "ppm"), "device_id": "ghost-00042"}),  # unknown_device

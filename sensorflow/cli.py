@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="sensorflow tools: simulate sensor fleets, run a local cloud, operate alarms.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in _COMMANDS.items():
+    for _name, module_name in _COMMANDS.items():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

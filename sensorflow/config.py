@@ -37,8 +37,8 @@ class Settings:
         missing = [var for var in required.values() if not env.get(var)]
         if missing:
             raise ConfigError(
-                f"missing environment variable(s) {', '.join(missing)}: deploy with serverless.yml, or export them "
-                "for a local run (sls invoke local resolves them from the deployed stack)"
+                f"missing environment variable(s) {', '.join(missing)}: deploy with serverless.yml, "
+                "or export them for a local run (sls invoke local resolves them from the deployed stack)"
             )
         values = {field: env[var] for field, var in required.items()}
         return cls(
@@ -68,4 +68,6 @@ def load_rules_document(path: Path) -> dict:
     except OSError as exc:
         raise ConfigError(f"rules file {path}: cannot be read ({exc.strerror})") from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"rules file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise ConfigError(
+            f"rules file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None

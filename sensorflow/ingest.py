@@ -1,7 +1,8 @@
 """The ingest service: one Kinesis batch in, readings / quarantine / alerts out, failures reported.
 
 Lambda checkpoints a Kinesis shard at the *lowest* sequence number in ``batchItemFailures`` and
-redelivers everything after it (docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html).
+redelivers everything after it
+(docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html).
 So processing stops at the first transient failure: that record and every later one are reported,
 and outputs are written only for the prefix before it. Powertools' BatchProcessor keeps going after a
 failure, which for Kinesis only repeats work that will be redelivered anyway.
@@ -122,7 +123,9 @@ class IngestService:
             enriched=[d.enriched for d in committed if d.enriched],
             quarantined=[d.quarantined for d in committed if d.quarantined],
             alerts=[a for d in committed for a in d.alerts],
-            failed_sequence_numbers=[] if failed_from is None else [r.sequence_number for r in records[failed_from:]],
+            failed_sequence_numbers=[]
+            if failed_from is None
+            else [r.sequence_number for r in records[failed_from:]],
             failure_cause=cause,
         )
 
@@ -132,7 +135,9 @@ class IngestService:
             value, unit = check_reading(reading, now_ms=record.arrival_time_ms)
             device = self._registry.get(reading.device_id)
             if device is None:
-                raise InvalidRecordError("unknown_device", f"device {reading.device_id!r} is not in the registry")
+                raise InvalidRecordError(
+                    "unknown_device", f"device {reading.device_id!r} is not in the registry"
+                )
         except InvalidRecordError as exc:
             logger.info(
                 "record quarantined",
@@ -145,7 +150,9 @@ class IngestService:
             return _Done(index, quarantined=_quarantine_entry(record, exc.reason, exc.detail))
         except TransientError:
             raise
-        except Exception as exc:  # the one broad catch: a bug must not stall the shard, and the bytes are kept
+        except (
+            Exception
+        ) as exc:  # the one broad catch: a bug must not stall the shard, and the bytes are kept
             logger.exception("unexpected error; quarantining record", sequence_number=record.sequence_number)
             return _Done(index, quarantined=_quarantine_entry(record, "processing_error", repr(exc)))
         enriched = enrich(reading, value, unit, device, record)

@@ -24,7 +24,9 @@ def record_batch(outcome: BatchOutcome) -> None:
     metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=outcome.received)
     metrics.add_metric(name="RecordsEnriched", unit=MetricUnit.Count, value=len(outcome.enriched))
     metrics.add_metric(name="RecordsQuarantined", unit=MetricUnit.Count, value=len(outcome.quarantined))
-    metrics.add_metric(name="BatchItemFailures", unit=MetricUnit.Count, value=len(outcome.failed_sequence_numbers))
+    metrics.add_metric(
+        name="BatchItemFailures", unit=MetricUnit.Count, value=len(outcome.failed_sequence_numbers)
+    )
     _by_dimension("RecordsQuarantinedByReason", "reason", outcome.quarantined_by_reason)
     _by_dimension("Alerts", "severity", Counter(a.severity for a in outcome.alerts))
     logger.info(
@@ -41,6 +43,10 @@ def record_batch(outcome: BatchOutcome) -> None:
 def _by_dimension(name: str, dimension: str, counts: Counter[str]) -> None:
     for value, count in sorted(counts.items()):
         with single_metric(
-            name=name, unit=MetricUnit.Count, value=count, namespace=NAMESPACE, default_dimensions=metrics.default_dimensions
+            name=name,
+            unit=MetricUnit.Count,
+            value=count,
+            namespace=NAMESPACE,
+            default_dimensions=metrics.default_dimensions,
         ) as metric:
             metric.add_dimension(name=dimension, value=value)

@@ -32,13 +32,17 @@ def seq_number(i: int) -> str:
     return str(49_650_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000 + i)
 
 
-def stream_record(data: bytes | dict[str, Any], i: int = 0, arrival_ms: int = NOW_MS, key: str | None = None) -> StreamRecord:
+def stream_record(
+    data: bytes | dict[str, Any], i: int = 0, arrival_ms: int = NOW_MS, key: str | None = None
+) -> StreamRecord:
     payload = data if isinstance(data, bytes) else encode_reading(data)
     pk = key or (data["device_id"] if isinstance(data, dict) else "dev-00001")
     return StreamRecord(SHARD, seq_number(i), pk, payload, arrival_ms)
 
 
-def kinesis_event(records: list[StreamRecord], stream_arn: str = "arn:aws:kinesis:us-east-1:123456789012:stream/s") -> dict[str, Any]:
+def kinesis_event(
+    records: list[StreamRecord], stream_arn: str = "arn:aws:kinesis:us-east-1:123456789012:stream/s"
+) -> dict[str, Any]:
     return {
         "Records": [
             {

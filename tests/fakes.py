@@ -18,7 +18,9 @@ class FakeRegistry:
     def get(self, device_id: str) -> Device | None:
         self.lookups.append(device_id)
         if device_id in self.failing:
-            raise TransientError(f"dynamodb:GetItem failed: ProvisionedThroughputExceededException ({device_id})")
+            raise TransientError(
+                f"dynamodb:GetItem failed: ProvisionedThroughputExceededException ({device_id})"
+            )
         return self.devices.get(device_id)
 
 

@@ -60,11 +60,15 @@ class EventBridgeAlertPublisher:
         for alert in alerts:
             entry = alert_entry(alert, self._bus_name)
             if entry_size(entry) >= PUT_EVENTS_MAX_ENTRY_BYTES:
-                raise ValueError(f"EventBridge entry for {alert.alert_id} exceeds {PUT_EVENTS_MAX_ENTRY_BYTES} bytes")
+                raise ValueError(
+                    f"EventBridge entry for {alert.alert_id} exceeds {PUT_EVENTS_MAX_ENTRY_BYTES} bytes"
+                )
             entries.append((alert.alert_id, entry))
         undelivered: list[tuple[str, dict[str, Any]]] = []
         for start in range(0, len(entries), PUT_EVENTS_MAX_ENTRIES):
-            undelivered += resend_failed(entries[start : start + PUT_EVENTS_MAX_ENTRIES], self._send, remaining_ms)
+            undelivered += resend_failed(
+                entries[start : start + PUT_EVENTS_MAX_ENTRIES], self._send, remaining_ms
+            )
         if undelivered:
             logger.warning("EventBridge alerts undelivered", count=len(undelivered), bus=self._bus_name)
         return {alert_id for alert_id, _ in undelivered}
@@ -80,7 +84,8 @@ class EventBridgeAlertPublisher:
             return list(batch), []
         if not resp.get("FailedEntryCount"):
             return [], []
-        retryable, permanent = [], []
+        retryable: list[tuple[str, dict[str, Any]]] = []
+        permanent: list[tuple[str, dict[str, Any]]] = []
         for item, result in zip(batch, resp["Entries"], strict=True):
             code = result.get("ErrorCode")
             if code is None:

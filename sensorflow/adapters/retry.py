@@ -19,7 +19,7 @@ MAX_ATTEMPTS = 6
 RESEND_FLOOR_MS = 2_000
 
 
-def resend_failed(
+def resend_failed[T](
     entries: Sequence[T],
     send: Callable[[Sequence[T]], tuple[list[T], list[T]]],
     remaining_ms: RemainingTime,

@@ -53,7 +53,9 @@ def chunk_entries(entries: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]
         size = entry_size(entry)
         if size > PUBLISH_BATCH_MAX_BYTES:
             raise ValueError(f"SNS entry {entry['Id']} is {size} bytes, over {PUBLISH_BATCH_MAX_BYTES}")
-        if current and (len(current) == PUBLISH_BATCH_MAX_ENTRIES or current_bytes + size > PUBLISH_BATCH_MAX_BYTES):
+        if current and (
+            len(current) == PUBLISH_BATCH_MAX_ENTRIES or current_bytes + size > PUBLISH_BATCH_MAX_BYTES
+        ):
             chunks.append(current)
             current, current_bytes = [], 0
         current.append(entry)
@@ -87,12 +89,15 @@ class SnsAlertPublisher:
     def _send(self, entries: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         try:
             with transient("sns:PublishBatch"):
-                resp = self.client.publish_batch(TopicArn=self._topic_arn, PublishBatchRequestEntries=list(entries))
+                resp = self.client.publish_batch(
+                    TopicArn=self._topic_arn, PublishBatchRequestEntries=list(entries)
+                )
         except TransientError as exc:
             logger.warning("SNS PublishBatch call failed", error=str(exc))
             return list(entries), []
         by_id = {e["Id"]: e for e in entries}
-        retryable, permanent = [], []
+        retryable: list[dict[str, Any]] = []
+        permanent: list[dict[str, Any]] = []
         for failed in resp.get("Failed", []):
             # SenderFault means the request itself is wrong: resending the same entry cannot succeed.
             (permanent if failed.get("SenderFault") else retryable).append(by_id[failed["Id"]])

@@ -44,7 +44,9 @@ def check_reading(
     if reading.seq < 0:
         raise InvalidRecordError("bad_seq", f"seq {reading.seq} is negative")
     if reading.sensor_type not in PLAUSIBLE_RANGE:
-        raise InvalidRecordError("unknown_sensor_type", f"sensor type {reading.sensor_type!r} is not supported")
+        raise InvalidRecordError(
+            "unknown_sensor_type", f"sensor type {reading.sensor_type!r} is not supported"
+        )
     value, unit = normalise(reading.sensor_type, reading.value, reading.unit)
     low, high = PLAUSIBLE_RANGE[reading.sensor_type]
     if not (low <= value <= high):

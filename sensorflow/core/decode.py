@@ -53,7 +53,7 @@ class ReadingDecoder:
             raise InvalidRecordError("decode_error", "empty payload")
         buf = io.BytesIO(data)
         try:
-            rec = schemaless_reader(buf, self._schema, None)
+            rec: Any = schemaless_reader(buf, self._schema, None)
         except DECODE_ERRORS as exc:
             raise InvalidRecordError("decode_error", f"{type(exc).__name__}: {exc}") from exc
         if buf.tell() != len(data):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from sensorflow.core.records import Device, EnrichedReading, Reading, StreamRecord
 
 
-def enrich(reading: Reading, value: float, unit: str, device: Device, record: StreamRecord) -> EnrichedReading:
+def enrich(
+    reading: Reading, value: float, unit: str, device: Device, record: StreamRecord
+) -> EnrichedReading:
     """Combine a checked reading (already converted to ``value`` in ``unit``) with its device."""
     return EnrichedReading(
         reading=reading,

@@ -20,7 +20,7 @@ ALERT = "sensorflow.AlertEvent"
 @functools.cache
 def load(full_name: str) -> Any:
     """Parse ``schemas/<full_name>.avsc``; named types resolve from files in the same directory."""
-    return fastavro.schema.load_schema(SCHEMA_DIR / f"{full_name}.avsc")
+    return fastavro.schema.load_schema(str(SCHEMA_DIR / f"{full_name}.avsc"))
 
 
 def schema_files() -> list[Path]:

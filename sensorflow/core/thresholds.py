@@ -114,7 +114,9 @@ def parse_rules(doc: Mapping[str, Any], known_sensor_types: set[str] | None = No
         seen.add(name)
         sensor_type = raw.get("sensor_type")
         if not isinstance(sensor_type, str) or (known_sensor_types and sensor_type not in known_sensor_types):
-            raise ConfigError(f"{where}: field 'sensor_type' must be one of {sorted(known_sensor_types or [])}")
+            raise ConfigError(
+                f"{where}: field 'sensor_type' must be one of {sorted(known_sensor_types or [])}"
+            )
         levels = {sev: _levels(where, sev, raw[sev]) for sev in SEVERITIES if sev in raw}
         if not levels:
             raise ConfigError(f"{where}: needs at least one of the fields 'warning' or 'critical'")
@@ -128,7 +130,9 @@ def _levels(where: str, severity: str, raw: Any) -> Levels:
         raise ConfigError(f"{where}: field {severity!r} must be an object with 'min' and/or 'max'")
     unknown = set(raw) - set(BOUNDS)
     if unknown:
-        raise ConfigError(f"{where}: field '{severity}.{sorted(unknown)[0]}' is not known; use 'min' or 'max'")
+        raise ConfigError(
+            f"{where}: field '{severity}.{sorted(unknown)[0]}' is not known; use 'min' or 'max'"
+        )
     values: dict[str, float | None] = {}
     for b in BOUNDS:
         v = raw.get(b)
@@ -147,6 +151,10 @@ def _check_nesting(where: str, levels: Mapping[str, Levels]) -> None:
     if not (w and c):
         return
     if w.max is not None and c.max is not None and c.max < w.max:
-        raise ConfigError(f"{where}: field 'critical.max' ({c.max:g}) must not be below 'warning.max' ({w.max:g})")
+        raise ConfigError(
+            f"{where}: field 'critical.max' ({c.max:g}) must not be below 'warning.max' ({w.max:g})"
+        )
     if w.min is not None and c.min is not None and c.min > w.min:
-        raise ConfigError(f"{where}: field 'critical.min' ({c.min:g}) must not be above 'warning.min' ({w.min:g})")
+        raise ConfigError(
+            f"{where}: field 'critical.min' ({c.min:g}) must not be above 'warning.min' ({w.min:g})"
+        )

@@ -41,7 +41,9 @@ def normalise(sensor_type: str, value: float, unit: str) -> tuple[float, str]:
     try:
         canonical, converters = _UNITS[sensor_type]
     except KeyError:
-        raise InvalidRecordError("unknown_sensor_type", f"no units known for sensor type {sensor_type!r}") from None
+        raise InvalidRecordError(
+            "unknown_sensor_type", f"no units known for sensor type {sensor_type!r}"
+        ) from None
     try:
         convert = converters[unit]
     except KeyError:

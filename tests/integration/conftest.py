@@ -42,7 +42,13 @@ class Stack:
     bus_queue_url: str
 
     def put_device(self, device_id: str, **fields: Any) -> None:
-        item = {"device_id": device_id, "site": "site-a", "location": "hall-1", "model": "TH-200", "owner_team": "ops"}
+        item = {
+            "device_id": device_id,
+            "site": "site-a",
+            "location": "hall-1",
+            "model": "TH-200",
+            "owner_team": "ops",
+        }
         item.update(fields)
         boto3.resource("dynamodb", region_name=REGION).Table(self.settings.device_table).put_item(Item=item)
 
@@ -66,7 +72,10 @@ def _queue(sqs: Any, name: str) -> tuple[str, str]:
 @pytest.fixture
 def stack() -> Iterator[Stack]:
     with mock_aws():
-        c = {name: boto3.client(name, region_name=REGION) for name in ("s3", "sns", "sqs", "events", "dynamodb", "kinesis")}
+        c = {
+            name: boto3.client(name, region_name=REGION)
+            for name in ("s3", "sns", "sqs", "events", "dynamodb", "kinesis")
+        }
         prefix = f"sensorflow-{STAGE}"
         c["dynamodb"].create_table(
             TableName=f"{prefix}-devices",
@@ -88,14 +97,18 @@ def stack() -> Iterator[Stack]:
             Attributes={"FilterPolicy": json.dumps({"severity": ["critical"]}), "RawMessageDelivery": "true"},
         )
         all_url, all_arn = _queue(c["sqs"], "all-alerts")
-        c["sns"].subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=all_arn, Attributes={"RawMessageDelivery": "true"})
+        c["sns"].subscribe(
+            TopicArn=topic_arn, Protocol="sqs", Endpoint=all_arn, Attributes={"RawMessageDelivery": "true"}
+        )
         bus_url, bus_arn = _queue(c["sqs"], "bus-critical")
         c["events"].put_rule(
             Name="critical-alerts",
             EventBusName=bus,
             EventPattern=json.dumps({"source": ["sensorflow.ingest"], "detail": {"severity": ["critical"]}}),
         )
-        c["events"].put_targets(Rule="critical-alerts", EventBusName=bus, Targets=[{"Id": "q", "Arn": bus_arn}])
+        c["events"].put_targets(
+            Rule="critical-alerts", EventBusName=bus, Targets=[{"Id": "q", "Arn": bus_arn}]
+        )
 
         settings = Settings(
             device_table=f"{prefix}-devices",

@@ -31,7 +31,9 @@ def make_batch(stack: Stack, values: list[float | None], device_prefix: str = "d
             recs.append(stream_record(POISON, i, arrival_ms=now, key="dev-00001"))
         else:
             did = f"{device_prefix}{i:05d}"
-            recs.append(stream_record(reading(device_id=did, seq=i, value=v, timestamp=now - 500), i, arrival_ms=now))
+            recs.append(
+                stream_record(reading(device_id=did, seq=i, value=v, timestamp=now - 500), i, arrival_ms=now)
+            )
     return recs
 
 
@@ -48,7 +50,10 @@ def read_quarantine(stack: Stack) -> list[dict[str, Any]]:
     s3, bucket = stack.clients["s3"], stack.settings.quarantine_bucket
     out = []
     for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-        out += [json.loads(line) for line in s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().splitlines()]
+        out += [
+            json.loads(line)
+            for line in s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().splitlines()
+        ]
     return out
 
 
@@ -73,7 +78,13 @@ def test_readings_land_in_s3_as_avro_and_decode(devices: Stack):
 
 def test_quarantine_lines_are_complete(devices: Stack):
     recs = make_batch(devices, [21.0, None, 22.0])
-    recs.append(stream_record(reading(device_id="ghost-00009", seq=3, timestamp=recs[0].arrival_time_ms), 3, arrival_ms=recs[0].arrival_time_ms))
+    recs.append(
+        stream_record(
+            reading(device_id="ghost-00009", seq=3, timestamp=recs[0].arrival_time_ms),
+            3,
+            arrival_ms=recs[0].arrival_time_ms,
+        )
+    )
     assert handler(kinesis_event(recs), FakeContext()) == {"batchItemFailures": []}
     lines = read_quarantine(devices)
     assert [(q["reason"], q["sequence_number"], q["partition_key"]) for q in lines] == [
@@ -81,7 +92,15 @@ def test_quarantine_lines_are_complete(devices: Stack):
         ("unknown_device", seq_number(3), "ghost-00009"),
     ]
     for q in lines:
-        assert set(q) == {"reason", "detail", "payload", "partition_key", "sequence_number", "shard_id", "arrival_time"}
+        assert set(q) == {
+            "reason",
+            "detail",
+            "payload",
+            "partition_key",
+            "sequence_number",
+            "shard_id",
+            "arrival_time",
+        }
         assert q["shard_id"] == "shardId-000000000000" and q["detail"]
     import base64
 
@@ -95,7 +114,11 @@ def test_sns_filter_policy_delivers_only_matching_alerts(devices: Stack):
     critical = devices.drain(devices.critical_queue_url)
     everything = devices.drain(devices.all_alerts_queue_url)
     assert sorted((m["seq"], m["severity"]) for m in critical) == [(1, "critical"), (3, "critical")]
-    assert sorted((m["seq"], m["severity"]) for m in everything) == [(0, "warning"), (1, "critical"), (3, "critical")]
+    assert sorted((m["seq"], m["severity"]) for m in everything) == [
+        (0, "warning"),
+        (1, "critical"),
+        (3, "critical"),
+    ]
 
 
 def test_eventbridge_rule_delivers_to_its_sqs_target(devices: Stack):
@@ -103,7 +126,11 @@ def test_eventbridge_rule_delivers_to_its_sqs_target(devices: Stack):
     [event] = devices.drain(devices.bus_queue_url)
     assert event["source"] == "sensorflow.ingest"
     assert event["detail-type"] == "Threshold Crossed"
-    assert (event["detail"]["device_id"], event["detail"]["severity"], event["detail"]["threshold"]) == ("dev-00001", "critical", 45.0)
+    assert (event["detail"]["device_id"], event["detail"]["severity"], event["detail"]["threshold"]) == (
+        "dev-00001",
+        "critical",
+        45.0,
+    )
 
 
 def _short_circuit(code: str, status: int = 400):
@@ -111,7 +138,10 @@ def _short_circuit(code: str, status: int = 400):
         status_code = status
 
     def hook(**_: Any):
-        return Http(), {"Error": {"Code": code, "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        return Http(), {
+            "Error": {"Code": code, "Message": "injected"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
 
     return hook
 
@@ -164,7 +194,9 @@ def test_permanently_rejected_alert_fails_from_its_record(devices: Stack):
     recs = make_batch(devices, [21.0, 36.0, 50.0, 21.0])
     resp = handler(kinesis_event(recs), FakeContext())
     # alerts are for records 1 and 2; the second alert (record 2) was rejected
-    assert resp == {"batchItemFailures": [{"itemIdentifier": seq_number(2)}, {"itemIdentifier": seq_number(3)}]}
+    assert resp == {
+        "batchItemFailures": [{"itemIdentifier": seq_number(2)}, {"itemIdentifier": seq_number(3)}]
+    }
     assert [r["seq"] for r in read_readings(devices)] == [0, 1]
 
 
@@ -178,11 +210,15 @@ def test_sns_failed_entries_are_resent_and_sender_faults_are_not(devices: Stack)
     def fail_once(parsed: dict[str, Any], **_: Any) -> None:
         if len(sent) == 1:
             first = parsed["Successful"].pop(0)
-            parsed.setdefault("Failed", []).append({"Id": first["Id"], "Code": "InternalError", "SenderFault": False})
+            parsed.setdefault("Failed", []).append(
+                {"Id": first["Id"], "Code": "InternalError", "SenderFault": False}
+            )
 
     sns.meta.events.register("provide-client-params.sns.PublishBatch", count)
     sns.meta.events.register("after-call.sns.PublishBatch", fail_once)
-    assert handler(kinesis_event(make_batch(devices, [36.0, 50.0])), FakeContext()) == {"batchItemFailures": []}
+    assert handler(kinesis_event(make_batch(devices, [36.0, 50.0])), FakeContext()) == {
+        "batchItemFailures": []
+    }
     assert sent == [2, 1]
 
 

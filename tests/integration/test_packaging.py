@@ -71,7 +71,11 @@ def test_stream_event_settings_are_explicit_and_bounded(template: dict):
 
 def test_ingest_function_runtime(template: dict):
     fn = template["Resources"]["IngestLambdaFunction"]["Properties"]
-    assert (fn["Runtime"], fn["Architectures"], fn["Handler"]) == ("python3.12", ["arm64"], "handlers/ingest.handler")
+    assert (fn["Runtime"], fn["Architectures"], fn["Handler"]) == (
+        "python3.12",
+        ["arm64"],
+        "handlers/ingest.handler",
+    )
     assert fn["FunctionName"] == "sensorflow-ci-ingest"
 
 
@@ -84,14 +88,21 @@ def test_data_at_rest_is_encrypted(template: dict):
     assert r["DeviceTable"]["Properties"]["SSESpecification"]["SSEEnabled"] is True
     for name in ("ReadingsBucket", "QuarantineBucket"):
         props = r[name]["Properties"]
-        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+        assert (
+            props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+                "ServerSideEncryptionByDefault"
+            ]["SSEAlgorithm"]
+            == "aws:kms"
+        )
         assert all(props["PublicAccessBlockConfiguration"].values())
         policy = r[f"{name}Policy"]["Properties"]["PolicyDocument"]["Statement"][0]
-        assert policy["Effect"] == "Deny" and policy["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert policy["Effect"] == "Deny" and policy["Condition"] == {
+            "Bool": {"aws:SecureTransport": "false"}
+        }
 
 
 def test_outputs_other_tools_rely_on(template: dict):
-    assert REQUIRED_OUTPUTS <= set(template["Outputs"])
+    assert set(template["Outputs"]) >= REQUIRED_OUTPUTS
 
 
 def test_names_derive_from_service_and_stage(template: dict):
@@ -108,7 +119,19 @@ def test_zip_holds_only_what_runs_in_lambda(packaged: Path):
     leaked = [
         n
         for n in names
-        if n.startswith(("tests/", "node_modules/", "events/", ".venv/", "sensorflow/simulate/", "sensorflow/localcloud/", "boto3/", "botocore/", "moto/"))
+        if n.startswith(
+            (
+                "tests/",
+                "node_modules/",
+                "events/",
+                ".venv/",
+                "sensorflow/simulate/",
+                "sensorflow/localcloud/",
+                "boto3/",
+                "botocore/",
+                "moto/",
+            )
+        )
         or n in ("sensorflow/cli.py",)
     ]
     assert leaked == []

@@ -17,7 +17,9 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_committed_sample_matches_the_generator(name: str):
-    assert json.loads((EVENTS / name).read_text()) == SAMPLES[name](), "run `make events` and commit the result"
+    assert json.loads((EVENTS / name).read_text()) == SAMPLES[name](), (
+        "run `make events` and commit the result"
+    )
 
 
 @pytest.fixture

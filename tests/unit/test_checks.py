@@ -21,7 +21,9 @@ def reason(r: Reading) -> str:
 def test_valid_reading_returns_canonical_value():
     assert check_reading(OK, NOW_MS) == (21.5, "C")
     assert check_reading(dataclasses.replace(OK, value=212.0, unit="F"), NOW_MS) == (100.0, "C")
-    assert check_reading(dataclasses.replace(OK, sensor_type="pressure", value=101.3, unit="kPa"), NOW_MS) == (
+    assert check_reading(
+        dataclasses.replace(OK, sensor_type="pressure", value=101.3, unit="kPa"), NOW_MS
+    ) == (
         pytest.approx(1013.0),
         "hPa",
     )
@@ -34,10 +36,18 @@ def test_non_finite_values(value):
 
 @pytest.mark.parametrize(
     ("sensor_type", "value", "unit"),
-    [("temperature", 900.0, "C"), ("temperature", -300.0, "K"), ("humidity", 120.0, "%RH"), ("co2", -1.0, "ppm")],
+    [
+        ("temperature", 900.0, "C"),
+        ("temperature", -300.0, "K"),
+        ("humidity", 120.0, "%RH"),
+        ("co2", -1.0, "ppm"),
+    ],
 )
 def test_physically_implausible_values(sensor_type, value, unit):
-    assert reason(dataclasses.replace(OK, sensor_type=sensor_type, value=value, unit=unit)) == "implausible_value"
+    assert (
+        reason(dataclasses.replace(OK, sensor_type=sensor_type, value=value, unit=unit))
+        == "implausible_value"
+    )
 
 
 def test_unit_that_does_not_fit_the_sensor_type():
@@ -56,7 +66,9 @@ def test_malformed_device_ids(device_id):
 def test_timestamp_window_edges():
     assert check_reading(dataclasses.replace(OK, timestamp_ms=NOW_MS + MAX_FUTURE_MS), NOW_MS)
     assert check_reading(dataclasses.replace(OK, timestamp_ms=NOW_MS - MAX_PAST_MS), NOW_MS)
-    assert reason(dataclasses.replace(OK, timestamp_ms=NOW_MS + MAX_FUTURE_MS + 1)) == "timestamp_out_of_range"
+    assert (
+        reason(dataclasses.replace(OK, timestamp_ms=NOW_MS + MAX_FUTURE_MS + 1)) == "timestamp_out_of_range"
+    )
     assert reason(dataclasses.replace(OK, timestamp_ms=NOW_MS - MAX_PAST_MS - 1)) == "timestamp_out_of_range"
 
 

@@ -20,7 +20,13 @@ def test_round_trip_keeps_every_field():
     # WHEN it is encoded and decoded
     got = DECODER.decode(encode_reading(raw))
     # THEN nothing is lost and the timestamp comes back as epoch millis
-    assert (got.device_id, got.sensor_type, got.value, got.unit, got.seq) == ("dev-00001", "temperature", 71.6, "F", 42)
+    assert (got.device_id, got.sensor_type, got.value, got.unit, got.seq) == (
+        "dev-00001",
+        "temperature",
+        71.6,
+        "F",
+        42,
+    )
     assert got.timestamp_ms == raw["timestamp"]
     assert got.battery_pct == 50.0
     assert got.firmware == "2.0.1"
@@ -78,7 +84,11 @@ def test_enum_index_out_of_range_is_a_decode_error():
 
 
 def test_wrong_writer_schema_is_caught_by_decode_or_trailing_check():
-    other = {"type": "record", "name": "Other", "fields": [{"name": "x", "type": "long"}, {"name": "y", "type": "string"}]}
+    other = {
+        "type": "record",
+        "name": "Other",
+        "fields": [{"name": "x", "type": "long"}, {"name": "y", "type": "string"}],
+    }
     buf = io.BytesIO()
     schemaless_writer(buf, other, {"x": 7, "y": "hello world, this is not a reading"})
     with pytest.raises(InvalidRecordError) as err:

@@ -29,7 +29,12 @@ def build(**overrides):
     }
     parts.update(overrides)
     svc = IngestService(
-        parts["registry"], parts["readings"], parts["quarantine"], [parts["publisher"]], RULES, deadline_margin_ms=1000
+        parts["registry"],
+        parts["readings"],
+        parts["quarantine"],
+        [parts["publisher"]],
+        RULES,
+        deadline_margin_ms=1000,
     )
     return svc, parts
 
@@ -55,7 +60,9 @@ def test_a_poison_pill_anywhere_is_quarantined_and_not_reported(poison):
     out = svc.process(batch(10, poison_at={poison}), plenty)
     assert out.response() == {"batchItemFailures": []}
     [entries] = parts["quarantine"].objects.values()
-    assert [(e.reason, e.sequence_number, e.payload) for e in entries] == [("decode_error", seq_number(poison), POISON)]
+    assert [(e.reason, e.sequence_number, e.payload) for e in entries] == [
+        ("decode_error", seq_number(poison), POISON)
+    ]
     assert stored(parts) == [i for i in range(10) if i != poison]
 
 
@@ -104,13 +111,16 @@ def test_undeliverable_alert_fails_from_its_record_and_shortens_what_is_stored()
     # GIVEN a fresh service whose publisher cannot deliver the alert of record 4
     svc, parts = build(publisher=FakePublisher(undeliverable={alert_of[4]}))
     out = svc.process(recs, plenty)
-    assert out.response()["batchItemFailures"] == [{"itemIdentifier": seq_number(4)}, {"itemIdentifier": seq_number(5)}]
+    assert out.response()["batchItemFailures"] == [
+        {"itemIdentifier": seq_number(4)},
+        {"itemIdentifier": seq_number(5)},
+    ]
     assert stored(parts) == [0, 1, 2, 3]
     assert [a.seq for a in parts["publisher"].published] == [2]
 
 
 def test_readings_write_failure_fails_the_whole_batch():
-    svc, parts = build(readings=FakeReadingSink(fail=True))
+    svc, _parts = build(readings=FakeReadingSink(fail=True))
     out = svc.process(batch(4), plenty)
     assert out.response()["batchItemFailures"] == [{"itemIdentifier": seq_number(i)} for i in range(4)]
     assert out.enriched == [] and out.failure_cause == "transient"

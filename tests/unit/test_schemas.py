@@ -45,7 +45,11 @@ def bombs(schema, named: dict, path: str = "$") -> list[str]:
     elif isinstance(schema, dict):
         t = schema.get("type")
         if t == "record":
-            named[schema.get("namespace", "") + "." + schema["name"] if "namespace" in schema else schema["name"]] = schema
+            named[
+                schema.get("namespace", "") + "." + schema["name"]
+                if "namespace" in schema
+                else schema["name"]
+            ] = schema
             for f in schema["fields"]:
                 found += bombs(f["type"], named, f"{path}.{f['name']}")
         elif t in ("array", "map"):
@@ -60,7 +64,11 @@ def bombs(schema, named: dict, path: str = "$") -> list[str]:
 
 def test_there_are_schemas():
     names = {p.name for p in SCHEMA_FILES}
-    assert {"sensorflow.SensorReading.avsc", "sensorflow.EnrichedReading.avsc", "sensorflow.AlertEvent.avsc"} <= names
+    assert {
+        "sensorflow.SensorReading.avsc",
+        "sensorflow.EnrichedReading.avsc",
+        "sensorflow.AlertEvent.avsc",
+    } <= names
 
 
 @pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: p.name)
@@ -81,7 +89,13 @@ def test_schema_has_no_zero_width_collections(path: Path):
     [
         {"type": "array", "items": "null"},
         {"type": "map", "values": {"type": "record", "name": "E", "fields": []}},
-        {"type": "record", "name": "R", "fields": [{"name": "xs", "type": {"type": "array", "items": {"type": "fixed", "name": "Z", "size": 0}}}]},
+        {
+            "type": "record",
+            "name": "R",
+            "fields": [
+                {"name": "xs", "type": {"type": "array", "items": {"type": "fixed", "name": "Z", "size": 0}}}
+            ],
+        },
     ],
 )
 def test_the_lint_catches_bombs(bad):

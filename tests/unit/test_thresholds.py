@@ -10,10 +10,15 @@ from sensorflow.core.records import EnrichedReading, Reading
 from sensorflow.core.thresholds import alert_id, parse_rules
 from tests.factories import NOW_MS, SHARD, device
 
-RULES = parse_rules(json.loads(Path("sensorflow/rules.json").read_text()), {"temperature", "humidity", "pressure", "vibration", "co2"})
+RULES = parse_rules(
+    json.loads(Path("sensorflow/rules.json").read_text()),
+    {"temperature", "humidity", "pressure", "vibration", "co2"},
+)
 
 
-def enriched(value: float, sensor_type: str = "temperature", unit: str = "C", **device_fields) -> EnrichedReading:
+def enriched(
+    value: float, sensor_type: str = "temperature", unit: str = "C", **device_fields
+) -> EnrichedReading:
     r = Reading("dev-00001", sensor_type, value, unit, NOW_MS, 7)
     return EnrichedReading(r, device(**device_fields), value, unit, NOW_MS, SHARD, "1")
 
@@ -59,17 +64,34 @@ def test_alert_carries_context_and_a_deterministic_id():
     [
         ({}, "top level"),
         ({"rules": [{"sensor_type": "temperature", "warning": {"max": 1}}]}, "rule #0: field 'id'"),
-        ({"rules": [{"id": "t", "sensor_type": "lava", "warning": {"max": 1}}]}, "rule 't': field 'sensor_type'"),
+        (
+            {"rules": [{"id": "t", "sensor_type": "lava", "warning": {"max": 1}}]},
+            "rule 't': field 'sensor_type'",
+        ),
         ({"rules": [{"id": "t", "sensor_type": "co2"}]}, "rule 't': needs at least one"),
-        ({"rules": [{"id": "t", "sensor_type": "co2", "warning": {"max": "high"}}]}, "rule 't': field 'warning.max'"),
-        ({"rules": [{"id": "t", "sensor_type": "co2", "warning": {"top": 1}}]}, "rule 't': field 'warning.top'"),
-        ({"rules": [{"id": "t", "sensor_type": "co2", "warning": {"min": 5, "max": 1}}]}, "'warning.min' (5)"),
+        (
+            {"rules": [{"id": "t", "sensor_type": "co2", "warning": {"max": "high"}}]},
+            "rule 't': field 'warning.max'",
+        ),
+        (
+            {"rules": [{"id": "t", "sensor_type": "co2", "warning": {"top": 1}}]},
+            "rule 't': field 'warning.top'",
+        ),
+        (
+            {"rules": [{"id": "t", "sensor_type": "co2", "warning": {"min": 5, "max": 1}}]},
+            "'warning.min' (5)",
+        ),
         (
             {"rules": [{"id": "t", "sensor_type": "co2", "warning": {"max": 10}, "critical": {"max": 5}}]},
             "'critical.max' (5) must not be below",
         ),
         (
-            {"rules": [{"id": "t", "sensor_type": "co2", "warning": {"max": 1}}, {"id": "t", "sensor_type": "co2", "warning": {"max": 1}}]},
+            {
+                "rules": [
+                    {"id": "t", "sensor_type": "co2", "warning": {"max": 1}},
+                    {"id": "t", "sensor_type": "co2", "warning": {"max": 1}},
+                ]
+            },
             "rule 't': field 'id' is duplicated",
         ),
     ],
