@@ -60,9 +60,9 @@ class RuntimeStats:
     def snapshot(self) -> dict[str, Any]:
         """``{kind: {name: {counter: value}}}`` with gauges merged in."""
         with self._lock:
-            out: dict[str, Any] = {}
+            out: dict[str, dict[str, dict[str, float]]] = {}
             for (kind, name, counter), value in self.counters.items():
                 out.setdefault(kind, {}).setdefault(name, {})[counter] = value
-            for (kind, name, gauge), value in self.gauges.items():
-                out.setdefault(kind, {}).setdefault(name, {})[gauge] = value
+            for (kind, name, gauge), reading in self.gauges.items():
+                out.setdefault(kind, {}).setdefault(name, {})[gauge] = reading
             return out

@@ -8,6 +8,7 @@ the environment is discarded and the invocation counts as a function error ("Tas
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -135,7 +136,9 @@ class ExecutionEnvironment:
         started = time.monotonic()
         deadline_ms = int(time.time() * 1000 + timeout_s * 1000)
         try:
-            write_message(self._requests, {"requestId": request_id, "deadlineMs": deadline_ms, "event": event})
+            write_message(
+                self._requests, {"requestId": request_id, "deadlineMs": deadline_ms, "event": event}
+            )
         except (BrokenPipeError, OSError):
             self.close()
             return InvokeResult(request_id, ok=False, error_type="Runtime.ExitError", error_message="exited")
@@ -175,16 +178,16 @@ class ExecutionEnvironment:
             self._proc.kill()
         self._proc.wait()
         for stream in (self._requests, self._responses):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
 
 
 class FunctionPool:
     """Execution environments of one function: reuse an idle one, else start another."""
 
-    def __init__(self, function: FunctionConfig, env: dict[str, str], task_root: Path, log_path: Path) -> None:
+    def __init__(
+        self, function: FunctionConfig, env: dict[str, str], task_root: Path, log_path: Path
+    ) -> None:
         self.function = function
         self._env = env
         self._task_root = task_root

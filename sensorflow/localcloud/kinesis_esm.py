@@ -1,0 +1,476 @@
+"""Kinesis event source mappings with the semantics AWS documents, run against a local Kinesis API.
+
+Per mapping and shard, a reader polls ``GetRecords`` into lanes (one lane unless ``ParallelizationFactor``
+> 1, then records go to a lane by partition-key hash so order holds per key). Each lane has at most one
+batch in flight; its head is the checkpoint. A batch that fails is retried from the checkpoint, bisected,
+or discarded to the on-failure destination exactly as described in:
+- docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html (polling, batching, one batch per shard)
+- docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html (partial responses)
+- docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html (retries, bisect, record age)
+- docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html (discarded batches)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sensorflow.localcloud.discovery import INFINITE, FunctionConfig, KinesisMapping
+from sensorflow.localcloud.events import (
+    StreamRecord,
+    kinesis_event_record,
+    kinesis_failure_record,
+    kinesis_record_size,
+)
+from sensorflow.localcloud.stats import Invocation, RuntimeStats
+from sensorflow.localcloud.worker import InvokeResult
+
+logger = logging.getLogger(__name__)
+
+# GetRecords: at most 10,000 records per call and 5 calls per second per shard.
+# Source: docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html
+GET_RECORDS_MAX_RECORDS = 10_000
+GET_RECORDS_MIN_INTERVAL_S = 1 / 5
+# Synchronous invoke payload limit; a batch is cut before it.
+# Source: docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+INVOKE_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024
+# How many records a shard may hold in memory ahead of its checkpoint before the reader waits.
+READ_AHEAD_RECORDS = 20_000
+# How often the shard list is re-read to pick up new shards.
+SHARD_REFRESH_S = 5.0
+
+Invoker = Callable[[str, dict[str, Any]], InvokeResult]
+FailureSender = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Records from the head of a lane, with how often this exact batch was invoked and retried."""
+
+    records: tuple[StreamRecord, ...]
+    invokes: int = 0
+    retries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """How Lambda reads an invocation's result for a stream batch."""
+
+    kind: str  # "ok", "partial", "error"
+    failed_index: int = 0  # for "partial": index of the lowest failed record in the batch
+    reason: str = ""
+
+
+def judge(result: InvokeResult, batch: Sequence[StreamRecord], report_item_failures: bool) -> Verdict:
+    """Classify a result. Partial responses count only with ``ReportBatchItemFailures``; an empty or null
+    ``itemIdentifier``, a wrong key, or an identifier not in the batch fails the whole batch; several
+    failures checkpoint at the lowest sequence number.
+    Source: docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html
+    """
+    if not result.ok:
+        return Verdict("error", reason=result.error_type or "Unhandled")
+    if not report_item_failures or result.payload is None or not isinstance(result.payload, dict):
+        return Verdict("ok")
+    failures = result.payload.get("batchItemFailures")
+    if not failures:
+        return Verdict("ok")
+    if not isinstance(failures, list):
+        return Verdict("error", reason="invalid_response")
+    index_of = {record.sequence_number: i for i, record in enumerate(batch)}
+    lowest: int | None = None
+    for item in failures:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not isinstance(identifier, str) or identifier not in index_of:
+            return Verdict("error", reason="invalid_response")
+        position = index_of[identifier]
+        lowest = position if lowest is None else min(lowest, position)
+    assert lowest is not None
+    return Verdict("partial", failed_index=lowest)
+
+
+def lane_for(partition_key: str, lanes: int) -> int:
+    if lanes == 1:
+        return 0
+    return int.from_bytes(hashlib.md5(partition_key.encode()).digest()[:8], "big") % lanes
+
+
+class Lane:
+    """An ordered buffer of one shard's records with at most one batch in flight."""
+
+    def __init__(self, owner: ShardConsumer, index: int) -> None:
+        self.owner = owner
+        self.index = index
+        self.buffer: deque[StreamRecord] = deque()
+        self.received_at: deque[float] = deque()  # monotonic time each buffered record arrived here
+        self.cond = threading.Condition()
+        self.in_flight = False
+        self.thread = threading.Thread(
+            target=self._run, name=f"esm-{owner.mapping.function_name}-{owner.shard_id}-{index}", daemon=True
+        )
+
+    def add(self, records: Sequence[StreamRecord]) -> None:
+        now = time.monotonic()
+        with self.cond:
+            self.buffer.extend(records)
+            self.received_at.extend([now] * len(records))
+            self.cond.notify()
+
+    def pending(self) -> int:
+        with self.cond:
+            return len(self.buffer)
+
+    def oldest_arrival(self) -> float | None:
+        with self.cond:
+            return self.buffer[0].arrival if self.buffer else None
+
+    def _gather(self) -> Batch | None:
+        """Wait for a full batch or the batching window, whichever comes first.
+        Source: docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html#services-kinesis-batchfailurereporting
+        (batching window: invoke when BatchSize is reached, the window expires or the payload hits 6 MB)
+        """
+        mapping = self.owner.mapping
+        with self.cond:
+            while not self.owner.stopping.is_set():
+                if self.buffer:
+                    waited = time.monotonic() - self.received_at[0]
+                    full = len(self.buffer) >= mapping.batch_size
+                    if full or waited >= mapping.batching_window_s:
+                        return Batch(self._take(mapping.batch_size))
+                    self.cond.wait(mapping.batching_window_s - waited)
+                else:
+                    self.cond.wait(0.5)
+        return None
+
+    def _take(self, limit: int) -> tuple[StreamRecord, ...]:
+        taken: list[StreamRecord] = []
+        size = 0
+        for record in self.buffer:
+            size += kinesis_record_size(record)
+            if len(taken) == limit or (taken and size > INVOKE_PAYLOAD_MAX_BYTES):
+                break
+            taken.append(record)
+        return tuple(taken)
+
+    def _commit(self, records: Sequence[StreamRecord]) -> None:
+        """Advance the checkpoint past ``records``, which are always the head of the buffer."""
+        with self.cond:
+            for record in records:
+                head = self.buffer.popleft()
+                self.received_at.popleft()
+                assert head.sequence_number == record.sequence_number, "checkpoint out of order"
+        if records:
+            self.owner.checkpointed(records[-1])
+
+    def _run(self) -> None:
+        work: deque[Batch] = deque()  # pieces of a bisected batch, in order, all at the head
+        while not self.owner.stopping.is_set():
+            if not work:
+                batch = self._gather()
+                if batch is None:
+                    return
+                work.append(batch)
+            self.in_flight = True
+            try:
+                self._step(work)
+            except Exception:  # keep the lane alive; a bug here must not wedge the shard silently
+                logger.exception("stream batch handling failed", extra={"shard": self.owner.shard_id})
+                time.sleep(1.0)
+            finally:
+                self.in_flight = bool(work)
+
+    def _step(self, work: deque[Batch]) -> None:
+        owner = self.owner
+        mapping = owner.mapping
+        batch = work[0]
+        expired, batch = self._split_expired(batch)
+        if expired:
+            # Source: services-kinesis-parameters.html: records older than MaximumRecordAgeInSeconds are
+            # discarded (metadata to the on-failure destination) instead of being sent to the function.
+            owner.discard(expired, "RecordAgeExceeded", batch.invokes, None)
+            self._commit(expired)
+            if not batch.records:
+                work.popleft()
+                return
+            work[0] = batch
+        result = owner.invoke(batch.records)
+        batch = replace(batch, invokes=batch.invokes + 1)
+        verdict = judge(result, batch.records, mapping.report_batch_item_failures)
+        owner.note(batch.records, result, verdict)
+        if verdict.kind == "ok":
+            self._commit(batch.records)
+            work.popleft()
+            return
+        if verdict.kind == "partial":
+            # Checkpoint at the lowest failed sequence number; retry from there, later records included.
+            # With BisectBatchOnFunctionError the split is at that sequence number: same records retried.
+            done, rest = batch.records[: verdict.failed_index], batch.records[verdict.failed_index :]
+            self._commit(done)
+            batch = Batch(rest, invokes=batch.invokes, retries=batch.retries)
+        elif mapping.bisect_on_error and len(batch.records) > 1:
+            # A function error splits the batch in two; splitting does not use up a retry.
+            half = len(batch.records) // 2
+            work.popleft()
+            work.appendleft(Batch(batch.records[half:], retries=batch.retries))
+            work.appendleft(Batch(batch.records[:half], retries=batch.retries))
+            owner.stats.add("mapping", mapping.uuid, "bisections")
+            return
+        retries = batch.retries + 1
+        if mapping.maximum_retry_attempts != INFINITE and retries > mapping.maximum_retry_attempts:
+            owner.discard(batch.records, "RetryAttemptsExhausted", batch.invokes, result)
+            self._commit(batch.records)
+            work.popleft()
+            return
+        work[0] = replace(batch, retries=retries)
+        owner.stats.add("mapping", mapping.uuid, "retries")
+        owner.stopping.wait(owner.retry_backoff(retries))
+
+    def _split_expired(self, batch: Batch) -> tuple[tuple[StreamRecord, ...], Batch]:
+        max_age = self.owner.mapping.maximum_record_age_s
+        if max_age == INFINITE:
+            return (), batch
+        cutoff = self.owner.clock() - max_age
+        n = 0
+        while n < len(batch.records) and batch.records[n].arrival < cutoff:
+            n += 1
+        return batch.records[:n], replace(batch, records=batch.records[n:])
+
+
+class ShardConsumer:
+    """Reads one shard for one mapping and feeds its lanes."""
+
+    def __init__(self, esm: KinesisEventSourceMapping, shard_id: str) -> None:
+        self.esm = esm
+        self.mapping = esm.mapping
+        self.shard_id = shard_id
+        self.stats = esm.stats
+        self.stopping = esm.stopping
+        self.clock = esm.clock
+        self.retry_backoff = esm.retry_backoff
+        self.lanes = [Lane(self, i) for i in range(max(1, self.mapping.parallelization_factor))]
+        self.caught_up = False
+        self.closed = False
+        self.last_read: str | None = None
+        self.reader = threading.Thread(target=self._read, name=f"kinesis-{shard_id}", daemon=True)
+
+    def start(self) -> None:
+        for lane in self.lanes:
+            lane.thread.start()
+        self.reader.start()
+
+    def join(self, timeout: float) -> None:
+        self.reader.join(timeout)
+        for lane in self.lanes:
+            lane.thread.join(timeout)
+
+    def pending(self) -> int:
+        return sum(lane.pending() for lane in self.lanes)
+
+    def idle(self) -> bool:
+        return self.caught_up and all(not lane.in_flight and lane.pending() == 0 for lane in self.lanes)
+
+    def iterator_age_ms(self) -> float:
+        oldest = [a for lane in self.lanes if (a := lane.oldest_arrival()) is not None]
+        return max(0.0, (self.clock() - min(oldest)) * 1000) if oldest else 0.0
+
+    def _iterator(self) -> str:
+        args: dict[str, Any] = {"StreamARN": self.mapping.stream_arn, "ShardId": self.shard_id}
+        if self.last_read is not None:
+            args.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=self.last_read)
+        elif self.mapping.starting_position == "AT_TIMESTAMP" and self.mapping.starting_timestamp:
+            args.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=self.mapping.starting_timestamp)
+        else:
+            args.update(ShardIteratorType=self.mapping.starting_position)
+        iterator: str = self.esm.kinesis.get_shard_iterator(**args)["ShardIterator"]
+        return iterator
+
+    def _read(self) -> None:
+        iterator: str | None = None
+        name = self.mapping.stream_name
+        while not self.stopping.is_set():
+            if self.pending() >= READ_AHEAD_RECORDS:
+                self.stopping.wait(GET_RECORDS_MIN_INTERVAL_S)
+                continue
+            started = time.monotonic()
+            try:
+                if iterator is None:
+                    iterator = self._iterator()
+                response = self.esm.kinesis.get_records(
+                    ShardIterator=iterator, Limit=GET_RECORDS_MAX_RECORDS, StreamARN=self.mapping.stream_arn
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ExpiredIteratorException":
+                    iterator = None
+                    continue
+                logger.warning("GetRecords failed", extra={"shard": self.shard_id, "error": str(exc)})
+                self.stopping.wait(1.0)
+                continue
+            except BotoCoreError as exc:
+                if self.stopping.is_set():
+                    return
+                logger.warning("GetRecords failed", extra={"shard": self.shard_id, "error": str(exc)})
+                self.stopping.wait(1.0)
+                continue
+            raw = response.get("Records", [])
+            if raw:
+                records = [
+                    StreamRecord(
+                        shard_id=self.shard_id,
+                        sequence_number=r["SequenceNumber"],
+                        partition_key=r["PartitionKey"],
+                        data=r["Data"],
+                        arrival=r["ApproximateArrivalTimestamp"].timestamp(),
+                    )
+                    for r in raw
+                ]
+                self.last_read = records[-1].sequence_number
+                by_lane: dict[int, list[StreamRecord]] = {}
+                for record in records:
+                    by_lane.setdefault(lane_for(record.partition_key, len(self.lanes)), []).append(record)
+                for index, lane_records in by_lane.items():
+                    self.lanes[index].add(lane_records)
+                self.stats.add("stream", name, "records_seen", len(records))
+            self.caught_up = not raw and not response.get("MillisBehindLatest")
+            iterator = response.get("NextShardIterator")
+            if iterator is None:  # the shard was closed by a reshard and fully read
+                self.closed = True
+                self.caught_up = True
+                return
+            self.stopping.wait(max(0.0, GET_RECORDS_MIN_INTERVAL_S - (time.monotonic() - started)))
+
+    # -- called by lanes -------------------------------------------------------------------------------
+    def invoke(self, records: Sequence[StreamRecord]) -> InvokeResult:
+        function = self.esm.function
+        event = {
+            "Records": [
+                kinesis_event_record(r, self.mapping.stream_arn, function.role, self.mapping.region)
+                for r in records
+            ]
+        }
+        return self.esm.invoker(function.name, event)
+
+    def note(self, records: Sequence[StreamRecord], result: InvokeResult, verdict: Verdict) -> None:
+        outcome = verdict.kind
+        if result.timed_out:
+            outcome = "timeout"
+        elif verdict.kind == "error" and verdict.reason == "invalid_response":
+            outcome = "invalid_response"
+        self.stats.record_invocation(
+            Invocation(
+                function=self.esm.function.name,
+                source="kinesis",
+                shard_id=self.shard_id,
+                sequence_numbers=tuple(r.sequence_number for r in records),
+                outcome=outcome,
+                error_type=result.error_type,
+                duration_ms=result.duration_ms,
+            )
+        )
+        self.stats.add("mapping", self.mapping.uuid, "records_delivered", len(records))
+        if outcome != "ok":
+            self.stats.add("mapping", self.mapping.uuid, "failed_invocations")
+
+    def checkpointed(self, record: StreamRecord) -> None:
+        self.stats.set("shard", f"{self.mapping.uuid}/{self.shard_id}", "checkpoint", record.sequence_int)
+
+    def discard(
+        self, records: Sequence[StreamRecord], condition: str, invokes: int, result: InvokeResult | None
+    ) -> None:
+        self.stats.add("mapping", self.mapping.uuid, "batches_discarded")
+        self.stats.add("mapping", self.mapping.uuid, "records_discarded", len(records))
+        logger.warning(
+            "stream batch discarded",
+            extra={
+                "condition": condition,
+                "shard": self.shard_id,
+                "first": records[0].sequence_number,
+                "last": records[-1].sequence_number,
+            },
+        )
+        destination = self.mapping.on_failure_arn
+        if not destination:
+            return
+        document = kinesis_failure_record(
+            records=records,
+            stream_arn=self.mapping.stream_arn,
+            function_arn=self.esm.function.arn,
+            condition=condition,
+            invoke_count=invokes,
+            function_error="Unhandled" if result is not None and not result.ok else None,
+            status_code=200 if result is not None else 0,
+            now=self.clock(),
+        )
+        self.esm.send_failure(destination, document)
+
+
+class KinesisEventSourceMapping:
+    """One mapping: a consumer per shard, started as shards appear."""
+
+    def __init__(
+        self,
+        mapping: KinesisMapping,
+        function: FunctionConfig,
+        kinesis: Any,
+        invoker: Invoker,
+        send_failure: FailureSender,
+        stats: RuntimeStats,
+        *,
+        clock: Callable[[], float] = time.time,
+        retry_backoff: Callable[[int], float] | None = None,
+    ) -> None:
+        self.mapping = mapping
+        self.function = function
+        self.kinesis = kinesis
+        self.invoker = invoker
+        self.send_failure = send_failure
+        self.stats = stats
+        self.clock = clock
+        self.retry_backoff = retry_backoff or (lambda retries: min(0.05 * 2**retries, 1.0))
+        self.stopping = threading.Event()
+        self.consumers: dict[str, ShardConsumer] = {}
+        self._thread = threading.Thread(target=self._watch, name=f"esm-{mapping.uuid[:8]}", daemon=True)
+
+    def start(self) -> None:
+        self._refresh()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for consumer in list(self.consumers.values()):
+            for lane in consumer.lanes:
+                with lane.cond:
+                    lane.cond.notify_all()
+        self._thread.join(5)
+        for consumer in list(self.consumers.values()):
+            consumer.join(5)
+
+    def idle(self) -> bool:
+        return all(c.idle() for c in list(self.consumers.values()))
+
+    def pending(self) -> int:
+        return sum(c.pending() for c in list(self.consumers.values()))
+
+    def iterator_age_ms(self) -> float:
+        return max((c.iterator_age_ms() for c in list(self.consumers.values())), default=0.0)
+
+    def _refresh(self) -> None:
+        shards = self.kinesis.list_shards(StreamARN=self.mapping.stream_arn)["Shards"]
+        for shard in shards:
+            if shard["ShardId"] not in self.consumers:
+                consumer = ShardConsumer(self, shard["ShardId"])
+                self.consumers[shard["ShardId"]] = consumer
+                consumer.start()
+
+    def _watch(self) -> None:
+        while not self.stopping.wait(SHARD_REFRESH_S):
+            try:
+                self._refresh()
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning("ListShards failed", extra={"error": str(exc)})

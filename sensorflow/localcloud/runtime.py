@@ -1,0 +1,232 @@
+"""The local Lambda runtime: runs deployed functions for their event sources.
+
+Everything it runs comes from the local Lambda API (functions, handlers, environment, timeout, memory,
+event source mappings) and the deployed CloudFormation template, never from ``serverless.yml``: what was
+deployed is the truth, exactly as on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sensorflow.localcloud.discovery import (
+    FunctionConfig,
+    KinesisMapping,
+    list_functions,
+    list_kinesis_mappings,
+)
+from sensorflow.localcloud.endpoint import Endpoint
+from sensorflow.localcloud.kinesis_esm import KinesisEventSourceMapping
+from sensorflow.localcloud.stats import Invocation, RuntimeStats
+from sensorflow.localcloud.worker import FunctionPool, InvokeResult, lambda_environment
+
+logger = logging.getLogger(__name__)
+
+
+class LocalRuntime:
+    """Execution environments per function plus the pollers and taps that invoke them."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        task_root: Path,
+        log_dir: Path,
+        worker_endpoint_url: str | None = None,
+        clock: Callable[[], float] = time.time,
+        retry_backoff: Callable[[int], float] | None = None,
+        stack_name: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.task_root = task_root
+        self.log_dir = log_dir
+        self.worker_endpoint_url = worker_endpoint_url or endpoint.url
+        self.clock = clock
+        self.retry_backoff = retry_backoff
+        self.stack_name = stack_name
+        self.stats = RuntimeStats()
+        self.functions: dict[str, FunctionConfig] = {}
+        self.mappings: list[KinesisEventSourceMapping] = []
+        self.fanout: Any = None
+        self._pools: dict[str, FunctionPool] = {}
+        self._pools_lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+        self._started = False
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.endpoint.client(service, max_pool_connections=50)
+        return self._clients[service]
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def start(self, *, warm: bool = True) -> None:
+        """Read what is deployed and start delivering events to it."""
+        lambda_client = self.client("lambda")
+        self.functions = list_functions(lambda_client)
+        mappings = list_kinesis_mappings(lambda_client)
+        for mapping in mappings:
+            self._start_mapping(mapping)
+        if self.stack_name:
+            from sensorflow.localcloud.fanout import Fanout
+
+            self.fanout = Fanout(self, self.stack_name)
+            self.fanout.start()
+        if warm:
+            targets = {m.function.name for m in self.mappings}
+            if self.fanout is not None:
+                targets |= self.fanout.function_names()
+            threads = [threading.Thread(target=self.pool(name).warm) for name in sorted(targets)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        self._started = True
+
+    def _start_mapping(self, mapping: KinesisMapping) -> None:
+        function = self.functions.get(mapping.function_name)
+        if function is None:
+            logger.warning("mapping targets an unknown function", extra={"function": mapping.function_arn})
+            return
+        esm = KinesisEventSourceMapping(
+            mapping,
+            function,
+            self.client("kinesis"),
+            self.invoke,
+            self.send_to_destination,
+            self.stats,
+            clock=self.clock,
+            retry_backoff=self.retry_backoff,
+        )
+        self.mappings.append(esm)
+        esm.start()
+
+    def stop(self) -> None:
+        if self.fanout is not None:
+            self.fanout.stop()
+        for esm in self.mappings:
+            esm.stop()
+        with self._pools_lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+
+    # -- invocation -----------------------------------------------------------------------------------
+    def pool(self, function_name: str) -> FunctionPool:
+        with self._pools_lock:
+            pool = self._pools.get(function_name)
+            if pool is None:
+                function = self.functions[function_name]
+                env = lambda_environment(
+                    function, self.worker_endpoint_url, self.endpoint.region, self.task_root
+                )
+                pool = FunctionPool(function, env, self.task_root, self.log_dir / f"{function_name}.log")
+                self._pools[function_name] = pool
+            return pool
+
+    def invoke(self, function_name: str, event: dict[str, Any]) -> InvokeResult:
+        return self.pool(function_name).invoke(event)
+
+    def invoke_async(self, function_name: str, event: dict[str, Any], source: str) -> InvokeResult:
+        """An asynchronous-style invoke (SNS, EventBridge, schedules): recorded, errors logged."""
+        result = self.invoke(function_name, event)
+        self.stats.record_invocation(
+            Invocation(
+                function=function_name,
+                source=source,
+                shard_id=None,
+                sequence_numbers=(),
+                outcome="ok" if result.ok else ("timeout" if result.timed_out else "error"),
+                error_type=result.error_type,
+                duration_ms=result.duration_ms,
+            )
+        )
+        if not result.ok:
+            logger.warning(
+                "async invocation failed",
+                extra={"function": function_name, "error_type": result.error_type, "source": source},
+            )
+        return result
+
+    def send_to_destination(self, arn: str, document: dict[str, Any]) -> None:
+        """Deliver an on-failure record to an SQS queue or SNS topic destination."""
+        body = json.dumps(document)
+        service = arn.split(":")[2]
+        if service == "sqs":
+            sqs = self.client("sqs")
+            account, name = arn.split(":")[4], arn.split(":")[5]
+            url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        elif service == "sns":
+            self.client("sns").publish(TopicArn=arn, Message=body)
+        else:
+            logger.warning("unsupported on-failure destination", extra={"destination": arn})
+
+    # -- observation ----------------------------------------------------------------------------------
+    def idle(self) -> bool:
+        """True when every shard is read to its end and no batch or notification is waiting."""
+        streams_idle = all(esm.idle() for esm in self.mappings)
+        fanout_idle = self.fanout is None or self.fanout.idle()
+        return streams_idle and fanout_idle
+
+    def wait_idle(self, timeout_s: float, settle_s: float = 0.6) -> bool:
+        """Wait until :meth:`idle` has held for ``settle_s``; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        since: float | None = None
+        while time.monotonic() < deadline:
+            if self.idle():
+                since = since or time.monotonic()
+                if time.monotonic() - since >= settle_s:
+                    return True
+            else:
+                since = None
+            time.sleep(0.1)
+        return False
+
+    def status(self) -> dict[str, Any]:
+        snap = self.stats.snapshot()
+        streams: dict[str, Any] = {}
+        for esm in self.mappings:
+            name = esm.mapping.stream_name
+            entry = streams.setdefault(
+                name, {"records_seen": 0, "pending": 0, "iterator_age_ms": 0.0, "shards": 0}
+            )
+            entry["records_seen"] = snap.get("stream", {}).get(name, {}).get("records_seen", 0)
+            entry["pending"] += esm.pending()
+            entry["iterator_age_ms"] = max(entry["iterator_age_ms"], round(esm.iterator_age_ms(), 1))
+            entry["shards"] = max(entry["shards"], len(esm.consumers))
+        functions = {
+            name: {
+                "invocations": snap.get("function", {}).get(name, {}).get("invocations", 0),
+                "failures": snap.get("function", {}).get(name, {}).get("failures", 0),
+                "timeouts": snap.get("function", {}).get(name, {}).get("timeouts", 0),
+            }
+            for name in sorted(self.functions)
+        }
+        mappings = {
+            esm.mapping.uuid: {
+                "function": esm.function.name,
+                "stream": esm.mapping.stream_name,
+                **{
+                    k: snap.get("mapping", {}).get(esm.mapping.uuid, {}).get(k, 0)
+                    for k in (
+                        "records_delivered",
+                        "failed_invocations",
+                        "retries",
+                        "bisections",
+                        "batches_discarded",
+                        "records_discarded",
+                    )
+                },
+            }
+            for esm in self.mappings
+        }
+        out = {"streams": streams, "functions": functions, "mappings": mappings}
+        if self.fanout is not None:
+            out["subscriptions"] = self.fanout.status()
+        return out

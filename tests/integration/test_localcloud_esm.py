@@ -1,0 +1,361 @@
+"""Fidelity of the local Kinesis event source mapping, one AWS-documented behaviour per test.
+
+Each test deploys a stream, an on-failure queue, a function (handler from tests/e2e/fixtures/handlers.py)
+and a mapping straight through the Lambda API of a fresh moto server, puts records, runs the local
+runtime until the shard is drained and asserts the exact invocations and destination messages.
+Sources: docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html,
+.../services-kinesis-parameters.html, .../kinesis-on-failure-destination.html, .../with-kinesis.html
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import json
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sensorflow.localcloud.endpoint import Endpoint
+from sensorflow.localcloud.motoserver import MotoServer
+from sensorflow.localcloud.runtime import LocalRuntime
+from sensorflow.localcloud.stats import Invocation
+
+REPO = Path(__file__).resolve().parents[2]
+HANDLERS = "tests/e2e/fixtures/handlers"
+
+
+class LocalStack:
+    """One stream + function + mapping on a moto server, and the runtime that serves them."""
+
+    def __init__(self, endpoint: Endpoint, log_dir: Path) -> None:
+        self.endpoint = endpoint
+        self.log_dir = log_dir
+        self.kinesis = endpoint.client("kinesis")
+        self.sqs = endpoint.client("sqs")
+        self.lambda_ = endpoint.client("lambda")
+        self.runtime: LocalRuntime | None = None
+        self.stream_arn = ""
+        self.queue_url = ""
+        self.function_arn = ""
+        self.shard_of: dict[tuple[str, str], str] = {}  # (sequence number, shard) -> record id
+
+    def deploy(
+        self,
+        *,
+        handler: str = f"{HANDLERS}.flaky",
+        shards: int = 1,
+        timeout: int = 5,
+        environment: dict[str, str] | None = None,
+        **mapping: Any,
+    ) -> None:
+        self.kinesis.create_stream(StreamName="readings", ShardCount=shards)
+        self.stream_arn = self.kinesis.describe_stream_summary(StreamName="readings")[
+            "StreamDescriptionSummary"
+        ]["StreamARN"]
+        self.queue_url = self.sqs.create_queue(QueueName="on-failure")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        role = self.endpoint.client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"][
+            "Arn"
+        ]
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("placeholder.py", "")
+        self.function_arn = self.lambda_.create_function(
+            FunctionName="fn",
+            Runtime="python3.12",
+            Role=role,
+            Handler=handler,
+            Code={"ZipFile": code.getvalue()},
+            Timeout=timeout,
+            MemorySize=256,
+            Environment={"Variables": environment or {}},
+        )["FunctionArn"]
+        settings: dict[str, Any] = {
+            "BatchSize": 10,
+            "StartingPosition": "TRIM_HORIZON",
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "DestinationConfig": {"OnFailure": {"Destination": queue_arn}},
+        }
+        settings.update(mapping)
+        self.lambda_.create_event_source_mapping(
+            EventSourceArn=self.stream_arn, FunctionName="fn", **settings
+        )
+
+    def put(self, *bodies: dict[str, Any], key: str = "device-1") -> list[str]:
+        sequence_numbers = []
+        for body in bodies:
+            response = self.kinesis.put_record(
+                StreamName="readings", PartitionKey=body.get("key", key), Data=json.dumps(body)
+            )
+            self.shard_of[response["SequenceNumber"], response["ShardId"]] = body["id"]
+            sequence_numbers.append(response["SequenceNumber"])
+        return sequence_numbers
+
+    def run(self, clock_offset_s: float = 0.0, timeout_s: float = 30.0) -> list[Invocation]:
+        import time
+
+        self.runtime = LocalRuntime(
+            self.endpoint,
+            task_root=REPO,
+            log_dir=self.log_dir,
+            retry_backoff=lambda retries: 0.0,
+            clock=lambda: time.time() + clock_offset_s,
+        )
+        self.runtime.start()
+        assert self.runtime.wait_idle(timeout_s), "the shard was not drained in time"
+        return self.runtime.stats.history()
+
+    def failures(self) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+        return [json.loads(m["Body"]) for m in messages]
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[LocalStack]:
+    with MotoServer(0, tmp_path / "moto.log") as server:
+        stack = LocalStack(Endpoint(server.url), tmp_path / "logs")
+        try:
+            yield stack
+        finally:
+            if stack.runtime is not None:
+                stack.runtime.stop()
+
+
+def calls(history: list[Invocation]) -> list[tuple[tuple[str, ...], str]]:
+    return [(i.sequence_numbers, i.outcome) for i in history]
+
+
+def test_partial_failure_redelivers_from_the_lowest_reported_sequence_number(local: LocalStack) -> None:
+    # GIVEN six records where the 3rd and 5th are reported failed once
+    local.deploy()
+    seqs = local.put(
+        {"id": "a"},
+        {"id": "b"},
+        {"id": "c", "do": "fail", "times": 1},
+        {"id": "d"},
+        {"id": "e", "do": "fail", "times": 1},
+        {"id": "f"},
+    )
+    # WHEN the runtime drains the shard
+    history = local.run()
+    # THEN the retry starts at the lowest failed record and includes the later, successful ones
+    assert calls(history) == [(tuple(seqs), "partial"), (tuple(seqs[2:]), "ok")]
+    assert local.failures() == []
+
+
+def test_whole_batch_error_retries_maximum_retry_attempts_then_sends_the_batch_to_on_failure(
+    local: LocalStack,
+) -> None:
+    # GIVEN a batch of two whose first record always raises, two retries allowed, then one good record
+    local.deploy(BatchSize=2, MaximumRetryAttempts=2)
+    seqs = local.put({"id": "a", "do": "raise"}, {"id": "b"}, {"id": "c"})
+    # WHEN
+    history = local.run()
+    # THEN the batch is invoked 1 + 2 times, discarded, and processing moves on
+    bad = (tuple(seqs[:2]), "error")
+    assert calls(history) == [bad, bad, bad, ((seqs[2],), "ok")]
+    [record] = local.failures()
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestContext"]["functionArn"] == local.function_arn
+    assert record["responseContext"] == {
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": "Unhandled",
+    }
+    assert record["version"] == "1.0"
+    info = record["KinesisBatchInfo"]
+    assert (info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
+        "shardId-000000000000",
+        seqs[0],
+        seqs[1],
+        2,
+    )
+    assert info["streamArn"] == local.stream_arn
+    assert info["approximateArrivalOfFirstRecord"].endswith("Z")
+    assert "payload" not in record and "Records" not in json.dumps(record)
+
+
+def test_bisect_splits_a_failing_batch_without_using_retries(local: LocalStack) -> None:
+    # GIVEN four records, the third always raises; bisect on, one retry
+    local.deploy(BatchSize=4, BisectBatchOnFunctionError=True, MaximumRetryAttempts=1)
+    s = local.put({"id": "a"}, {"id": "b"}, {"id": "c", "do": "raise"}, {"id": "d"})
+    # WHEN
+    history = local.run()
+    # THEN halves are tried in order until the poison record is alone; only then are retries spent
+    assert calls(history) == [
+        ((s[0], s[1], s[2], s[3]), "error"),
+        ((s[0], s[1]), "ok"),
+        ((s[2], s[3]), "error"),
+        ((s[2],), "error"),
+        ((s[2],), "error"),
+        ((s[3],), "ok"),
+    ]
+    [record] = local.failures()
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    info = record["KinesisBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (s[2], s[2], 1)
+
+
+def test_a_timeout_is_a_function_error_and_the_environment_is_replaced(local: LocalStack) -> None:
+    # GIVEN a 1 s function timeout, a record that sleeps 3 s, no retries
+    local.deploy(handler=f"{HANDLERS}.flaky", timeout=1, BatchSize=1, MaximumRetryAttempts=0)
+    s = local.put({"id": "slow", "do": "sleep", "seconds": 3}, {"id": "b"})
+    # WHEN
+    history = local.run()
+    # THEN the slow invocation is cut at the timeout, discarded, and the next record still runs
+    assert calls(history) == [((s[0],), "timeout"), ((s[1],), "ok")]
+    assert history[0].error_type == "Sandbox.Timedout"
+    assert 900 <= history[0].duration_ms < 2500
+    [record] = local.failures()
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["KinesisBatchInfo"]["startSequenceNumber"] == s[0]
+
+
+@pytest.mark.parametrize("action", ["blank_id", "wrong_key"])
+def test_an_invalid_item_identifier_fails_the_whole_batch(local: LocalStack, action: str) -> None:
+    # GIVEN a response whose batchItemFailures entry has an empty identifier or a wrong key name
+    local.deploy(MaximumRetryAttempts=1)
+    s = local.put({"id": "a"}, {"id": "b", "do": action}, {"id": "c"})
+    # WHEN
+    history = local.run()
+    # THEN the whole batch counts as failed (nothing checkpointed) and is retried, then discarded whole
+    assert calls(history) == [(tuple(s), "invalid_response"), (tuple(s), "invalid_response")]
+    [record] = local.failures()
+    info = record["KinesisBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (s[0], s[2], 3)
+
+
+def test_partial_responses_are_ignored_without_report_batch_item_failures(local: LocalStack) -> None:
+    # GIVEN a mapping without FunctionResponseTypes and a record the function reports as failed
+    local.deploy(FunctionResponseTypes=[])
+    s = local.put({"id": "a"}, {"id": "b", "do": "fail"})
+    # WHEN / THEN the response is not read: one successful invocation
+    assert calls(local.run()) == [(tuple(s), "ok")]
+
+
+def test_records_older_than_maximum_record_age_are_discarded_without_invoking(local: LocalStack) -> None:
+    # GIVEN a 60 s maximum record age and a clock two minutes ahead of the records' arrival
+    local.deploy(MaximumRecordAgeInSeconds=60)
+    s = local.put({"id": "a"}, {"id": "b"})
+    # WHEN
+    history = local.run(clock_offset_s=120)
+    # THEN the function never sees them and the destination gets a RecordAgeExceeded record
+    assert history == []
+    [record] = local.failures()
+    assert record["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    info = record["KinesisBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (s[0], s[1], 2)
+
+
+def test_order_is_kept_per_shard_with_one_batch_in_flight(local: LocalStack) -> None:
+    # GIVEN two shards, forty records over many partition keys, small batches, some partial failures
+    local.deploy(shards=2, BatchSize=3)
+    bodies = [
+        {"id": f"r{i}", "key": f"k{i % 7}", **({"do": "fail", "times": 1} if i % 5 == 0 else {})}
+        for i in range(40)
+    ]
+    local.put(*bodies)
+    # WHEN
+    history = local.run()
+    # THEN per shard, successful deliveries cover each record once in sequence order and never overlap
+    by_shard: dict[str, list[Invocation]] = {}
+    for invocation in history:
+        assert invocation.shard_id is not None
+        by_shard.setdefault(invocation.shard_id, []).append(invocation)
+    assert len(by_shard) == 2
+    for shard_id, invocations in by_shard.items():
+        committed: list[int] = []
+        for invocation, after in zip(invocations, [*invocations[1:], None], strict=True):
+            seqs = [int(s) for s in invocation.sequence_numbers]
+            assert seqs == sorted(seqs)
+            assert not committed or seqs[0] > committed[-1]  # never goes back past the checkpoint
+            if invocation.outcome == "ok":
+                committed.extend(seqs)
+            else:  # a partial response: checkpointed up to where the next delivery restarts
+                assert invocation.outcome == "partial" and after is not None
+                committed.extend(s for s in seqs if s < int(after.sequence_numbers[0]))
+        expected = sorted(int(seq) for seq, shard in local.shard_of if shard == shard_id)
+        assert committed == expected
+        spans = [(i.at - i.duration_ms / 1000, i.at) for i in invocations]
+        assert all(end <= next_start + 0.005 for (_, end), (next_start, _) in itertools.pairwise(spans))
+    deliveries = Counter((seq, i.shard_id) for i in history for seq in i.sequence_numbers)
+    marked = {k for k, record_id in local.shard_of.items() if int(record_id[1:]) % 5 == 0}
+    assert {k for k in marked if deliveries[k] == 2} == marked  # each marked record failed exactly once
+
+
+def test_the_execution_environment_matches_lambda(local: LocalStack) -> None:
+    # GIVEN a function with its own environment and a 7 s timeout
+    local.deploy(handler=f"{HANDLERS}.introspect", timeout=7, BatchSize=1, environment={"APP_MODE": "local"})
+    local.put({"id": "a"}, {"id": "b"}, key="dev-00001")
+    # WHEN
+    assert local.run() and local.runtime is not None
+    # THEN the handler saw the exact Kinesis event, a real context and the deployed environment, warm
+    results = [local.runtime.invoke("fn", {"Records": []}).payload for _ in range(2)]
+    first = results[0]
+    assert first["function_name"] == "fn"
+    assert first["memory_limit_in_mb"] == 256
+    assert first["invoked_function_arn"] == local.function_arn
+    assert first["log_group_name"] == "/aws/lambda/fn"
+    assert 6000 < first["remaining_ms"] <= 7000
+    assert first["env"]["APP_MODE"] == "local"
+    assert first["env"]["AWS_ENDPOINT_URL"] == local.endpoint.url
+    assert first["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "fn"
+    assert first["env"]["_HANDLER"] == f"{HANDLERS}.introspect"
+    assert results[1]["pid"] == first["pid"]
+    assert results[1]["warm_invocations"] == first["warm_invocations"] + 1 == 4
+
+
+def test_the_kinesis_event_has_lambdas_exact_shape(local: LocalStack, tmp_path: Path) -> None:
+    local.deploy(handler=f"{HANDLERS}.introspect", BatchSize=1)
+    [seq] = local.put({"id": "a"}, key="dev-00042")
+    assert local.run() and local.runtime is not None
+    # Re-run the same record through a fresh invocation to read what the handler received.
+    shard = next(iter(local.runtime.mappings[0].consumers.values()))
+    from sensorflow.localcloud.events import StreamRecord
+
+    record = StreamRecord("shardId-000000000000", seq, "dev-00042", json.dumps({"id": "a"}).encode(), 1.0)
+    payload = shard.invoke([record]).payload
+    [event_record] = payload["event"]["Records"]
+    role = local.lambda_.get_function_configuration(FunctionName="fn")["Role"]
+    assert event_record == {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": "dev-00042",
+            "sequenceNumber": seq,
+            "data": base64.b64encode(json.dumps({"id": "a"}).encode()).decode(),
+            "approximateArrivalTimestamp": 1.0,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"shardId-000000000000:{seq}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": role,
+        "awsRegion": "us-east-1",
+        "eventSourceARN": local.stream_arn,
+    }
+
+
+def test_the_batching_window_gathers_records_into_one_batch(local: LocalStack) -> None:
+    # GIVEN a 2 s batching window and records put one by one after the runtime started
+    local.deploy(BatchSize=100, MaximumBatchingWindowInSeconds=2)
+    import time
+
+    local.runtime = LocalRuntime(local.endpoint, task_root=REPO, log_dir=local.log_dir)
+    local.runtime.start()
+    s = local.put({"id": "a"}, {"id": "b"}, {"id": "c"})
+    time.sleep(0.3)
+    # WHEN / THEN one invocation carries all three
+    assert local.runtime.wait_idle(15)
+    assert calls(local.runtime.stats.history()) == [(tuple(s), "ok")]
