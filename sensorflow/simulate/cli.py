@@ -142,7 +142,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     out = parser.add_argument_group("destination")
     out.add_argument("--stream", metavar="NAME", help="Kinesis stream name or ARN to publish to")
-    out.add_argument("--stage", metavar="STAGE", help=f"publish to the stream of stack {STACK_NAME}")
+    out.add_argument("--stage", metavar="STAGE", help="publish to the stream of stack sensorflow-STAGE")
     out.add_argument("--out", metavar="FILE", help="dry run: write JSON Lines here instead of publishing")
     out.add_argument(
         "--manifest", metavar="FILE", help="when publishing, also write the records sent (JSON Lines)"

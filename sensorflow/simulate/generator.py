@@ -112,28 +112,34 @@ class SimConfig:
 def _validate(cfg: SimConfig, fleet_size: int) -> None:
     if cfg.devices is not None and not 1 <= cfg.devices <= fleet_size:
         raise SimulationError(
-            f"devices must be between 1 and {fleet_size} (the fleet size); got {cfg.devices}. "
+            f"devices (--devices) must be between 1 and {fleet_size}, the fleet size; got {cfg.devices}. "
             "Use a smaller number or a fleet file with more devices"
         )
     if not (math.isfinite(cfg.duration_s) and 0 < cfg.duration_s <= MAX_DURATION_S):
         raise SimulationError(
-            f"duration must be more than 0 and at most {MAX_DURATION_S} s (7 days less an hour: "
+            f"duration (--duration) must be more than 0 and at most {MAX_DURATION_S} s (7 days less an hour: "
             f"ingest rejects older readings); got {cfg.duration_s}"
         )
     if cfg.interval_s is not None and not (
         math.isfinite(cfg.interval_s) and cfg.interval_s >= MIN_INTERVAL_S
     ):
-        raise SimulationError(f"interval must be at least {MIN_INTERVAL_S:g} s; got {cfg.interval_s}")
+        raise SimulationError(
+            f"interval (--interval) must be at least {MIN_INTERVAL_S:g} s; got {cfg.interval_s}"
+        )
     if cfg.start_ms is not None and cfg.start_ms < 0:
-        raise SimulationError(f"start must be at or after 1970-01-01T00:00:00Z; got {cfg.start_ms} ms")
+        raise SimulationError(
+            f"start (--start) must be at or after 1970-01-01T00:00:00Z; got {cfg.start_ms} ms"
+        )
     for name in ("malformed_rate", "scenario_rate"):
         value = getattr(cfg, name)
         if not (math.isfinite(value) and 0.0 <= value <= 1.0):
             raise SimulationError(
-                f"{name.replace('_', '-')} must be a probability between 0 and 1; got {value}"
+                f"{name} (--{name.replace('_', '-')}) must be a probability in 0..1; got {value}"
             )
     if cfg.rate is not None and not (math.isfinite(cfg.rate) and cfg.rate > 0):
-        raise SimulationError(f"rate must be a positive number of records per second; got {cfg.rate}")
+        raise SimulationError(
+            f"rate (--rate) must be a positive number of records per second; got {cfg.rate}"
+        )
     _check_mix("scenario mix", cfg.scenario_mix, sc.SCENARIOS)
     _check_mix("malformed mix", cfg.malformed_mix, sc.MALFORMED_KINDS)
 
@@ -264,7 +270,8 @@ class _DeviceSim:
             fresh = []
         for rec in fresh:
             out.append(rec)
-            if rec.truth["kind"] == sc.KIND_VALID and self.rng.random() < cfg.malformed_rate:
+            # Only plain readings get a corrupted twin, so every scenario reaches ingest intact.
+            if rec.truth["scenario"] is None and self.rng.random() < cfg.malformed_rate:
                 out.append(self._malformed(rec))
         if event is not None and event.name == sc.DUPLICATE and fresh:
             original = self.rng.choice(fresh)
