@@ -1,0 +1,185 @@
+"""``sensorflow simulate``: flags, config files, dry runs and clear errors (no AWS needed)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from sensorflow.cli import main
+from sensorflow.core.decode import ReadingDecoder
+from sensorflow.simulate import manifest
+
+START = "2026-01-01T00:00:00Z"
+START_MS = 1_767_225_600_000
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = main(["simulate", *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_help_documents_flags_examples_and_reproducibility(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["simulate", "--help"])
+    text = capsys.readouterr().out
+
+    assert exit_.value.code == 0
+    for flag in (
+        "--devices",
+        "--duration",
+        "--interval",
+        "--seed",
+        "--rate",
+        "--malformed-rate",
+        "--scenario-rate",
+        "--config",
+        "--fleet",
+        "--start",
+        "--stage",
+        "--stream",
+        "--out",
+        "--manifest",
+        "--region",
+        "--quiet",
+    ):
+        assert flag in text
+    assert "byte-for-byte identical" in text
+    assert "AWS_ENDPOINT_URL" in text and "examples:" in text
+
+
+def test_dry_run_writes_json_lines_byte_for_byte_reproducibly(capsys, tmp_path: Path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    flags = ["--devices", "12", "--duration", "900", "--seed", "5"]
+
+    rc_a, out, err = _run(capsys, *flags, "--start", START, "--out", str(a))
+    rc_b, _, _ = _run(capsys, *flags, "--start", str(START_MS), "--out", str(b))
+
+    assert (rc_a, rc_b, err) == (0, 0, "")
+    assert a.read_bytes() == b.read_bytes()
+    lines = a.read_text().splitlines()
+    assert out.startswith(f"wrote {len(lines):,} records")
+    assert f"--seed 5 --start {START_MS}" in out
+    first = json.loads(lines[0])
+    assert set(first) == {"partition_key", "data", "truth"}
+    reading = ReadingDecoder().decode(base64.b64decode(first["data"]))
+    assert (reading.device_id, reading.seq) == (first["truth"]["device_id"], first["truth"]["seq"])
+    assert {r.partition_key for r in manifest.read(a)} <= {f"dev-{n:05d}" for n in range(12)} | {
+        r.partition_key for r in manifest.read(a) if r.partition_key.startswith("ghost-")
+    }
+
+
+def test_config_file_sets_fleet_mix_and_defaults_and_flags_win(capsys, tmp_path: Path):
+    fleet = [
+        {
+            "device_id": "boiler-1",
+            "site": "plant-x",
+            "location": "basement",
+            "model": "B-1",
+            "owner_team": "heat",
+            "sensor_types": ["temperature", "pressure"],
+            "interval_s": 5,
+            "units": {"temperature": "K", "pressure": "bar"},
+        }
+    ]
+    (tmp_path / "fleet.json").write_text(json.dumps(fleet))
+    config = tmp_path / "sim.json"
+    config.write_text(
+        json.dumps(
+            {
+                "fleet": "fleet.json",
+                "duration_s": 60,
+                "seed": 1,
+                "start": START,
+                "scenario_rate": 0.5,
+                "malformed_rate": 0,
+                "scenarios": {"spike": 1},
+            }
+        )
+    )
+    out = tmp_path / "out.jsonl"
+
+    rc, _, err = _run(capsys, "--config", str(config), "--duration", "120", "--out", str(out))
+
+    records = list(manifest.read(out))
+    assert (rc, err) == (0, "")
+    assert {r.truth["device_id"] for r in records} == {"boiler-1"}
+    assert {r.truth["scenario"] for r in records} == {None, "spike"}
+    assert {r.truth["unit"] for r in records} == {"K", "bar"}
+    assert len({r.truth["tick_ms"] for r in records}) == 24  # 120 s every 5 s: the flag beat the config
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--devices", "201", "--out", "x"], "--devices 201 exceeds the 200 devices in fleet.json"),
+        (["--devices", "ten", "--out", "x"], "--devices must be a whole number >= 1; got 'ten'"),
+        (["--duration", "soon", "--out", "x"], "--duration must be a number; got 'soon'"),
+        (["--rate", "0", "--out", "x"], "rate (--rate) must be a positive number"),
+        (["--scenario-rate", "-0.1", "--out", "x"], "scenario_rate (--scenario-rate) must be a probability"),
+        (
+            ["--start", "tomorrow", "--out", "x"],
+            "--start 'tomorrow' is neither epoch milliseconds nor ISO-8601",
+        ),
+        (["--seed", "-3", "--out", "x"], "--seed must be a whole number >= 0"),
+        (
+            ["--fleet", "/nonexistent/fleet.json", "--out", "x"],
+            "fleet file /nonexistent/fleet.json does not exist",
+        ),
+        (["--config", "/nonexistent/c.json", "--out", "x"], "--config /nonexistent/c.json does not exist"),
+        (["--out", "x", "--stream", "s"], "--out is a dry run and publishes nothing"),
+        (["--stream", "s", "--stage", "dev"], "pass either --stream NAME or --stage STAGE, not both"),
+        ([], "nowhere to send: pass --stream NAME or --stage STAGE"),
+        (["--stage", "dev/../x"], "--stage 'dev/../x' is not a stage name"),
+        (["--out", "/nonexistent/dir/out.jsonl"], "--out /nonexistent/dir/out.jsonl: cannot write"),
+    ],
+)
+def test_bad_usage_is_one_line_with_a_fix_and_exit_2(capsys, argv, message):
+    rc, out, err = _run(capsys, *argv)
+
+    assert rc == 2 and out == ""
+    assert err.startswith("sensorflow simulate: error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("[1, 2]", "must hold a JSON object"),
+        ('{"devices": 3, "colour": "red"}', "unknown key(s) colour"),
+        ('{"scenarios": {"meteor": 1}}', "scenarios: unknown name(s) meteor"),
+        ('{"malformed": {"truncated": -1}}', "weight of truncated must be >= 0"),
+        ('{"fleet": [{"device_id": "x"}]}', "c.json: fleet[0]: missing site, location"),
+        ("{not json", "is not valid JSON"),
+    ],
+)
+def test_bad_config_files_are_usage_errors(capsys, tmp_path: Path, config, message):
+    path = tmp_path / "c.json"
+    path.write_text(config)
+
+    rc, _, err = _run(capsys, "--config", str(path), "--out", str(tmp_path / "o.jsonl"))
+
+    assert rc == 2 and message in err and err.count("\n") == 1
+
+
+def test_publishing_without_credentials_is_a_clear_error(capsys, monkeypatch, tmp_path: Path):
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never reach for 169.254.169.254
+
+    rc, _, err = _run(capsys, "--stream", "sensors", "--region", "us-east-1", "--devices", "1")
+
+    assert rc == 2
+    assert "cannot find stream sensors: no AWS credentials; set AWS_PROFILE" in err
+    assert err.count("\n") == 1
