@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sensorflow.core.records import Alert, Device, EnrichedReading
 
@@ -44,4 +44,19 @@ class QuarantineSink(Protocol):
 class AlertPublisher(Protocol):
     def publish(self, alerts: Sequence[Alert], remaining_ms: RemainingTime) -> set[str]:
         """Publish; return the ids of alerts that could not be delivered (each a transient failure)."""
+        ...
+
+
+class TransitionLike(Protocol):
+    """An alarm transition event: its deterministic id and the contract's JSON document."""
+
+    @property
+    def event_id(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class TransitionPublisher(Protocol):
+    def publish(self, transitions: Sequence[TransitionLike], remaining_ms: RemainingTime) -> set[str]:
+        """Publish transition events; return the event ids that could not be delivered (transient)."""
         ...

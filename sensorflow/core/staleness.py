@@ -1,0 +1,68 @@
+"""Staleness bookkeeping shared by the ingest side (which pushes a device's deadline forward on every
+reading) and the ``heartbeat`` function (which finds deadlines that passed). Pure: no AWS SDK.
+
+Per-device item in the alarms table, ``alarm_id = "<device_id>#__device__"``:
+
+- ``last_seen_ms``       ingest wall-clock time of the device's latest reading;
+- ``stale_deadline_ms``  ``last_seen_ms + stale_after``; past it with no reading, the device is stale;
+- ``stale_bucket``       ``"<deadline minute>#<shard>"``: the partition key of the sparse GSI
+                         ``stale-deadlines`` (sort key ``stale_deadline_ms``). Heartbeat Queries only the
+                         buckets that have come due, so it never scans the fleet;
+- ``stale_since_ms``     set by heartbeat when it raised "Device Stale" (the deadline that passed);
+- ``stale_event_id``     the id of that "Device Stale" event.
+
+The deadline uses ingest time, not the device's clock, so a late or replayed reading never writes a
+deadline into a bucket heartbeat has already passed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+
+DEVICE_ITEM_SUFFIX = "#__device__"
+STALE_SENSOR_TYPE = "device"
+STALE_RULE_ID = "device-stale"
+STALE_TRANSITION = "Device Stale"
+CLEAR_TRANSITION = "Alarm Cleared"
+# Writes to one GSI partition are limited (1,000 WCU/s per partition; DynamoDB developer guide,
+# "Partitions and data distribution"); every device whose deadline falls in the same minute writes the
+# same bucket, so each minute is spread over this many shards. Changing it strands items in old shards:
+# heartbeat must query max(old, new) shards until those deadlines have passed.
+STALE_BUCKET_SHARDS = 8
+MINUTE_MS = 60_000
+
+
+def device_item_key(device_id: str) -> str:
+    return device_id + DEVICE_ITEM_SUFFIX
+
+
+def stale_alarm_id(device_id: str) -> str:
+    """The alarm behind "Device Stale": one per device, ``<device_id>#device#device-stale``."""
+    return f"{device_id}#{STALE_SENSOR_TYPE}#{STALE_RULE_ID}"
+
+
+def bucket_shard(device_id: str) -> int:
+    # crc32, not hash(): it must be the same in every process and every Python version.
+    return zlib.crc32(device_id.encode()) % STALE_BUCKET_SHARDS
+
+
+def minute_of(ms: int) -> int:
+    return ms // MINUTE_MS
+
+
+def bucket_name(minute: int, shard: int) -> str:
+    return f"{minute}#{shard}"
+
+
+def stale_bucket(device_id: str, deadline_ms: int) -> str:
+    return bucket_name(minute_of(deadline_ms), bucket_shard(device_id))
+
+
+def transition_event_id(alarm_id: str, transition: str, discriminator: int | str) -> str:
+    """The contract's deterministic id: sha256 of ``alarm_id|transition|<seq or stale deadline ms>``."""
+    return hashlib.sha256(f"{alarm_id}|{transition}|{discriminator}".encode()).hexdigest()[:32]
+
+
+def stale_event_id(device_id: str, deadline_ms: int) -> str:
+    return transition_event_id(stale_alarm_id(device_id), STALE_TRANSITION, deadline_ms)

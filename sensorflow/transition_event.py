@@ -1,0 +1,288 @@
+"""The alarm transition event (issue 5 contract) as typed values, and its two Lambda envelopes.
+
+The same JSON document is the SNS ``Message`` and the EventBridge ``detail``::
+
+    {"event_id", "transition", "occurred_at",
+     "alarm": {"alarm_id", "device_id", "sensor_type", "rule_id", "state", "severity", "since",
+               "acknowledged_by", "note", "snoozed_until"},
+     "reading": {"value", "unit", "timestamp", "seq"} | null,
+     "rule": {"rule_id", "bound", "threshold", "clear_threshold", "for_seconds"},
+     "device": {"device_id", "site", "location", "model", "owner_team"}}
+
+Consumers parse it with ``parse_transition`` (strict on the fields they rely on, lenient on extras, so
+the producer can add fields without breaking them). Pure: no AWS SDK.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+SOURCE = "sensorflow.alarms"
+TRANSITIONS = frozenset(
+    {
+        "Alarm Raised",
+        "Alarm Escalated",
+        "Alarm Cleared",
+        "Alarm Acknowledged",
+        "Device Stale",
+        "Alarm Snoozed",
+        "Alarm Disabled",
+        "Alarm Enabled",
+    }
+)
+SEVERITIES = frozenset({"warning", "critical"})
+
+
+class InvalidTransitionError(ValueError):
+    """A transition event that does not follow the contract. Permanent: retrying cannot fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmView:
+    alarm_id: str
+    device_id: str
+    sensor_type: str
+    rule_id: str
+    state: str
+    severity: str | None
+    since: str | None = None
+    acknowledged_by: str | None = None
+    note: str | None = None
+    snoozed_until: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingView:
+    value: float
+    unit: str
+    timestamp: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuleView:
+    rule_id: str
+    bound: str | None = None
+    threshold: float | None = None
+    clear_threshold: float | None = None
+    for_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceView:
+    device_id: str
+    site: str = "unknown"
+    location: str = "unknown"
+    model: str = "unknown"
+    owner_team: str = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionEvent:
+    event_id: str
+    transition: str
+    occurred_at: str
+    alarm: AlarmView
+    rule: RuleView
+    device: DeviceView
+    reading: ReadingView | None = None
+
+    @property
+    def severity(self) -> str | None:
+        return self.alarm.severity
+
+    @property
+    def occurred_at_ms(self) -> int:
+        return iso_to_ms(self.occurred_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        a, r, d = self.alarm, self.rule, self.device
+        return {
+            "event_id": self.event_id,
+            "transition": self.transition,
+            "occurred_at": self.occurred_at,
+            "alarm": {
+                "alarm_id": a.alarm_id,
+                "device_id": a.device_id,
+                "sensor_type": a.sensor_type,
+                "rule_id": a.rule_id,
+                "state": a.state,
+                "severity": a.severity,
+                "since": a.since,
+                "acknowledged_by": a.acknowledged_by,
+                "note": a.note,
+                "snoozed_until": a.snoozed_until,
+            },
+            "reading": None
+            if self.reading is None
+            else {
+                "value": self.reading.value,
+                "unit": self.reading.unit,
+                "timestamp": self.reading.timestamp,
+                "seq": self.reading.seq,
+            },
+            "rule": {
+                "rule_id": r.rule_id,
+                "bound": r.bound,
+                "threshold": r.threshold,
+                "clear_threshold": r.clear_threshold,
+                "for_seconds": r.for_seconds,
+            },
+            "device": {
+                "device_id": d.device_id,
+                "site": d.site,
+                "location": d.location,
+                "model": d.model,
+                "owner_team": d.owner_team,
+            },
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+
+def parse_transition(doc: Any) -> TransitionEvent:
+    """Validate and type a transition document (a dict, or its JSON text)."""
+    if isinstance(doc, str | bytes):
+        try:
+            doc = json.loads(doc)
+        except json.JSONDecodeError as exc:
+            raise InvalidTransitionError(f"transition event is not JSON: {exc.msg}") from None
+    if not isinstance(doc, Mapping):
+        raise InvalidTransitionError("transition event must be a JSON object")
+    event_id = _str(doc, "event_id", "event")
+    where = f"event {event_id}"
+    transition = _str(doc, "transition", where)
+    if transition not in TRANSITIONS:
+        raise InvalidTransitionError(f"{where}: unknown transition {transition!r}")
+    occurred_at = _str(doc, "occurred_at", where)
+    iso_to_ms(occurred_at, where)
+    alarm = _obj(doc, "alarm", where)
+    severity = _opt_str(alarm, "severity", where)
+    if severity is not None and severity not in SEVERITIES:
+        raise InvalidTransitionError(
+            f"{where}: alarm.severity {severity!r} is not one of {sorted(SEVERITIES)}"
+        )
+    rule = _obj(doc, "rule", where)
+    device = _obj(doc, "device", where)
+    reading = doc.get("reading")
+    if reading is not None and not isinstance(reading, Mapping):
+        raise InvalidTransitionError(f"{where}: field 'reading' must be an object or null")
+    return TransitionEvent(
+        event_id=event_id,
+        transition=transition,
+        occurred_at=occurred_at,
+        alarm=AlarmView(
+            alarm_id=_str(alarm, "alarm_id", where),
+            device_id=_str(alarm, "device_id", where),
+            sensor_type=_str(alarm, "sensor_type", where),
+            rule_id=_str(alarm, "rule_id", where),
+            state=_str(alarm, "state", where),
+            severity=severity,
+            since=_opt_str(alarm, "since", where),
+            acknowledged_by=_opt_str(alarm, "acknowledged_by", where),
+            note=_opt_str(alarm, "note", where),
+            snoozed_until=_opt_str(alarm, "snoozed_until", where),
+        ),
+        reading=None
+        if reading is None
+        else ReadingView(
+            value=_num(reading, "value", where),
+            unit=_str(reading, "unit", where),
+            timestamp=_str(reading, "timestamp", where),
+            seq=int(_num(reading, "seq", where)),
+        ),
+        rule=RuleView(
+            rule_id=_str(rule, "rule_id", where),
+            bound=_opt_str(rule, "bound", where),
+            threshold=_opt_num(rule, "threshold", where),
+            clear_threshold=_opt_num(rule, "clear_threshold", where),
+            for_seconds=None if rule.get("for_seconds") is None else int(_num(rule, "for_seconds", where)),
+        ),
+        device=DeviceView(
+            device_id=_str(device, "device_id", where),
+            site=_opt_str(device, "site", where) or "unknown",
+            location=_opt_str(device, "location", where) or "unknown",
+            model=_opt_str(device, "model", where) or "unknown",
+            owner_team=_opt_str(device, "owner_team", where) or "unknown",
+        ),
+    )
+
+
+def sns_transitions(event: Mapping[str, Any]) -> list[TransitionEvent]:
+    """The transitions in a Lambda SNS event (``Records[].Sns.Message``; SNS sends one record per invoke)."""
+    records = event.get("Records")
+    if not isinstance(records, list):
+        raise InvalidTransitionError("SNS event has no 'Records' list")
+    out = []
+    for rec in records:
+        try:
+            message = rec["Sns"]["Message"]
+        except (KeyError, TypeError):
+            raise InvalidTransitionError("SNS record has no Sns.Message") from None
+        out.append(parse_transition(message))
+    return out
+
+
+def eventbridge_transition(event: Mapping[str, Any]) -> TransitionEvent:
+    """The transition in an EventBridge event; ``detail-type`` must agree with ``detail.transition``."""
+    if event.get("source") != SOURCE:
+        raise InvalidTransitionError(f"EventBridge event source {event.get('source')!r} is not {SOURCE!r}")
+    parsed = parse_transition(event.get("detail"))
+    if event.get("detail-type") != parsed.transition:
+        raise InvalidTransitionError(
+            f"event {parsed.event_id}: detail-type {event.get('detail-type')!r} "
+            f"does not match transition {parsed.transition!r}"
+        )
+    return parsed
+
+
+def iso_to_ms(value: str, where: str = "timestamp") -> int:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidTransitionError(f"{where}: {value!r} is not an ISO-8601 time") from None
+    if parsed.tzinfo is None:
+        raise InvalidTransitionError(f"{where}: {value!r} has no time zone (expected UTC, e.g. ...Z)")
+    return int(parsed.timestamp() * 1000)
+
+
+def ms_to_iso(ms: int) -> str:
+    """ISO-8601 UTC with milliseconds and a ``Z``, the contract's time format."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _obj(doc: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:
+    value = doc.get(name)
+    if not isinstance(value, Mapping):
+        raise InvalidTransitionError(f"{where}: field '{name}' must be an object")
+    return value
+
+
+def _str(doc: Mapping[str, Any], name: str, where: str) -> str:
+    value = doc.get(name)
+    if not isinstance(value, str) or not value:
+        raise InvalidTransitionError(f"{where}: field '{name}' must be a non-empty string")
+    return value
+
+
+def _opt_str(doc: Mapping[str, Any], name: str, where: str) -> str | None:
+    value = doc.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidTransitionError(f"{where}: field '{name}' must be a string or null")
+    return value
+
+
+def _num(doc: Mapping[str, Any], name: str, where: str) -> float:
+    value = doc.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidTransitionError(f"{where}: field '{name}' must be a number")
+    return float(value)
+
+
+def _opt_num(doc: Mapping[str, Any], name: str, where: str) -> float | None:
+    return None if doc.get(name) is None else _num(doc, name, where)
