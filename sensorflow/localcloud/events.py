@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -152,5 +151,23 @@ def scheduled_event(rule_arn: str, region: str, account: str, when: float) -> di
     }
 
 
-def decode_json(body: str) -> Any:
-    return json.loads(body)
+def eventbridge_event(delivered: dict[str, Any], account: str) -> dict[str, Any]:
+    """An EventBridge event as a Lambda target receives it, from the copy moto put on a tap queue.
+
+    moto's copy lacks ``account``; the keys are put in EventBridge's documented order.
+    Source: docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html
+    """
+    if not {"source", "detail-type", "detail"} <= set(delivered):
+        return delivered  # an Input/InputTransformer target: the function gets the transformed input
+    event = {
+        "version": delivered.get("version", "0"),
+        "id": delivered.get("id", str(uuid.uuid4())),
+        "detail-type": delivered["detail-type"],
+        "source": delivered["source"],
+        "account": delivered.get("account", account),
+        "time": delivered.get("time"),
+        "region": delivered.get("region"),
+        "resources": delivered.get("resources", []),
+        "detail": delivered["detail"],
+    }
+    return {**event, **{k: v for k, v in delivered.items() if k not in event}}

@@ -1,0 +1,275 @@
+"""SNS subscriptions, EventBridge rules and schedules that target Lambda functions, delivered locally.
+
+moto's CloudFormation reports ``AWS::SNS::Subscription`` as created but never creates it, and moto cannot
+invoke Lambda without Docker. So for each deployed subscription with protocol ``lambda`` (read from the
+deployed template via ``cloudformation.get_template``) a tap SQS queue is subscribed to the topic with the
+same filter policy; moto then applies the filter and wraps each message in SNS's JSON envelope, which is
+re-shaped into the exact Lambda SNS event. For an EventBridge rule with a Lambda target, the target is
+replaced (same target Id) by a tap SQS queue, so moto's own pattern matching decides what the function
+sees: moto 5.2.5 answers PutEvents with HTTP 500 (NotImplementedError in ``send_to_targets``) when a
+matching rule has a Lambda target, so the Lambda target cannot stay in place. The tap queue is tagged
+with the function name, so a restarted runtime finds the route again. Schedule rules
+(``rate``/``cron``) fire on a local timer with the scheduled-event shape.
+
+Invocations are asynchronous, like on AWS: errors are retried twice, then dropped with a warning.
+Source: docs.aws.amazon.com/lambda/latest/dg/invocation-async.html (two retries by default)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sensorflow.localcloud.endpoint import LOCAL_ACCOUNT_ID
+from sensorflow.localcloud.events import eventbridge_event, scheduled_event, sns_event
+from sensorflow.localcloud.schedule import ScheduleError, now_utc, parse
+
+if TYPE_CHECKING:
+    from sensorflow.localcloud.runtime import LocalRuntime
+
+logger = logging.getLogger(__name__)
+
+ASYNC_RETRY_ATTEMPTS = 2  # Lambda's default for asynchronous invocation (invocation-async.html)
+ASYNC_RETRY_DELAY_S = 1.0  # AWS waits minutes; locally a second keeps the demo moving
+RECEIVE_WAIT_S = 1  # SQS long-poll wait for tap queues
+SQS_RECEIVE_MAX = 10
+TAP_PREFIX = "sensorflow-localcloud-tap-"
+TAP_FUNCTION_TAG = (
+    "sensorflow:localcloud:function"  # ReceiveMessage MaxNumberOfMessages limit (SQS API reference)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One emulated route: a source (topic, rule) to a function."""
+
+    kind: str  # "sns", "events", "schedule"
+    name: str
+    function: str
+    source_arn: str
+    queue_url: str | None = None
+    subscription_arn: str | None = None
+    schedule: str | None = None
+    constant_input: str | None = None
+
+
+class Fanout:
+    def __init__(self, runtime: LocalRuntime, stack_name: str) -> None:
+        self.runtime = runtime
+        self.stack_name = stack_name
+        self.deliveries: list[Delivery] = []
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._busy: dict[str, bool] = {}
+        self._lock = threading.Lock()
+
+    # -- discovery ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.deliveries = [*self._sns_deliveries(), *self._rule_deliveries()]
+        for delivery in self.deliveries:
+            target = self._poll if delivery.queue_url else self._timer
+            thread = threading.Thread(
+                target=target, args=(delivery,), name=f"fanout-{delivery.name}", daemon=True
+            )
+            self._busy[delivery.name] = delivery.queue_url is not None
+            self._threads.append(thread)
+            thread.start()
+
+    def function_names(self) -> set[str]:
+        return {d.function for d in self.deliveries}
+
+    def _function_for(self, arn_or_ref: Any, physical: dict[str, str]) -> str | None:
+        if isinstance(arn_or_ref, dict) and "Fn::GetAtt" in arn_or_ref:
+            logical = arn_or_ref["Fn::GetAtt"][0]
+            name = physical.get(logical)
+        elif isinstance(arn_or_ref, str) and ":function:" in arn_or_ref:
+            name = arn_or_ref.split(":function:", 1)[1].split(":", 1)[0]
+        else:
+            return None
+        return name if name in self.runtime.functions else None
+
+    def _tap_queue(self, name: str, function: str) -> tuple[str, str]:
+        sqs = self.runtime.client("sqs")
+        digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+        url = sqs.create_queue(QueueName=f"{TAP_PREFIX}{digest}", tags={TAP_FUNCTION_TAG: function})[
+            "QueueUrl"
+        ]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    def _tapped_function(self, arn: str) -> str | None:
+        """The function behind a tap queue this runtime (or an earlier one) put in place of a target."""
+        if not arn.startswith("arn:aws:sqs:") or TAP_PREFIX not in arn:
+            return None
+        sqs = self.runtime.client("sqs")
+        url = sqs.get_queue_url(QueueName=arn.split(":")[5])["QueueUrl"]
+        function = sqs.list_queue_tags(QueueUrl=url).get("Tags", {}).get(TAP_FUNCTION_TAG)
+        return function if function in self.runtime.functions else None
+
+    def _sns_deliveries(self) -> list[Delivery]:
+        cloudformation = self.runtime.client("cloudformation")
+        body = cloudformation.get_template(StackName=self.stack_name)["TemplateBody"]
+        template = json.loads(body) if isinstance(body, str) else body
+        resources = cloudformation.get_paginator("list_stack_resources").paginate(StackName=self.stack_name)
+        physical = {
+            r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+            for p in resources
+            for r in p["StackResourceSummaries"]
+        }
+        subscriptions: list[tuple[str, dict[str, Any]]] = []
+        for logical, resource in template.get("Resources", {}).items():
+            props = resource.get("Properties", {})
+            if resource.get("Type") == "AWS::SNS::Subscription" and props.get("Protocol") == "lambda":
+                subscriptions.append((logical, props))
+            if resource.get("Type") == "AWS::SNS::Topic":
+                for i, inline in enumerate(props.get("Subscription", [])):
+                    if inline.get("Protocol") == "lambda":
+                        subscriptions.append((f"{logical}-{i}", {**inline, "TopicArn": {"Ref": logical}}))
+        sns = self.runtime.client("sns")
+        out = []
+        for logical, props in subscriptions:
+            topic = props.get("TopicArn")
+            topic_arn = physical.get(topic["Ref"]) if isinstance(topic, dict) and "Ref" in topic else topic
+            function = self._function_for(props.get("Endpoint"), physical)
+            if not isinstance(topic_arn, str) or function is None:
+                logger.warning("SNS subscription not emulated", extra={"subscription": logical})
+                continue
+            url, queue_arn = self._tap_queue(f"sns:{logical}", function)
+            attributes = {"RawMessageDelivery": "false"}
+            if props.get("FilterPolicy"):
+                policy = props["FilterPolicy"]
+                attributes["FilterPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
+                attributes["FilterPolicyScope"] = props.get("FilterPolicyScope", "MessageAttributes")
+            subscription_arn = sns.subscribe(
+                TopicArn=topic_arn,
+                Protocol="sqs",
+                Endpoint=queue_arn,
+                Attributes=attributes,
+                ReturnSubscriptionArn=True,
+            )["SubscriptionArn"]
+            out.append(Delivery("sns", logical, function, topic_arn, url, subscription_arn))
+        return out
+
+    def _rule_deliveries(self) -> list[Delivery]:
+        events = self.runtime.client("events")
+        out = []
+        buses = [b["Name"] for b in events.list_event_buses().get("EventBuses", [])]
+        for bus in buses:
+            for rule in events.list_rules(EventBusName=bus).get("Rules", []):
+                if rule.get("State") != "ENABLED":
+                    continue
+                targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus).get("Targets", [])
+                for target in targets:
+                    function = self._function_for(target["Arn"], {}) or self._tapped_function(target["Arn"])
+                    if function is None:
+                        continue
+                    name = f"{bus}/{rule['Name']}/{target['Id']}"
+                    if rule.get("ScheduleExpression"):
+                        out.append(
+                            Delivery(
+                                "schedule",
+                                name,
+                                function,
+                                rule["Arn"],
+                                schedule=rule["ScheduleExpression"],
+                                constant_input=target.get("Input"),
+                            )
+                        )
+                        continue
+                    url, queue_arn = self._tap_queue(f"events:{name}", function)
+                    tap: dict[str, Any] = {"Id": target["Id"], "Arn": queue_arn}
+                    for key in ("Input", "InputPath", "InputTransformer"):
+                        if key in target:
+                            tap[key] = target[key]
+                    events.put_targets(Rule=rule["Name"], EventBusName=bus, Targets=[tap])
+                    out.append(Delivery("events", name, function, rule["Arn"], url))
+        return out
+
+    # -- delivery -------------------------------------------------------------------------------------
+    def _invoke(self, delivery: Delivery, event: Any) -> None:
+        stats = self.runtime.stats
+        for attempt in range(ASYNC_RETRY_ATTEMPTS + 1):
+            result = self.runtime.invoke_async(delivery.function, event, delivery.kind)
+            if result.ok:
+                stats.add("delivery", delivery.name, "delivered")
+                return
+            if attempt < ASYNC_RETRY_ATTEMPTS:
+                self._stopping.wait(ASYNC_RETRY_DELAY_S)
+        stats.add("delivery", delivery.name, "dropped")
+
+    def _poll(self, delivery: Delivery) -> None:
+        sqs = self.runtime.client("sqs")
+        while not self._stopping.is_set():
+            try:
+                messages = sqs.receive_message(
+                    QueueUrl=delivery.queue_url,
+                    MaxNumberOfMessages=SQS_RECEIVE_MAX,
+                    WaitTimeSeconds=RECEIVE_WAIT_S,
+                ).get("Messages", [])
+            except (ClientError, BotoCoreError) as exc:
+                if self._stopping.is_set():
+                    return
+                logger.warning(
+                    "tap queue receive failed", extra={"delivery": delivery.name, "error": str(exc)}
+                )
+                self._stopping.wait(1.0)
+                continue
+            with self._lock:
+                self._busy[delivery.name] = bool(messages)
+            for message in messages:
+                body = json.loads(message["Body"])
+                if delivery.kind == "sns":
+                    # One record per invocation, as Lambda delivers SNS notifications.
+                    event = sns_event(delivery.subscription_arn or delivery.source_arn, [body])
+                else:
+                    event = eventbridge_event(body, LOCAL_ACCOUNT_ID)
+                self._invoke(delivery, event)
+                sqs.delete_message(QueueUrl=delivery.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            with self._lock:
+                self._busy[delivery.name] = False if not messages else self._busy[delivery.name]
+
+    def _timer(self, delivery: Delivery) -> None:
+        assert delivery.schedule is not None
+        try:
+            schedule = parse(delivery.schedule)
+        except ScheduleError as exc:
+            logger.warning("schedule not emulated", extra={"rule": delivery.name, "error": str(exc)})
+            return
+        due: datetime = schedule.next_after(now_utc())
+        region = delivery.source_arn.split(":")[3]
+        while not self._stopping.wait(max(0.0, (due - now_utc()).total_seconds())):
+            if delivery.constant_input is not None:
+                event = json.loads(delivery.constant_input)
+            else:
+                event = scheduled_event(delivery.source_arn, region, LOCAL_ACCOUNT_ID, due.timestamp())
+            self._invoke(delivery, event)
+            due = schedule.next_after(due)
+
+    # -- observation ----------------------------------------------------------------------------------
+    def idle(self) -> bool:
+        with self._lock:
+            return not any(self._busy.values())
+
+    def status(self) -> dict[str, Any]:
+        snap = self.runtime.stats.snapshot().get("delivery", {})
+        return {
+            d.name: {
+                "kind": d.kind,
+                "function": d.function,
+                "delivered": snap.get(d.name, {}).get("delivered", 0),
+                "dropped": snap.get(d.name, {}).get("dropped", 0),
+            }
+            for d in self.deliveries
+        }
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(RECEIVE_WAIT_S + 5)

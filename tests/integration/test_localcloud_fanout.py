@@ -1,0 +1,163 @@
+"""SNS subscriptions and EventBridge rules that target Lambda, delivered by the local runtime.
+
+The stack is deployed through moto's CloudFormation, which records ``AWS::SNS::Subscription`` without
+creating it, so these tests also prove the runtime wires what the template declares.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sensorflow.localcloud.endpoint import Endpoint
+from sensorflow.localcloud.motoserver import MotoServer
+from sensorflow.localcloud.runtime import LocalRuntime
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def template(record_to: Path) -> dict[str, Any]:
+    return {
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}}},
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alerts"}},
+            "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "alerts-bus"}},
+            "NotifyLambdaFunction": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "FunctionName": "notify",
+                    "Handler": "tests/e2e/fixtures/handlers.recorder",
+                    "Runtime": "python3.12",
+                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                    "Code": {"ZipFile": "placeholder"},
+                    "Environment": {"Variables": {"RECORD_TO": str(record_to)}},
+                },
+            },
+            "NotifySubscription": {
+                "Type": "AWS::SNS::Subscription",
+                "Properties": {
+                    "TopicArn": {"Ref": "Topic"},
+                    "Protocol": "lambda",
+                    "Endpoint": {"Fn::GetAtt": ["NotifyLambdaFunction", "Arn"]},
+                    "FilterPolicy": {"severity": ["critical"]},
+                },
+            },
+            "CriticalRule": {
+                "Type": "AWS::Events::Rule",
+                "DependsOn": "Bus",
+                "Properties": {
+                    "Name": "critical",
+                    "EventBusName": "alerts-bus",
+                    "EventPattern": {"source": ["sensorflow.ingest"], "detail": {"severity": ["critical"]}},
+                    "State": "ENABLED",
+                    "Targets": [{"Id": "notify", "Arn": {"Fn::GetAtt": ["NotifyLambdaFunction", "Arn"]}}],
+                },
+            },
+        }
+    }
+
+
+@pytest.fixture
+def deployed(tmp_path: Path) -> Iterator[tuple[Endpoint, LocalRuntime, Path]]:
+    record_to = tmp_path / "events.jsonl"
+    record_to.touch()
+    with MotoServer(0, tmp_path / "moto.log") as server:
+        endpoint = Endpoint(server.url)
+        endpoint.client("cloudformation").create_stack(
+            StackName="fanout", TemplateBody=json.dumps(template(record_to))
+        )
+        runtime = LocalRuntime(endpoint, task_root=REPO, log_dir=tmp_path / "logs", stack_name="fanout")
+        runtime.start()
+        try:
+            yield endpoint, runtime, record_to
+        finally:
+            runtime.stop()
+
+
+def received(path: Path, count: int, timeout_s: float = 15.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        lines = path.read_text().splitlines()
+        if len(lines) >= count:
+            time.sleep(0.5)  # anything extra would show up now
+            return [json.loads(line) for line in path.read_text().splitlines()]
+        time.sleep(0.1)
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_sns_lambda_subscription_gets_the_lambda_sns_event_with_the_filter_applied(
+    deployed: tuple[Endpoint, LocalRuntime, Path],
+) -> None:
+    endpoint, runtime, record_to = deployed
+    sns = endpoint.client("sns")
+    topic_arn = sns.list_topics()["Topics"][0]["TopicArn"]
+    # WHEN a warning (filtered out) and a critical alert are published
+    for severity in ("warning", "critical"):
+        sns.publish(
+            TopicArn=topic_arn,
+            Subject="sensor alert",
+            Message=json.dumps({"severity": severity}),
+            MessageAttributes={"severity": {"DataType": "String", "StringValue": severity}},
+        )
+    # THEN only the critical one arrives, shaped as Lambda's SNS event
+    [event] = received(record_to, 1)
+    [record] = event["Records"]
+    assert record["EventSource"] == "aws:sns"
+    assert record["EventVersion"] == "1.0"
+    assert record["EventSubscriptionArn"].startswith(topic_arn + ":")
+    sns_part = record["Sns"]
+    assert sns_part["Type"] == "Notification"
+    assert sns_part["TopicArn"] == topic_arn
+    assert sns_part["Subject"] == "sensor alert"
+    assert json.loads(sns_part["Message"]) == {"severity": "critical"}
+    assert sns_part["MessageAttributes"] == {"severity": {"Type": "String", "Value": "critical"}}
+    assert set(sns_part) == {
+        "Type",
+        "MessageId",
+        "TopicArn",
+        "Subject",
+        "Message",
+        "Timestamp",
+        "SignatureVersion",
+        "Signature",
+        "SigningCertUrl",
+        "UnsubscribeUrl",
+        "MessageAttributes",
+    }
+    assert runtime.status()["subscriptions"]["NotifySubscription"]["delivered"] == 1
+
+
+def test_eventbridge_rule_with_a_lambda_target_delivers_matching_events_only(
+    deployed: tuple[Endpoint, LocalRuntime, Path],
+) -> None:
+    endpoint, _, record_to = deployed
+    events = endpoint.client("events")
+    entries = [
+        {"Source": "sensorflow.ingest", "DetailType": "SensorAlert", "Detail": json.dumps({"severity": s})}
+        for s in ("warning", "critical")
+    ]
+    assert (
+        events.put_events(Entries=[{**e, "EventBusName": "alerts-bus"} for e in entries])["FailedEntryCount"]
+        == 0
+    )
+    [event] = received(record_to, 1)
+    assert event["source"] == "sensorflow.ingest"
+    assert event["detail-type"] == "SensorAlert"
+    assert event["detail"] == {"severity": "critical"}
+    assert list(event) == [
+        "version",
+        "id",
+        "detail-type",
+        "source",
+        "account",
+        "time",
+        "region",
+        "resources",
+        "detail",
+    ]
+    assert (event["account"], event["region"]) == ("123456789012", "us-east-1")
