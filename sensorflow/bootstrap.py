@@ -6,13 +6,16 @@ Tests call ``build_ingest_service`` with fakes, or with clients bound to moto.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sensorflow.config import Settings, load_rules_document
+from sensorflow.config import NotifySettings, Settings, load_rules_document
 from sensorflow.core.cache import CachingRegistry
 from sensorflow.core.ports import AlertPublisher, DeviceRegistry, QuarantineSink, ReadingSink
 from sensorflow.core.thresholds import RuleSet, parse_rules
 from sensorflow.ingest import IngestService
+
+if TYPE_CHECKING:
+    from sensorflow.notify import NotifyService
 
 SENSOR_TYPES = {"temperature", "humidity", "pressure", "vibration", "co2"}
 
@@ -57,3 +60,25 @@ def build_ingest_service(
 def ingest_service() -> IngestService:
     """The container's service: built on the first invocation, reused while the container is warm."""
     return build_ingest_service(Settings.from_env())
+
+
+# --- alarm consumers (issue 5): notify, incidents, heartbeat ---------------------------------------
+
+
+def build_notify_service(settings: NotifySettings, clients: dict[str, Any] | None = None) -> NotifyService:
+    from sensorflow.adapters.dynamodb_notifications import DynamoNotificationLedger
+    from sensorflow.adapters.ssm_secret import SsmSecret
+    from sensorflow.adapters.webhook import WebhookSender
+    from sensorflow.notify import NotifyService
+
+    c = clients or {}
+    secret = SsmSecret(settings.webhook_url_parameter, c.get("ssm"), ttl_s=settings.webhook_cache_ttl_s)
+    return NotifyService(
+        ledger=DynamoNotificationLedger(settings.notifications_table, c.get("dynamodb")),
+        sender=WebhookSender(lambda refresh: secret.get(refresh), timeout_s=settings.webhook_timeout_s),
+    )
+
+
+@functools.cache
+def notify_service() -> NotifyService:
+    return build_notify_service(NotifySettings.from_env())

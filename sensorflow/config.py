@@ -71,3 +71,93 @@ def load_rules_document(path: Path) -> dict:
         raise ConfigError(
             f"rules file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+
+
+def _require(env: Mapping[str, str], names: Mapping[str, str], function: str) -> dict[str, str]:
+    missing = [var for var in names.values() if not env.get(var)]
+    if missing:
+        raise ConfigError(
+            f"{function}: missing environment variable(s) {', '.join(missing)}: deploy with serverless.yml, "
+            "or export them for a local run"
+        )
+    return {field: env[var] for field, var in names.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class NotifySettings:
+    """The ``notify`` function. The webhook URL itself is never in the environment: only the name of the
+    SSM SecureString parameter that holds it."""
+
+    notifications_table: str
+    webhook_url_parameter: str
+    webhook_cache_ttl_s: float = 300.0
+    webhook_timeout_s: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> NotifySettings:
+        env = os.environ if env is None else env
+        values = _require(
+            env,
+            {
+                "notifications_table": "NOTIFICATIONS_TABLE_NAME",
+                "webhook_url_parameter": "WEBHOOK_URL_PARAMETER",
+            },
+            "notify",
+        )
+        if "://" in values["webhook_url_parameter"]:
+            # The value is not echoed: it is a URL, and webhook URLs are credentials.
+            raise ConfigError(
+                "WEBHOOK_URL_PARAMETER must name the SSM parameter (e.g. /sensorflow/<stage>/webhook-url), "
+                "not hold the URL itself"
+            )
+        return cls(
+            **values,
+            webhook_cache_ttl_s=_number(env, "WEBHOOK_URL_CACHE_SECONDS", 300.0),
+            webhook_timeout_s=_number(env, "WEBHOOK_TIMEOUT_SECONDS", 5.0) or 5.0,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentsSettings:
+    incidents_table: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> IncidentsSettings:
+        env = os.environ if env is None else env
+        return cls(**_require(env, {"incidents_table": "INCIDENTS_TABLE_NAME"}, "incidents"))
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatSettings:
+    alarms_table: str
+    device_table: str
+    alerts_topic_arn: str
+    alerts_event_bus: str
+    # With no checkpoint yet (first run), look this far back for deadlines that already passed.
+    initial_lookback_minutes: int = 60
+    # Catch-up after an outage is spread over runs: at most this many minute buckets per run.
+    max_minutes_per_run: int = 240
+    stale_severity: str = "warning"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> HeartbeatSettings:
+        env = os.environ if env is None else env
+        values = _require(
+            env,
+            {
+                "alarms_table": "ALARMS_TABLE_NAME",
+                "device_table": "DEVICE_TABLE_NAME",
+                "alerts_topic_arn": "ALERTS_TOPIC_ARN",
+                "alerts_event_bus": "ALERTS_EVENT_BUS_NAME",
+            },
+            "heartbeat",
+        )
+        severity = env.get("STALE_SEVERITY") or "warning"
+        if severity not in ("warning", "critical"):
+            raise ConfigError(f"environment variable STALE_SEVERITY={severity!r} must be warning or critical")
+        return cls(
+            **values,
+            initial_lookback_minutes=int(_number(env, "HEARTBEAT_INITIAL_LOOKBACK_MINUTES", 60)),
+            max_minutes_per_run=max(1, int(_number(env, "HEARTBEAT_MAX_MINUTES_PER_RUN", 240))),
+            stale_severity=severity,
+        )

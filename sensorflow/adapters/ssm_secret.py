@@ -1,0 +1,73 @@
+"""A secret string from an SSM SecureString parameter, cached per container with a TTL.
+
+The value is read with ``WithDecryption=True`` and kept only in memory: it is never logged, never put
+in an exception message and never in the environment. ``repr`` of the holder does not show it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sensorflow.adapters import clients
+from sensorflow.core.errors import ConfigError, TransientError
+
+DEFAULT_TTL_S = 300.0
+
+
+class SsmSecret:
+    def __init__(
+        self,
+        name: str,
+        client: Any = None,
+        ttl_s: float = DEFAULT_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self._client = client
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._value: str | None = None
+        self._fetched_at = 0.0
+        self.fetches = 0
+
+    def __repr__(self) -> str:
+        return f"SsmSecret(name={self.name!r}, value=<redacted>)"
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = clients.client("ssm")
+        return self._client
+
+    def get(self, refresh: bool = False) -> str:
+        """The value; fetched again when the TTL ran out or ``refresh`` is asked for (e.g. after a 404)."""
+        if refresh or self._value is None or self._clock() - self._fetched_at >= self._ttl_s:
+            self._value = self._fetch()
+            self._fetched_at = self._clock()
+        return self._value
+
+    def _fetch(self) -> str:
+        try:
+            resp = self.client.get_parameter(Name=self.name, WithDecryption=True)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            if code == "ParameterNotFound":
+                raise ConfigError(
+                    f"SSM parameter {self.name} does not exist: create it as a SecureString "
+                    "(aws ssm put-parameter --type SecureString ...)"
+                ) from None
+            raise TransientError(f"ssm:GetParameter {self.name} failed: {code}") from exc
+        except BotoCoreError as exc:
+            raise TransientError(f"ssm:GetParameter {self.name} failed: {type(exc).__name__}") from exc
+        self.fetches += 1
+        param = resp["Parameter"]
+        if param.get("Type") != "SecureString":
+            raise ConfigError(
+                f"SSM parameter {self.name} is a {param.get('Type')}, not a SecureString: "
+                "store the secret encrypted"
+            )
+        return str(param["Value"])
