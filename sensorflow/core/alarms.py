@@ -7,7 +7,8 @@ SNOOZED (until a time), DISABLED. Only transitions emit events, never one per re
 - ``Alarm Escalated``  warning -> critical while raised (an acknowledged alarm becomes ACTIVE again);
 - ``Alarm Cleared``    the value is back inside the clear band (hysteresis), or a stale sensor reports;
 - ``Alarm Acknowledged`` / ``Alarm Snoozed`` / ``Alarm Disabled`` / ``Alarm Enabled``: operator actions;
-- ``Device Stale``     no reading for ``stale_after_seconds`` (the heartbeat calls ``staleness``).
+- ``Device Stale``     a sensor silent for its ``stale_after_seconds`` (the heartbeat calls
+  ``device_staleness``; one alarm per device, keys and buckets from ``sensorflow.core.staleness``).
 
 Replays: every alarm keeps a high-water mark on the device ``seq`` (``last_seq``). A reading at or below
 it changes nothing and emits nothing, so Lambda's redelivery after a partial failure, a producer's
@@ -21,11 +22,11 @@ wall time (the record's Kinesis arrival, the heartbeat's now), which a device's 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sensorflow.core import staleness
 from sensorflow.core.records import Device, EnrichedReading
 from sensorflow.core.rules import CLEAR, CRITICAL, HOLD, RANK, SEVERITY_OF_RANK, WARNING, AlarmRule
 
@@ -73,7 +74,7 @@ def alarm_id(device_id: str, sensor_type: str, rule_id: str) -> str:
 
 def event_id(alarm_key: str, transition: str, discriminator: int) -> str:
     """sha256(alarm_id|transition|seq) -- or the stale deadline / action time -- first 32 hex digits."""
-    return hashlib.sha256(f"{alarm_key}|{transition}|{discriminator}".encode()).hexdigest()[:32]
+    return staleness.transition_event_id(alarm_key, transition, discriminator)
 
 
 def iso(ms: int | None) -> str | None:
@@ -184,6 +185,10 @@ class TransitionEvent:
     reading: dict[str, Any] | None = None
     device: dict[str, Any] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The contract document (``sensorflow.core.ports.TransitionLike``)."""
+        return self.to_message()
+
     def to_message(self) -> dict[str, Any]:
         return {
             "event_id": self.event_id,
@@ -219,14 +224,6 @@ def device_context(device: Device | None, device_id: str) -> dict[str, Any]:
 
 
 def rule_context(rule: AlarmRule, alarm: Alarm) -> dict[str, Any]:
-    if rule.is_stale_rule:
-        return {
-            "rule_id": rule.rule_id,
-            "bound": "stale",
-            "threshold": float(rule.stale_after_seconds or 0),
-            "clear_threshold": None,
-            "for_seconds": rule.stale_after_seconds,
-        }
     return {
         "rule_id": rule.rule_id,
         "bound": alarm.bound,
@@ -263,6 +260,15 @@ def _event(
         },
         device=device_context(device, alarm.device_id),
     )
+
+
+def _reading_context(sample: Sample) -> dict[str, Any]:
+    return {
+        "value": sample.value,
+        "unit": sample.unit,
+        "timestamp": iso(sample.timestamp_ms),
+        "seq": sample.seq,
+    }
 
 
 # --- the condition layer: debounce (duration / M-of-N) and hysteresis --------------------------------------
@@ -333,8 +339,6 @@ def step(
     seen = replace(alarm, last_seq=sample.seq, last_timestamp_ms=sample.timestamp_ms)
     if alarm.state == DISABLED:
         return seen, []
-    if rule.is_stale_rule:
-        return _resume(seen, rule, sample, device)
 
     snooze_over = alarm.state == SNOOZED and (alarm.snoozed_until_ms or 0) <= sample.arrival_ms
     c = _condition(alarm, rule, sample)
@@ -426,57 +430,6 @@ def _while_snoozed(
     return new, []
 
 
-def _resume(
-    seen: Alarm, rule: AlarmRule, sample: Sample, device: Device | None
-) -> tuple[Alarm, list[TransitionEvent]]:
-    """A reading from a sensor: a raised staleness alarm clears."""
-    if not seen.raised:
-        return seen, []
-    state = SNOOZED if seen.state == SNOOZED and (seen.snoozed_until_ms or 0) > sample.arrival_ms else NORMAL
-    new = replace(
-        seen,
-        state=state,
-        raised=False,
-        announced=False,
-        severity=None,
-        since_ms=None,
-        acknowledged_by=None,
-        acknowledged_at_ms=None,
-        snoozed_until_ms=seen.snoozed_until_ms if state == SNOOZED else None,
-    )
-    if not seen.announced:
-        return new, []
-    return new, [_event(CLEARED, new, rule, device, sample.seq, sample.timestamp_ms, sample, seen.severity)]
-
-
-def staleness(
-    alarm: Alarm, rule: AlarmRule, last_seen_ms: int, now_ms: int, device: Device | None
-) -> tuple[Alarm, list[TransitionEvent]]:
-    """The heartbeat's check of one ``<rule>.stale`` alarm: raise ``Device Stale`` once the deadline passed.
-
-    The event id is keyed on the deadline (``last_seen_ms + stale_after``), so every heartbeat run that
-    finds the same silence produces the same event; a reading (``step``) clears it.
-    """
-    if not rule.is_stale_rule or not rule.stale_after_seconds:
-        raise ValueError(f"rule {rule.rule_id!r} is not a staleness rule")
-    deadline = last_seen_ms + rule.stale_after_seconds * 1000
-    if now_ms < deadline or alarm.raised or alarm.state == DISABLED:
-        return alarm, []
-    stale = replace(alarm, bound="stale", threshold=float(rule.stale_after_seconds), clear_threshold=None)
-    if alarm.state == SNOOZED and (alarm.snoozed_until_ms or 0) > now_ms:
-        return replace(stale, raised=True, severity="warning", since_ms=deadline), []
-    new = replace(
-        stale,
-        state=ACTIVE,
-        raised=True,
-        announced=True,
-        severity="warning",
-        since_ms=deadline,
-        snoozed_until_ms=None,
-    )
-    return new, [_event(STALE, new, rule, device, deadline, now_ms, None)]
-
-
 def expire_snooze(
     alarm: Alarm, rule: AlarmRule, now_ms: int, device: Device | None
 ) -> tuple[Alarm, list[TransitionEvent]]:
@@ -488,8 +441,7 @@ def expire_snooze(
         state = PENDING if alarm.pending_since_ms is not None or alarm.window else NORMAL
         return replace(alarm, state=state, snoozed_until_ms=None), []
     new = replace(alarm, state=ACTIVE, announced=True, snoozed_until_ms=None)
-    transition = STALE if rule.is_stale_rule else RAISED
-    return new, [_event(transition, new, rule, device, until, now_ms, None)]
+    return new, [_event(RAISED, new, rule, device, until, now_ms, None)]
 
 
 # --- operator actions ---------------------------------------------------------------------------------------
@@ -561,9 +513,7 @@ def enable(
     return new, [_event(ENABLED_EVENT, new, rule, device, now_ms, now_ms, None)]
 
 
-# --- per-device state: the device high-water mark, last-seen times and the staleness deadline ---------------
-
-STALE_BUCKET_SHARDS = 4  # spreads one minute's deadlines over this many index partitions
+# --- per-device state: high-water mark, last-seen times, staleness (sensorflow.core.staleness) ---
 
 
 @dataclass(frozen=True, slots=True)
@@ -572,134 +522,140 @@ class SensorSeen:
     timestamp_ms: int  # its device time (rate of change)
     value: float
     seq: int
+    stale_after_s: int | None = None  # the smallest stale_after_seconds of the sensor's rules
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceState:
-    """The ``<device_id>#__device__`` item: replay guard, rate-of-change memory and staleness deadline.
+    """The ``<device_id>#__device__`` item: replay guard, rate-of-change memory and staleness.
 
-    ``stale_checks`` maps ``"<sensor_type>#<rule_id>.stale"`` to the rule's ``stale_after_seconds``;
-    ``stale_raised`` holds the checks whose ``Device Stale`` is out (a reading of that sensor removes it).
+    A device is stale when any of its sensors has been silent longer than that sensor's
+    ``stale_after_seconds``: one ``Device Stale`` alarm per device (``staleness.stale_alarm_id``). It clears
+    on the first reading after which no sensor is past its deadline any more.
     """
 
     device_id: str
     last_seq: int = -1
     last_seen_ms: int | None = None
     sensors: dict[str, SensorSeen] = field(default_factory=dict)
-    stale_checks: dict[str, int] = field(default_factory=dict)
-    stale_raised: frozenset[str] = frozenset()
+    stale_since_ms: int | None = None  # set by the heartbeat: the deadline that passed
+    stale_event_id: str | None = None
     context: dict[str, Any] = field(default_factory=dict)  # site, location, model, owner_team
     version: int = 0
 
     @property
     def item_id(self) -> str:
-        return device_item_id(self.device_id)
+        return staleness.device_item_key(self.device_id)
 
     def previous(self, sensor_type: str) -> tuple[int, float] | None:
         seen = self.sensors.get(sensor_type)
         return (seen.timestamp_ms, seen.value) if seen else None
 
-    def observe(self, sample: Sample, checks: dict[str, int], device: Device | None) -> DeviceState:
-        """Record a reading newer than the high-water mark (callers skip older ones)."""
-        sensors = dict(self.sensors)
-        sensors[sample.sensor_type] = SensorSeen(
-            sample.arrival_ms, sample.timestamp_ms, sample.value, sample.seq
-        )
-        prefix = f"{sample.sensor_type}#"
-        stale_checks = {k: v for k, v in self.stale_checks.items() if not k.startswith(prefix)} | checks
-        return replace(
-            self,
-            last_seq=max(self.last_seq, sample.seq),
-            last_seen_ms=max(self.last_seen_ms or 0, sample.arrival_ms),
-            sensors=sensors,
-            stale_checks=stale_checks,
-            stale_raised=frozenset(k for k in self.stale_raised if not k.startswith(prefix)),
-            context=device_context(device, self.device_id) if device else self.context,
-        )
-
-    def deadline(self, check: str) -> int | None:
-        sensor = self.sensors.get(check.split("#", 1)[0])
-        seconds = self.stale_checks.get(check)
-        if sensor is None or seconds is None:
-            return None
-        return sensor.last_seen_ms + seconds * 1000
-
     @property
     def stale_deadline_ms(self) -> int | None:
-        """The earliest deadline of a check not yet raised: when the heartbeat must look at this device."""
-        deadlines = [self.deadline(c) for c in self.stale_checks if c not in self.stale_raised]
-        return min((d for d in deadlines if d is not None), default=None)
+        """The earliest time a sensor goes stale, or None if no rule of its sensors asks for staleness."""
+        deadlines = [
+            s.last_seen_ms + s.stale_after_s * 1000 for s in self.sensors.values() if s.stale_after_s
+        ]
+        return min(deadlines, default=None)
 
     @property
     def stale_bucket(self) -> str | None:
         deadline = self.stale_deadline_ms
-        return None if deadline is None else stale_bucket(deadline, self.device_id)
+        return None if deadline is None else staleness.stale_bucket(self.device_id, deadline)
 
-    def due(self, now_ms: int) -> list[tuple[str, str, int]]:
-        """``(sensor_type, stale rule id, deadline)`` of every unraised check whose deadline has passed."""
-        out = []
-        for check in sorted(self.stale_checks):
-            deadline = self.deadline(check)
-            if check not in self.stale_raised and deadline is not None and deadline <= now_ms:
-                sensor_type, rule_id = check.split("#", 1)
-                out.append((sensor_type, rule_id, deadline))
-        return out
+    def _stale_after_of_deadline(self) -> int | None:
+        deadline = self.stale_deadline_ms
+        for s in self.sensors.values():
+            if s.stale_after_s and s.last_seen_ms + s.stale_after_s * 1000 == deadline:
+                return s.stale_after_s
+        return None
 
-    def mark_raised(self, checks: set[str]) -> DeviceState:
-        return replace(self, stale_raised=self.stale_raised | checks)
-
-    def merge(self, newer: DeviceState) -> DeviceState:
-        """Combine a concurrent writer's state (``self``, freshly read) with ours (newest per sensor)."""
+    def observe(
+        self, sample: Sample, stale_after_s: int | None, device: Device | None
+    ) -> tuple[DeviceState, list[TransitionEvent]]:
+        """Record a reading above the high-water mark; clear a raised staleness it ends."""
+        if sample.seq <= self.last_seq:
+            return self, []
         sensors = dict(self.sensors)
-        for name, seen in newer.sensors.items():
-            if name not in sensors or seen.seq > sensors[name].seq:
-                sensors[name] = seen
-        raised = set()
-        for state in (self, newer):
-            for check in state.stale_raised:
-                sensor = check.split("#", 1)[0]
-                own = state.sensors.get(sensor)
-                if own is not None and sensor in sensors and sensors[sensor].seq > own.seq:
-                    continue  # a newer reading of that sensor resumed it
-                raised.add(check)
-        return replace(
-            newer,
-            last_seq=max(self.last_seq, newer.last_seq),
-            last_seen_ms=max(self.last_seen_ms or 0, newer.last_seen_ms or 0) or None,
+        sensors[sample.sensor_type] = SensorSeen(
+            sample.arrival_ms, sample.timestamp_ms, sample.value, sample.seq, stale_after_s
+        )
+        new = replace(
+            self,
+            last_seq=sample.seq,
+            last_seen_ms=max(self.last_seen_ms or 0, sample.arrival_ms),
             sensors=sensors,
-            stale_checks=self.stale_checks | newer.stale_checks,
-            stale_raised=frozenset(raised),
-            version=self.version,
+            context=device_context(device, self.device_id) if device else self.context,
+        )
+        if self.stale_since_ms is None:
+            return new, []
+        deadline = new.stale_deadline_ms
+        if deadline is not None and deadline <= sample.arrival_ms:
+            return new, []  # another sensor is still silent: the device stays stale
+        stale_after = self._stale_after_of_deadline()
+        cleared = replace(new, stale_since_ms=None, stale_event_id=None)
+        alarm = replace(self.stale_alarm(), state=NORMAL, severity=None)
+        return cleared, [
+            TransitionEvent(
+                event_id=event_id(alarm.alarm_id, CLEARED, sample.seq),
+                transition=CLEARED,
+                occurred_at_ms=sample.arrival_ms,
+                alarm=alarm,
+                severity="warning",
+                rule=_stale_rule_context(stale_after),
+                reading=_reading_context(sample),
+                device=device_context(device, self.device_id) if device else dict(self.context),
+            )
+        ]
+
+    def stale_alarm(self) -> Alarm:
+        return Alarm(
+            alarm_id=staleness.stale_alarm_id(self.device_id),
+            device_id=self.device_id,
+            sensor_type=staleness.STALE_SENSOR_TYPE,
+            rule_id=staleness.STALE_RULE_ID,
+            state=ACTIVE if self.stale_since_ms is not None else NORMAL,
+            severity="warning" if self.stale_since_ms is not None else None,
+            raised=self.stale_since_ms is not None,
+            since_ms=self.stale_since_ms,
+            bound="stale",
         )
 
 
-def device_item_id(device_id: str) -> str:
-    return f"{device_id}#__device__"
+def device_staleness(state: DeviceState, now_ms: int) -> tuple[DeviceState, list[TransitionEvent]]:
+    """The heartbeat's check of one device: ``Device Stale`` once a sensor's deadline has passed.
+
+    The event id is ``staleness.stale_event_id(device_id, deadline)``, so every run that finds the same
+    silence produces the same event; a reading (``DeviceState.observe``) clears it.
+    """
+    deadline = state.stale_deadline_ms
+    if deadline is None or deadline > now_ms or state.stale_since_ms is not None:
+        return state, []
+    eid = staleness.stale_event_id(state.device_id, deadline)
+    new = replace(state, stale_since_ms=deadline, stale_event_id=eid)
+    return new, [
+        TransitionEvent(
+            event_id=eid,
+            transition=STALE,
+            occurred_at_ms=now_ms,
+            alarm=new.stale_alarm(),
+            severity="warning",
+            rule=_stale_rule_context(state._stale_after_of_deadline()),
+            reading=None,
+            device=dict(state.context) or device_context(None, state.device_id),
+        )
+    ]
 
 
-def stale_check_key(sensor_type: str, stale_rule_id: str) -> str:
-    return f"{sensor_type}#{stale_rule_id}"
-
-
-def _shard(device_id: str, shards: int) -> int:
-    return int(hashlib.sha256(device_id.encode()).hexdigest()[:8], 16) % shards
-
-
-def stale_bucket(deadline_ms: int, device_id: str, shards: int = STALE_BUCKET_SHARDS) -> str:
-    """``"<UTC minute of the deadline>#<shard>"``, e.g. ``"2026-11-29T04:12#3"``: the index partition key."""
-    minute = datetime.fromtimestamp(deadline_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M")
-    return f"{minute}#{_shard(device_id, shards)}"
-
-
-def stale_buckets(from_ms: int, to_ms: int, shards: int = STALE_BUCKET_SHARDS) -> list[str]:
-    """Every bucket whose minute lies in ``[from_ms, to_ms]``: what one heartbeat run queries."""
-    out = []
-    minute = from_ms - from_ms % 60_000
-    while minute <= to_ms:
-        label = datetime.fromtimestamp(minute / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M")
-        out += [f"{label}#{i}" for i in range(shards)]
-        minute += 60_000
-    return out
+def _stale_rule_context(stale_after_s: int | None) -> dict[str, Any]:
+    return {
+        "rule_id": staleness.STALE_RULE_ID,
+        "bound": "stale",
+        "threshold": None if stale_after_s is None else float(stale_after_s),
+        "clear_threshold": None,
+        "for_seconds": stale_after_s,
+    }
 
 
 def severity_rank(severity: str | None) -> int:
@@ -722,11 +678,11 @@ __all__ = [
     "TransitionEvent",
     "acknowledge",
     "alarm_id",
+    "device_staleness",
     "disable",
     "enable",
     "event_id",
     "expire_snooze",
     "snooze",
-    "staleness",
     "step",
 ]

@@ -10,8 +10,8 @@ A rule is the version-1 threshold rule (``warning``/``critical`` min/max, valida
   does not flap.
 - ``rate_of_change`` ``{"max_per_minute", "severity", "clear_per_minute"?}``: a change faster than
   this (either direction, per minute of device time) is a crossing of that severity.
-- ``stale_after_seconds``: no reading of this sensor for that long raises ``Device Stale`` on the
-  derived rule ``<rule id>.stale``.
+- ``stale_after_seconds``: no reading of this sensor for that long makes the device stale (one
+  ``Device Stale`` alarm per device, see ``sensorflow.core.staleness``).
 
 Escalation is implicit: a raised warning becomes critical when the critical condition holds (with the
 same duration / M-of-N). Severity never drops while the alarm is raised; it clears as a whole.
@@ -36,7 +36,6 @@ from sensorflow.core.thresholds import SEVERITIES, Levels, ThresholdRule, parse_
 
 RULES_VERSION = 2
 RULE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # no '.' or '#': they delimit alarm ids
-STALE_SUFFIX = ".stale"
 
 # Ranks a reading's condition is assessed at. HOLD: inside the hysteresis band (not a crossing, not clear).
 CLEAR, HOLD, WARNING, CRITICAL = 0, 1, 2, 3
@@ -95,21 +94,6 @@ class AlarmRule:
     stale_after_seconds: int | None = None
     description: str = ""
 
-    @property
-    def is_stale_rule(self) -> bool:
-        return self.rule_id.endswith(STALE_SUFFIX)
-
-    def stale_rule(self) -> AlarmRule:
-        """The derived staleness rule ``<rule id>.stale`` (its own alarm per device and sensor)."""
-        return AlarmRule(
-            rule_id=self.rule_id + STALE_SUFFIX,
-            sensor_type=self.sensor_type,
-            levels={},
-            clear=Levels(),
-            stale_after_seconds=self.stale_after_seconds,
-            description=f"no {self.sensor_type} reading for {self.stale_after_seconds} s",
-        )
-
     def assess(self, value: float, rate_per_minute: float | None = None) -> Assessment:
         """The most severe condition ``value`` (and its rate of change) meets. Bounds are strict."""
         best = Assessment(CLEAR)
@@ -159,9 +143,6 @@ class RuleBook:
         return iter(self._rules.values())
 
     def get(self, rule_id: str) -> AlarmRule | None:
-        if rule_id.endswith(STALE_SUFFIX):
-            base = self._rules.get(rule_id[: -len(STALE_SUFFIX)])
-            return base.stale_rule() if base and base.stale_after_seconds else None
         return self._rules.get(rule_id)
 
     def for_sensor(self, sensor_type: str) -> list[AlarmRule]:
@@ -172,9 +153,6 @@ class RuleBook:
         return [self.resolve(rule, device) for rule in self.for_sensor(sensor_type)]
 
     def resolve(self, rule: AlarmRule, device: Device | None) -> AlarmRule:
-        if rule.is_stale_rule:
-            base = self.resolve(self._rules[rule.rule_id[: -len(STALE_SUFFIX)]], device)
-            return base.stale_rule()
         overrides = (device.thresholds if device else {}).get(rule.rule_id)
         if not overrides:
             return rule

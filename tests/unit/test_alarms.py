@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from sensorflow.core import alarms as am
+from sensorflow.core import staleness
 from sensorflow.core.errors import ConfigError
 from sensorflow.core.rules import parse_rule_book
 from tests.factories import NOW_MS, device
@@ -283,49 +283,47 @@ def test_disable_and_enable():
         am.enable(again, "cy", None, T0, rule)
 
 
-def test_device_stale_then_cleared_by_a_reading():
-    rules = book(stale_after_seconds=300)
-    stale_rule = rules.get("t.stale")
-    assert stale_rule is not None and stale_rule.is_stale_rule
-    alarm = am.Alarm.new("dev-00001", "temperature", "t.stale")
-    last_seen = T0
-    # before the deadline: nothing
-    assert am.staleness(alarm, stale_rule, last_seen, T0 + 299_999, DEV) == (alarm, [])
-    stale, [ev] = am.staleness(alarm, stale_rule, last_seen, T0 + 360_000, DEV)
-    assert (stale.state, ev.transition, ev.event_id) == (
-        "ACTIVE",
+def sample(sensor="temperature", seq=1, arrival=T0, value=21.0):
+    return am.Sample("dev-00001", sensor, seq, arrival - 200, arrival, value, "C")
+
+
+def test_device_stale_when_a_sensor_goes_silent_and_cleared_when_it_reports():
+    s0 = am.DeviceState("dev-00001")
+    s1, _ = s0.observe(sample("temperature", 1, T0), 300, DEV)
+    s2, _ = s1.observe(sample("humidity", 2, T0 + 10_000), 600, DEV)
+    # GIVEN the earliest deadline: temperature's 300 s after it was last seen
+    assert (s2.last_seq, s2.last_seen_ms, s2.stale_deadline_ms) == (2, T0 + 10_000, T0 + 300_000)
+    assert s2.stale_bucket == staleness.stale_bucket("dev-00001", T0 + 300_000)
+    # WHEN the heartbeat looks before the deadline: nothing
+    assert am.device_staleness(s2, T0 + 299_999) == (s2, [])
+    # WHEN after it: one Device Stale, with the contract's deterministic id
+    stale, [ev] = am.device_staleness(s2, T0 + 330_000)
+    assert (ev.transition, ev.event_id) == (
         "Device Stale",
-        am.event_id("dev-00001#temperature#t.stale", "Device Stale", T0 + 300_000),
+        staleness.stale_event_id("dev-00001", T0 + 300_000),
     )
+    assert ev.to_message()["alarm"]["alarm_id"] == "dev-00001#device#device-stale"
     assert ev.to_message()["rule"] == {
-        "rule_id": "t.stale",
+        "rule_id": "device-stale",
         "bound": "stale",
         "threshold": 300.0,
         "clear_threshold": None,
         "for_seconds": 300,
     }
-    # the next heartbeat run finds it already raised
-    assert am.staleness(stale, stale_rule, last_seen, T0 + 420_000, DEV) == (stale, [])
-    back, events, _ = run(stale_rule, [21.0], start=stale, first_seq=5)
-    assert events == [(0, C, "warning")]
-    assert back.state == "NORMAL"
-
-
-def test_device_state_deadline_bucket_and_due_checks():
-    s = am.DeviceState("dev-00001")
-    sample = am.Sample("dev-00001", "temperature", 3, T0, T0 + 100, 21.0, "C")
-    s = s.observe(sample, {"temperature#t.stale": 300}, DEV)
-    assert (s.last_seq, s.last_seen_ms, s.stale_deadline_ms) == (3, T0 + 100, T0 + 300_100)
-    assert s.stale_bucket == am.stale_bucket(T0 + 300_100, "dev-00001")
-    assert s.stale_bucket in am.stale_buckets(T0 + 300_000, T0 + 301_000)
-    assert s.due(T0 + 300_099) == []
-    assert s.due(T0 + 300_100) == [("temperature", "t.stale", T0 + 300_100)]
-    raised = s.mark_raised({"temperature#t.stale"})
-    assert (raised.stale_deadline_ms, raised.stale_bucket, raised.due(T0 + 10**9)) == (None, None, [])
-    resumed = raised.observe(
-        replace(sample, seq=4, arrival_ms=T0 + 500_000), {"temperature#t.stale": 300}, DEV
+    assert stale.stale_since_ms == T0 + 300_000
+    # AND the next run finds it raised already
+    assert am.device_staleness(stale, T0 + 390_000) == (stale, [])
+    # a humidity reading does not clear it: temperature is still silent
+    still, events = stale.observe(sample("humidity", 3, T0 + 400_000), 600, DEV)
+    assert (events, still.stale_since_ms) == ([], T0 + 300_000)
+    # the temperature reading does: one Alarm Cleared keyed on its seq; a replay of it emits nothing
+    back, [cleared] = still.observe(sample("temperature", 4, T0 + 410_000), 300, DEV)
+    assert (cleared.transition, cleared.event_id) == (
+        "Alarm Cleared",
+        am.event_id("dev-00001#device#device-stale", "Alarm Cleared", 4),
     )
-    assert resumed.stale_deadline_ms == T0 + 800_000
+    assert back.stale_since_ms is None
+    assert back.observe(sample("temperature", 4, T0 + 410_000), 300, DEV) == (back, [])
 
 
 def test_device_override_applies_and_is_validated():
