@@ -107,6 +107,8 @@ def how_far(t: TransitionEvent) -> str:
             return "no reading within the staleness limit"
         # ``since`` is the deadline (last reading + limit): the silence is measured from the last reading.
         silent_ms = t.occurred_at_ms - (iso_to_ms(t.alarm.since) - limit_ms)
+        if t.transition == "Alarm Cleared":
+            return f"readings resumed after {duration(silent_ms)} of silence (limit {duration(limit_ms)})"
         return f"no reading for {duration(silent_ms)} (limit {duration(limit_ms)})"
     if rule.threshold is None or reading is None:
         return "n/a"

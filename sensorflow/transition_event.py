@@ -1,4 +1,7 @@
-"""The alarm transition event (issue 5 contract) as typed values, and its two Lambda envelopes.
+"""The alarm transition event (issue 5 contract) as the consumers read it, and its two Lambda envelopes.
+
+The producer side builds events with ``sensorflow.core.alarms.TransitionEvent``; this module is the
+reader's typed view of the JSON document it publishes (``to_message()``).
 
 The same JSON document is the SNS ``Message`` and the EventBridge ``detail``::
 
@@ -99,7 +102,7 @@ class TransitionEvent:
     def occurred_at_ms(self) -> int:
         return iso_to_ms(self.occurred_at)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_message(self) -> dict[str, Any]:
         a, r, d = self.alarm, self.rule, self.device
         return {
             "event_id": self.event_id,
@@ -142,7 +145,7 @@ class TransitionEvent:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"))
+        return json.dumps(self.to_message(), separators=(",", ":"))
 
 
 def parse_transition(doc: Any) -> TransitionEvent:

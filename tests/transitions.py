@@ -6,7 +6,7 @@ import copy
 import json
 from typing import Any
 
-from sensorflow.core.staleness import transition_event_id
+from sensorflow.core.alarms import event_id as transition_event_id
 
 
 def transition(

@@ -48,12 +48,15 @@ class AlertPublisher(Protocol):
 
 
 class TransitionLike(Protocol):
-    """An alarm transition event: its deterministic id and the contract's JSON document."""
+    """An alarm transition event (``sensorflow.core.alarms.TransitionEvent``): its deterministic id, the
+    contract's JSON document (SNS Message / EventBridge detail) and the SNS filter attributes."""
 
     @property
     def event_id(self) -> str: ...
 
-    def to_dict(self) -> dict[str, Any]: ...
+    def to_message(self) -> dict[str, Any]: ...
+
+    def attributes(self) -> dict[str, str]: ...
 
 
 class TransitionPublisher(Protocol):

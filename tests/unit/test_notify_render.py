@@ -131,4 +131,4 @@ def test_contract_violations_are_named(mutate, message):
 
 def test_round_trip_through_to_dict():
     doc = transition("Alarm Escalated")
-    assert parse_transition(doc).to_dict() == doc
+    assert parse_transition(doc).to_message() == doc
