@@ -41,7 +41,13 @@ def test_default_fleet_spans_sites_and_exercises_unit_normalisation():
     assert min(sites.values()) >= 30
     assert units[("temperature", "F")] >= 10
     assert units[("pressure", "kPa")] >= 10
-    assert {s for d in fleet for s in d.sensor_types} == {"temperature", "humidity", "pressure", "vibration", "co2"}
+    assert {s for d in fleet for s in d.sensor_types} == {
+        "temperature",
+        "humidity",
+        "pressure",
+        "vibration",
+        "co2",
+    }
 
 
 def test_committed_file_is_what_build_default_fleet_writes():
@@ -67,7 +73,7 @@ def test_registry_items_are_plain_items_keyed_by_device_id():
 
 def _device(**overrides):
     base = {
-        "device_id": "dev-1",
+        "device_id": "dev-001",
         "site": "s",
         "location": "l",
         "model": "m",
@@ -76,7 +82,6 @@ def _device(**overrides):
         "interval_s": 10,
         "units": {"temperature": "C"},
     }
-    base["device_id"] = "dev-001"
     base.update(overrides)
     return base
 
