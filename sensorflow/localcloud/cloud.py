@@ -1,0 +1,302 @@
+"""The whole local cloud: moto server, fault proxy, deployed stack, seeded registry, runtime, control port.
+
+``LocalCloud.up()`` brings it up in this process (the foreground ``sensorflow local up`` and the demo);
+``python -m sensorflow.localcloud.cloud`` is the detached daemon ``sensorflow local up --detach`` starts.
+State for ``status``/``down`` lives in ``.sensorflow/state.json`` in the project root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from sensorflow.localcloud.deploy import (
+    deploy,
+    fleet_registry_items,
+    seed_registry,
+    stack_name,
+    stack_outputs,
+)
+from sensorflow.localcloud.endpoint import Endpoint
+from sensorflow.localcloud.faults import Fault, FaultProxy
+from sensorflow.localcloud.motoserver import MotoServer
+from sensorflow.localcloud.runtime import LocalRuntime
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 5050
+DEFAULT_STAGE = "local"
+STATE_DIR = ".sensorflow"
+STATE_FILE = "state.json"
+
+
+def project_root() -> Path:
+    """The directory holding ``serverless.yml``: the working directory or the package's checkout."""
+    for candidate in (Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[2]):
+        if (candidate / "serverless.yml").is_file():
+            return candidate
+    raise FileNotFoundError("serverless.yml not found; run from the sensorflow checkout")
+
+
+@dataclass(slots=True)
+class CloudInfo:
+    """What a user (or the demo) needs to talk to a running local cloud."""
+
+    endpoint: str
+    region: str
+    stage: str
+    stack: str
+    outputs: dict[str, str]
+    control_port: int
+    pid: int
+    log_dir: str
+    timings_s: dict[str, float] = field(default_factory=dict)
+    ready: bool = True
+
+    def exports(self) -> dict[str, str]:
+        return Endpoint(self.endpoint, self.region).environ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "stage": self.stage,
+            "stack": self.stack,
+            "outputs": self.outputs,
+            "control_port": self.control_port,
+            "pid": self.pid,
+            "log_dir": self.log_dir,
+            "timings_s": self.timings_s,
+            "ready": self.ready,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> CloudInfo:
+        return cls(**raw)
+
+
+class LocalCloud:
+    def __init__(
+        self,
+        *,
+        port: int = DEFAULT_PORT,
+        stage: str = DEFAULT_STAGE,
+        root: Path | None = None,
+        state_dir: Path | None = None,
+        seed_items: Callable[[], list[dict[str, Any]]] = fleet_registry_items,
+    ) -> None:
+        self.root = root or project_root()
+        self.state_dir = state_dir or self.root / STATE_DIR
+        self.log_dir = self.state_dir / "logs"
+        self.port = port
+        self.stage = stage
+        self.seed_items = seed_items
+        self.moto: MotoServer | None = None
+        self.proxy: FaultProxy | None = None
+        self.runtime: LocalRuntime | None = None
+        self.endpoint: Endpoint | None = None
+        self.info: CloudInfo | None = None
+        self._control: ThreadingHTTPServer | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def up(self, progress: Callable[[str], None] = lambda _: None) -> CloudInfo:
+        timings: dict[str, float] = {}
+        t = time.monotonic()
+        self.moto = MotoServer(self.port, self.log_dir / "moto.log").start()
+        self.endpoint = Endpoint(self.moto.url)
+        timings["moto"] = time.monotonic() - t
+        progress(f"moto server listening on {self.moto.url}")
+        self.proxy = FaultProxy(self.moto.port or 0).start()
+        progress(f"deploying serverless.yml (stage {self.stage}) with npx sls deploy ...")
+        timings["deploy"] = deploy(self.endpoint, self.root, self.stage, self.log_dir / "deploy.log")
+        outputs = stack_outputs(self.endpoint, self.stage)
+        progress(f"stack {stack_name(self.stage)} deployed in {timings['deploy']:.1f}s")
+        t = time.monotonic()
+        table = outputs.get("DeviceTableName")
+        if table:
+            count = seed_registry(self.endpoint, table, self.seed_items())
+            progress(f"device registry {table} seeded with {count} devices")
+        timings["seed"] = time.monotonic() - t
+        t = time.monotonic()
+        self.runtime = LocalRuntime(
+            self.endpoint,
+            task_root=self.root,
+            log_dir=self.log_dir,
+            worker_endpoint_url=self.proxy.url,
+            stack_name=stack_name(self.stage),
+        )
+        self.runtime.start()
+        timings["runtime"] = time.monotonic() - t
+        progress(
+            f"local Lambda runtime ready: {len(self.runtime.functions)} function(s), "
+            f"{len(self.runtime.mappings)} stream mapping(s)"
+        )
+        control_port = self._start_control()
+        self.info = CloudInfo(
+            endpoint=self.moto.url,
+            region=self.endpoint.region,
+            stage=self.stage,
+            stack=stack_name(self.stage),
+            outputs=outputs,
+            control_port=control_port,
+            pid=os.getpid(),
+            log_dir=str(self.log_dir),
+            timings_s={k: round(v, 2) for k, v in timings.items()},
+        )
+        return self.info
+
+    def down(self) -> None:
+        if self._control is not None:
+            self._control.shutdown()
+            self._control.server_close()
+            self._control = None
+        if self.runtime is not None:
+            self.runtime.stop()
+            self.runtime = None
+        if self.proxy is not None:
+            self.proxy.stop()
+            self.proxy = None
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+
+    def write_state(self) -> Path:
+        assert self.info is not None
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.state_dir / STATE_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.info.to_dict(), indent=2))
+        tmp.replace(path)
+        return path
+
+    def clear_state(self) -> None:
+        path = self.state_dir / STATE_FILE
+        if path.is_file():
+            state = json.loads(path.read_text())
+            if state.get("pid") == os.getpid():
+                path.unlink()
+
+    # -- observation and control ----------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        assert self.runtime is not None and self.info is not None and self.endpoint is not None
+        out = self.runtime.status()
+        out["quarantine"] = self._quarantine_status()
+        out["faults"] = self.proxy.status() if self.proxy else {}
+        out["endpoint"] = self.info.endpoint
+        out["stack"] = self.info.stack
+        return out
+
+    def _quarantine_status(self) -> dict[str, Any]:
+        assert self.info is not None and self.endpoint is not None
+        s3 = self.endpoint.client("s3")
+        bucket = self.info.outputs.get("QuarantineBucketName")
+        objects = 0
+        size = 0
+        if bucket:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="quarantine/"):
+                for obj in page.get("Contents", []):
+                    objects += 1
+                    size += obj["Size"]
+        failures = 0
+        queue = self.info.outputs.get("FailureQueueUrl")
+        if queue:
+            sqs = self.endpoint.client("sqs")
+            url = sqs.get_queue_url(QueueName=queue.rsplit("/", 1)[-1])["QueueUrl"]
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+            )
+            failures = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+        return {"objects": objects, "bytes": size, "on_failure_messages": failures}
+
+    def _start_control(self) -> int:
+        cloud = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _reply(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path == "/status":
+                    self._reply(200, cloud.status())
+                elif self.path == "/info":
+                    self._reply(200, cloud.info.to_dict() if cloud.info else {})
+                else:
+                    self._reply(404, {"error": "unknown path"})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path == "/faults" and cloud.proxy is not None:
+                    cloud.proxy.arm(Fault(**body))
+                    self._reply(200, cloud.proxy.status())
+                elif self.path == "/shutdown":
+                    self._reply(200, {"stopping": True})
+                    os.kill(os.getpid(), signal.SIGTERM)
+                else:
+                    self._reply(404, {"error": "unknown path"})
+
+        self._control = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._control.daemon_threads = True
+        threading.Thread(target=self._control.serve_forever, name="control", daemon=True).start()
+        return int(self._control.server_address[1])
+
+
+def read_state(root: Path | None = None) -> CloudInfo | None:
+    path = (root or project_root()) / STATE_DIR / STATE_FILE
+    if not path.is_file():
+        return None
+    return CloudInfo.from_dict(json.loads(path.read_text()))
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def daemon_main(argv: list[str] | None = None) -> int:
+    """Entry point of the detached local cloud: up, write state, serve until SIGTERM, down."""
+    parser = argparse.ArgumentParser(prog="python -m sensorflow.localcloud.cloud")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--stage", default=DEFAULT_STAGE)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    cloud = LocalCloud(port=args.port, stage=args.stage)
+    try:
+        cloud.up(progress=lambda line: logger.info(line))
+        cloud.write_state()
+        stop.wait()
+    finally:
+        cloud.clear_state()
+        cloud.down()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(daemon_main())

@@ -1,0 +1,101 @@
+"""Deploy the real ``serverless.yml`` to the local endpoint and read the stack back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+
+from sensorflow.localcloud.endpoint import Endpoint
+
+SERVICE = "sensorflow"
+DEPLOY_TIMEOUT_S = 900
+# BatchWriteItem takes at most 25 put requests per call.
+# Source: docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
+BATCH_WRITE_MAX_ITEMS = 25
+
+
+class DeployError(Exception):
+    """``sls deploy`` failed; the message carries the tail of its log."""
+
+
+def stack_name(stage: str) -> str:
+    return f"{SERVICE}-{stage}"
+
+
+def deploy(endpoint: Endpoint, project_root: Path, stage: str, log_path: Path) -> float:
+    """Run ``npx sls deploy --stage <stage>`` against ``endpoint``; returns the seconds it took."""
+    env = {
+        **os.environ,
+        **endpoint.environ(),
+        "SLS_TELEMETRY_DISABLED": "1",
+        "SLS_NOTIFICATIONS_MODE": "off",
+    }
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        env.pop(var, None)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with log_path.open("w", encoding="utf-8") as log:
+        try:
+            proc = subprocess.run(
+                ["npx", "--no-install", "sls", "deploy", "--stage", stage],
+                cwd=project_root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=DEPLOY_TIMEOUT_S,
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise DeployError("npx not found: install Node.js >= 20 and run `make setup`") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise DeployError(f"sls deploy took longer than {DEPLOY_TIMEOUT_S}s (log: {log_path})") from exc
+    if proc.returncode != 0:
+        tail = "\n".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-15:])
+        raise DeployError(
+            f"sls deploy --stage {stage} failed (exit {proc.returncode}); log {log_path}:\n{tail}"
+        )
+    return time.monotonic() - started
+
+
+def stack_outputs(endpoint: Endpoint, stage: str, timeout_s: float = 15.0) -> dict[str, str]:
+    """The stack's Outputs. moto can answer a moment without them right after the update completes."""
+    cloudformation = endpoint.client("cloudformation")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stack = cloudformation.describe_stacks(StackName=stack_name(stage))["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        if "SensorStreamName" in outputs or time.monotonic() > deadline:
+            return outputs
+        time.sleep(0.5)
+
+
+def seed_registry(endpoint: Endpoint, table: str, items: Sequence[Mapping[str, Any]]) -> int:
+    """Write the device registry items; returns how many were written."""
+    dynamodb = endpoint.client("dynamodb")
+    serializer = TypeSerializer()
+    for start in range(0, len(items), BATCH_WRITE_MAX_ITEMS):
+        chunk = items[start : start + BATCH_WRITE_MAX_ITEMS]
+        requests: dict[str, Any] = {
+            table: [
+                {"PutRequest": {"Item": {k: serializer.serialize(v) for k, v in item.items()}}}
+                for item in chunk
+            ]
+        }
+        while requests:
+            response = dynamodb.batch_write_item(RequestItems=requests)
+            requests = response.get("UnprocessedItems") or {}
+    return len(items)
+
+
+def fleet_registry_items() -> list[dict[str, Any]]:
+    """The committed simulator fleet (sensorflow/simulate/fleet.json) as registry items."""
+    from sensorflow.simulate import load_fleet, registry_items
+
+    return registry_items(load_fleet())
