@@ -72,7 +72,7 @@ destinations (pick one):
   --stream NAME       publish to this Kinesis stream (name or ARN)
   --stage STAGE       publish to output {STREAM_OUTPUT} of stack {STACK_NAME.format(stage="<STAGE>")}
 
-  AWS credentials and region resolve the standard boto3 way (AWS_PROFILE, AWS_REGION, --region, ...).
+  AWS credentials and region resolve the standard boto3 way (AWS_PROFILE, AWS_DEFAULT_REGION, --region, ...).
   AWS_ENDPOINT_URL points boto3 at the local cloud. On real AWS, publishing is paced to the stream's
   open shards (1,000 records/s and 1 MiB/s each); against a local endpoint it runs unpaced.
 
@@ -91,7 +91,7 @@ examples:
   # byte-for-byte reproducible
   sensorflow simulate --seed 7 --start 2025-01-01T00:00:00Z --duration 600 --out a.jsonl
   # the local cloud
-  AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 sensorflow simulate --stage local
+  AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_DEFAULT_REGION=us-east-1 sensorflow simulate --stage local
   # AWS: stack sensorflow-dev, capped at 500 records/s, with a manifest of what was sent
   sensorflow simulate --stage dev --region eu-west-1 --duration 3600 --rate 500 --manifest run.jsonl
 
@@ -475,7 +475,7 @@ def _aws_errors(action: str) -> Iterator[None]:
             "AWS_SECRET_ACCESS_KEY (any fake values for the local cloud, with AWS_ENDPOINT_URL)"
         ) from None
     except NoRegionError:
-        raise UsageError(f"cannot {action}: no AWS region; pass --region or set AWS_REGION") from None
+        raise UsageError(f"cannot {action}: no AWS region; pass --region or set AWS_DEFAULT_REGION") from None
     except ProfileNotFound as exc:
         raise UsageError(f"cannot {action}: {exc}; check AWS_PROFILE") from None
     except EndpointConnectionError as exc:
