@@ -6,8 +6,10 @@ in an exception message and never in the environment. ``repr`` of the holder doe
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -16,6 +18,21 @@ from sensorflow.adapters import clients
 from sensorflow.core.errors import ConfigError, TransientError
 
 DEFAULT_TTL_S = 300.0
+# botocore logs every response body at DEBUG on this logger, decrypted parameter values included. Lambda's
+# advanced logging controls (ApplicationLogLevel=DEBUG) set the root logger to DEBUG, which would put the
+# secret in CloudWatch Logs; so this one call runs with that logger held at INFO.
+BODY_LOGGER = "botocore.parsers"
+
+
+@contextlib.contextmanager
+def _response_bodies_unlogged() -> Iterator[None]:
+    log = logging.getLogger(BODY_LOGGER)
+    previous = log.level
+    log.setLevel(max(logging.INFO, previous))
+    try:
+        yield
+    finally:
+        log.setLevel(previous)
 
 
 class SsmSecret:
@@ -52,7 +69,8 @@ class SsmSecret:
 
     def _fetch(self) -> str:
         try:
-            resp = self.client.get_parameter(Name=self.name, WithDecryption=True)
+            with _response_bodies_unlogged():
+                resp = self.client.get_parameter(Name=self.name, WithDecryption=True)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             if code == "ParameterNotFound":

@@ -66,13 +66,14 @@ class WebhookSender:
         self._opener = opener
         self._sleep = sleep
         self._untraced_hosts: set[str] = set()
-        self.attempts = 0
+        self.attempts = 0  # over the sender's life (a metric for tests and logs)
 
     def send(self, message: dict[str, Any], remaining_ms: RemainingTime) -> None:
         body = json.dumps(message, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "sensorflow-notify"}
         url = self._checked(self._url(False))
         refreshed = False
+        attempts = 0
         last_error = "no attempt made"
         for attempt in range(self._max_attempts):
             delay = 0.0
@@ -84,6 +85,7 @@ class WebhookSender:
             if delay:
                 self._sleep(delay)
             self.attempts += 1
+            attempts += 1
             try:
                 self._opener(url, body, headers, timeout)
                 return
@@ -108,9 +110,7 @@ class WebhookSender:
                 if (remaining_ms() - TIME_FLOOR_MS) / 1000 < wait:
                     break
                 self._sleep(wait)
-        raise DeliveryError(
-            f"webhook delivery failed after {self.attempts} attempt(s): {last_error}"
-        ) from None
+        raise DeliveryError(f"webhook delivery failed after {attempts} attempt(s): {last_error}") from None
 
     def _checked(self, url: str) -> str:
         parts = urlsplit(url)
