@@ -159,7 +159,7 @@ class Lane:
             taken.append(record)
         return tuple(taken)
 
-    def _commit(self, records: Sequence[StreamRecord]) -> None:
+    def _commit(self, records: Sequence[StreamRecord], processed: bool = True) -> None:
         """Advance the checkpoint past ``records``, which are always the head of the buffer."""
         with self.cond:
             for record in records:
@@ -168,6 +168,9 @@ class Lane:
                 assert head.sequence_number == record.sequence_number, "checkpoint out of order"
         if records:
             self.owner.checkpointed(records[-1])
+            if processed:
+                now = self.owner.clock()
+                self.owner.stats.record_latencies([(now - r.arrival) * 1000 for r in records])
 
     def _run(self) -> None:
         work: deque[Batch] = deque()  # pieces of a bisected batch, in order, all at the head
@@ -195,7 +198,7 @@ class Lane:
             # Source: services-kinesis-parameters.html: records older than MaximumRecordAgeInSeconds are
             # discarded (metadata to the on-failure destination) instead of being sent to the function.
             owner.discard(expired, "RecordAgeExceeded", batch.invokes, None)
-            self._commit(expired)
+            self._commit(expired, processed=False)
             if not batch.records:
                 work.popleft()
                 return
@@ -225,7 +228,7 @@ class Lane:
         retries = batch.retries + 1
         if mapping.maximum_retry_attempts != INFINITE and retries > mapping.maximum_retry_attempts:
             owner.discard(batch.records, "RetryAttemptsExhausted", batch.invokes, result)
-            self._commit(batch.records)
+            self._commit(batch.records, processed=False)
             work.popleft()
             return
         work[0] = replace(batch, retries=retries)

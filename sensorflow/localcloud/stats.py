@@ -25,6 +25,7 @@ class Invocation:
 
 # Enough history for tests and the demo's retry count without growing forever.
 INVOCATION_HISTORY = 50_000
+LATENCY_HISTORY = 500_000
 
 
 class RuntimeStats:
@@ -35,6 +36,8 @@ class RuntimeStats:
         self.counters: Counter[tuple[str, str, str]] = Counter()
         self.gauges: dict[tuple[str, str, str], float] = {}
         self.invocations: deque[Invocation] = deque(maxlen=INVOCATION_HISTORY)
+        # Milliseconds from a record's arrival in the stream to the invocation that checkpointed it.
+        self.latencies_ms: deque[float] = deque(maxlen=LATENCY_HISTORY)
 
     def add(self, kind: str, name: str, counter: str, amount: int = 1) -> None:
         with self._lock:
@@ -52,6 +55,17 @@ class RuntimeStats:
                 self.counters[("function", invocation.function, "failures")] += 1
             if invocation.outcome == "timeout":
                 self.counters[("function", invocation.function, "timeouts")] += 1
+
+    def record_latencies(self, values: list[float]) -> None:
+        with self._lock:
+            self.latencies_ms.extend(values)
+
+    def latency_percentiles(self, *percentiles: float) -> list[float]:
+        with self._lock:
+            ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return [0.0 for _ in percentiles]
+        return [ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] for p in percentiles]
 
     def history(self, function: str | None = None) -> list[Invocation]:
         with self._lock:
