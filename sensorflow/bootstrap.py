@@ -8,13 +8,14 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from sensorflow.config import NotifySettings, Settings, load_rules_document
+from sensorflow.config import IncidentsSettings, NotifySettings, Settings, load_rules_document
 from sensorflow.core.cache import CachingRegistry
 from sensorflow.core.ports import AlertPublisher, DeviceRegistry, QuarantineSink, ReadingSink
 from sensorflow.core.thresholds import RuleSet, parse_rules
 from sensorflow.ingest import IngestService
 
 if TYPE_CHECKING:
+    from sensorflow.incidents import IncidentService
     from sensorflow.notify import NotifyService
 
 SENSOR_TYPES = {"temperature", "humidity", "pressure", "vibration", "co2"}
@@ -82,3 +83,20 @@ def build_notify_service(settings: NotifySettings, clients: dict[str, Any] | Non
 @functools.cache
 def notify_service() -> NotifyService:
     return build_notify_service(NotifySettings.from_env())
+
+
+def build_incident_service(
+    settings: IncidentsSettings, clients: dict[str, Any] | None = None
+) -> IncidentService:
+    import time
+
+    from sensorflow.adapters.dynamodb_incidents import DynamoIncidentStore
+    from sensorflow.incidents import IncidentService
+
+    store = DynamoIncidentStore(settings.incidents_table, (clients or {}).get("dynamodb"))
+    return IncidentService(store, sleep=time.sleep)
+
+
+@functools.cache
+def incident_service() -> IncidentService:
+    return build_incident_service(IncidentsSettings.from_env())

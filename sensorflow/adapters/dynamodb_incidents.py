@@ -1,0 +1,139 @@
+"""Incident records and per-alarm trackers in one DynamoDB table keyed by ``incident_id``.
+
+Items carry ``kind`` (``incident`` | ``tracker``) and a ``version`` number; ``save`` writes the tracker
+and the incident with ``TransactWriteItems``, each put conditional on the version it was read at, so
+two invocations applying events of the same alarm never lose each other's work.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sensorflow.adapters import clients
+from sensorflow.adapters.errors import transient
+from sensorflow.core.errors import TransientError
+from sensorflow.incidents import ConflictError, Decision, Incident, Step, Tracker, as_plain, tracker_key
+
+
+def _to_item(plain: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    ser = TypeSerializer()
+    return {k: ser.serialize(_decimals(v)) for k, v in plain.items() if v is not None}
+
+
+def _decimals(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, list):
+        return [_decimals(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    de = TypeDeserializer()
+    return {k: _numbers(de.deserialize(v)) for k, v in item.items()}
+
+
+def _numbers(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    return value
+
+
+def _step(d: dict[str, Any]) -> Step:
+    value = d.get("value")
+    return Step(**{**d, "value": None if value is None else float(value)})
+
+
+def incident_from_plain(d: dict[str, Any]) -> Incident:
+    d = {k: v for k, v in d.items() if k not in ("kind",)}
+    return Incident(**{**d, "timeline": tuple(_step(s) for s in d.get("timeline", []))})
+
+
+def tracker_from_plain(d: dict[str, Any]) -> Tracker:
+    return Tracker(
+        alarm_id=d["alarm_id"],
+        open_incident_id=d.get("open_incident_id"),
+        opened_at_ms=d.get("opened_at_ms"),
+        applied=tuple(d.get("applied", [])),
+        pending=tuple(_step(s) for s in d.get("pending", [])),
+        version=int(d.get("version", 0)),
+    )
+
+
+class DynamoIncidentStore:
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = clients.client("dynamodb")
+        return self._client
+
+    def _get(self, key: str) -> dict[str, Any] | None:
+        with transient("dynamodb:GetItem incidents"):
+            item = self.client.get_item(
+                TableName=self._table, Key={"incident_id": {"S": key}}, ConsistentRead=True
+            ).get("Item")
+        return _from_item(item) if item else None
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        plain = self._get(incident_id)
+        return incident_from_plain(plain) if plain and plain.get("kind") == "incident" else None
+
+    def load(self, alarm_id: str) -> tuple[Tracker, Incident | None]:
+        plain = self._get(tracker_key(alarm_id))
+        if plain is None:
+            return Tracker(alarm_id), None
+        tracker = tracker_from_plain(plain)
+        current = self.get_incident(tracker.open_incident_id) if tracker.open_incident_id else None
+        return tracker, current
+
+    def save(self, before: Tracker, decision: Decision) -> None:
+        tracker = {
+            "incident_id": tracker_key(before.alarm_id),
+            "kind": "tracker",
+            **as_plain(decision.tracker),
+            "version": before.version + 1,
+        }
+        items = [self._put(tracker, before.version)]
+        if decision.incident is not None:
+            incident = {
+                "kind": "incident",
+                **as_plain(decision.incident),
+                "version": decision.incident.version + 1,
+            }
+            items.append(self._put(incident, decision.incident.version))
+        try:
+            with transient("dynamodb:TransactWriteItems incidents"):
+                self.client.transact_write_items(TransactItems=items)
+        except TransientError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError):
+                reasons = cause.response.get("CancellationReasons") or []
+                if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                    raise ConflictError(f"incidents for {before.alarm_id} changed concurrently") from exc
+            raise
+
+    def _put(self, plain: dict[str, Any], version: int) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self._table, "Item": _to_item(plain)}
+        if version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(incident_id)"
+        else:
+            put["ConditionExpression"] = "version = :v"
+            put["ExpressionAttributeValues"] = {":v": {"N": str(version)}}
+        return {"Put": put}

@@ -1,0 +1,190 @@
+"""incidents under moto: EventBridge critical transitions open, update and resolve incident records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from handlers import incidents as incidents_handler
+from sensorflow import bootstrap
+from sensorflow.adapters import clients as client_factory
+from sensorflow.adapters.dynamodb_incidents import DynamoIncidentStore
+from sensorflow.incidents import Incident, incident_id, tracker_key
+from sensorflow.transition_event import InvalidTransitionError
+from tests.integration.conftest import REGION, FakeContext
+from tests.transitions import eventbridge_event, transition
+
+TABLE = "sensorflow-test-incidents"
+ALARM = "dev-00042#temperature#temperature-range"
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoIncidentStore]:
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb.create_table(
+            TableName=TABLE,
+            AttributeDefinitions=[{"AttributeName": "incident_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "incident_id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        monkeypatch.setenv("INCIDENTS_TABLE_NAME", TABLE)
+        monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+        client_factory.reset()
+        bootstrap.incident_service.cache_clear()
+        yield DynamoIncidentStore(TABLE, ddb)
+        bootstrap.incident_service.cache_clear()
+        client_factory.reset()
+
+
+def deliver(doc: dict[str, Any]) -> str:
+    return incidents_handler.handler(eventbridge_event(doc), FakeContext())["outcome"]
+
+
+RAISED = transition("Alarm Raised", seq=17, occurred_at="2026-11-29T10:20:30.000Z")
+ACKED = transition(
+    "Alarm Acknowledged",
+    seq=18,
+    state="ACKNOWLEDGED",
+    acknowledged_by="alice",
+    note="on it",
+    value=None,
+    occurred_at="2026-11-29T10:25:00.000Z",
+    event_id="a" * 32,
+)
+CLEARED = transition(
+    "Alarm Cleared", seq=40, state="NORMAL", value=41.0, occurred_at="2026-11-29T10:42:00.000Z"
+)
+
+
+def only_incident(store: DynamoIncidentStore, opening: dict[str, Any]) -> Incident:
+    found = store.get_incident(incident_id(ALARM, opening["event_id"]))
+    assert found is not None
+    return found
+
+
+def test_raise_ack_clear_opens_updates_and_resolves(store: DynamoIncidentStore):
+    # GIVEN a critical raise WHEN it is delivered THEN an incident is open
+    assert deliver(RAISED) == "opened"
+    incident = only_incident(store, RAISED)
+    assert (incident.status, incident.severity, incident.opened_at, incident.site) == (
+        "OPEN",
+        "critical",
+        "2026-11-29T10:20:30.000Z",
+        "site-a",
+    )
+    assert store.load(ALARM)[0].open_incident_id == incident.incident_id
+    # WHEN acknowledged THEN who, when and the note are recorded
+    assert deliver(ACKED) == "updated"
+    incident = only_incident(store, RAISED)
+    assert (incident.status, incident.acknowledged_by, incident.note) == ("ACKNOWLEDGED", "alice", "on it")
+    # WHEN cleared THEN it is resolved and the tracker points at nothing
+    assert deliver(CLEARED) == "resolved"
+    incident = only_incident(store, RAISED)
+    assert (incident.status, incident.resolved_at, incident.resolved_by_event) == (
+        "RESOLVED",
+        "2026-11-29T10:42:00.000Z",
+        CLEARED["event_id"],
+    )
+    assert [s.transition for s in incident.timeline] == [
+        "Alarm Raised",
+        "Alarm Acknowledged",
+        "Alarm Cleared",
+    ]
+    assert incident.timeline[2].value == 41.0
+    assert store.load(ALARM)[0].open_incident_id is None
+
+
+def test_every_event_delivered_twice_changes_nothing_the_second_time(store: DynamoIncidentStore):
+    outcomes = [deliver(doc) for doc in (RAISED, RAISED, ACKED, ACKED, CLEARED, CLEARED)]
+    assert outcomes == ["opened", "duplicate", "updated", "duplicate", "resolved", "duplicate"]
+    incident = only_incident(store, RAISED)
+    assert incident.version == 3  # three writes: open, acknowledge, resolve
+    assert len(incident.timeline) == 3
+    items = store.client.scan(TableName=TABLE)["Items"]  # test read-back only
+    assert sorted(i["kind"]["S"] for i in items) == ["incident", "tracker"]
+
+
+def test_a_re_raise_after_a_clear_opens_a_new_incident(store: DynamoIncidentStore):
+    again = transition("Alarm Raised", seq=60, occurred_at="2026-11-29T11:00:00.000Z")
+    for doc in (RAISED, CLEARED, again):
+        deliver(doc)
+    first, second = only_incident(store, RAISED), only_incident(store, again)
+    assert first.incident_id != second.incident_id
+    assert (first.status, second.status) == ("RESOLVED", "OPEN")
+
+
+def test_escalation_to_critical_opens_and_warning_raise_does_not(store: DynamoIncidentStore):
+    warning = transition("Alarm Raised", severity="warning", value=38.0, threshold=35.0)
+    escalated = transition("Alarm Escalated", seq=20, occurred_at="2026-11-29T10:22:00.000Z")
+    assert deliver(warning) == "ignored"
+    assert deliver(escalated) == "opened"
+    incident = only_incident(store, escalated)
+    assert (incident.status, incident.escalated_at) == ("OPEN", "2026-11-29T10:22:00.000Z")
+
+
+def test_clear_before_raise_yields_a_resolved_incident(store: DynamoIncidentStore):
+    # GIVEN the clear and the acknowledgement are delivered before the raise
+    assert deliver(CLEARED) == "pending"
+    assert deliver(ACKED) == "pending"
+    # WHEN the raise arrives THEN the incident is opened already acknowledged and resolved
+    assert deliver(RAISED) == "resolved"
+    incident = only_incident(store, RAISED)
+    assert (incident.status, incident.acknowledged_by, incident.resolved_by_event) == (
+        "RESOLVED",
+        "alice",
+        CLEARED["event_id"],
+    )
+    tracker = store.load(ALARM)[0]
+    assert (tracker.open_incident_id, tracker.pending) == (None, ())
+
+
+def test_a_late_clear_from_an_earlier_episode_does_not_resolve_the_open_incident(store: DynamoIncidentStore):
+    again = transition("Alarm Raised", seq=60, occurred_at="2026-11-29T11:00:00.000Z")
+    deliver(again)
+    assert deliver(CLEARED) == "ignored"  # occurred at 10:42, before the incident opened at 11:00
+    assert only_incident(store, again).status == "OPEN"
+
+
+def test_wrong_source_or_detail_type_is_rejected(store: DynamoIncidentStore):
+    event = eventbridge_event(RAISED)
+    event["detail-type"] = "Alarm Cleared"
+    with pytest.raises(InvalidTransitionError, match="does not match transition 'Alarm Raised'"):
+        incidents_handler.handler(event, FakeContext())
+    assert store.load(ALARM)[0].version == 0
+    assert tracker_key(ALARM) == "alarm#" + ALARM
+
+
+def test_a_concurrent_writer_is_detected_and_the_event_reapplied(store: DynamoIncidentStore):
+    # GIVEN another invocation applies the acknowledgement between our read and our write
+    from sensorflow.incidents import IncidentService
+
+    deliver(RAISED)
+
+    class RacingStore:
+        raced = False
+
+        def load(self, alarm_id):
+            loaded = store.load(alarm_id)
+            if not self.raced:
+                self.raced = True
+                IncidentService(store).handle(parse(ACKED))
+            return loaded
+
+        def save(self, before, decision):
+            store.save(before, decision)
+
+    from sensorflow.transition_event import parse_transition as parse
+
+    # WHEN our clear is applied THEN the conditional write fails once, and the retry keeps both events
+    assert IncidentService(RacingStore()).handle(parse(CLEARED)) == "resolved"
+    incident = only_incident(store, RAISED)
+    assert [s.transition for s in incident.timeline] == [
+        "Alarm Raised",
+        "Alarm Acknowledged",
+        "Alarm Cleared",
+    ]
