@@ -1,4 +1,8 @@
-"""Alerts to the EventBridge bus with ``PutEvents``.
+"""Alerts and alarm transitions to the EventBridge bus with ``PutEvents``.
+
+``EventBridgePublisher`` owns the limits (chunks of 10, entry size, resending only retryable failures);
+``EventBridgeAlertPublisher`` and ``EventBridgeTransitionPublisher`` only build entries. Transitions go
+with Source ``sensorflow.alarms`` and DetailType = the transition name (e.g. ``Alarm Raised``).
 
 Limits (docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html): at most 10 entries
 per call, each under 256 KB counted as Time (14 bytes if present) + UTF-8 Source + DetailType +
@@ -16,7 +20,7 @@ from sensorflow.adapters import clients
 from sensorflow.adapters.errors import transient
 from sensorflow.adapters.retry import resend_failed
 from sensorflow.core.errors import TransientError
-from sensorflow.core.ports import RemainingTime
+from sensorflow.core.ports import RemainingTime, TransitionLike
 from sensorflow.core.records import Alert
 from sensorflow.observability import logger
 
@@ -27,6 +31,7 @@ RETRYABLE_CODES = frozenset({"ThrottlingException", "InternalFailure", "Internal
 
 SOURCE = "sensorflow.ingest"
 DETAIL_TYPE = "Threshold Crossed"
+TRANSITION_SOURCE = "sensorflow.alarms"
 
 
 def alert_entry(alert: Alert, bus_name: str) -> dict[str, Any]:
@@ -38,13 +43,25 @@ def alert_entry(alert: Alert, bus_name: str) -> dict[str, Any]:
     }
 
 
+def transition_entry(event: TransitionLike, bus_name: str) -> dict[str, Any]:
+    doc = event.to_message()
+    return {
+        "Source": TRANSITION_SOURCE,
+        "DetailType": doc["transition"],
+        "Detail": json.dumps(doc, separators=(",", ":")),
+        "EventBusName": bus_name,
+    }
+
+
 def entry_size(entry: dict[str, Any]) -> int:
     size = PUT_EVENTS_TIME_BYTES if "Time" in entry else 0
     size += len(entry["Source"].encode()) + len(entry["DetailType"].encode()) + len(entry["Detail"].encode())
     return size + sum(len(r.encode()) for r in entry.get("Resources", []))
 
 
-class EventBridgeAlertPublisher:
+class EventBridgePublisher:
+    """PutEvents within the limits; returns the ids of the entries that could not be delivered."""
+
     def __init__(self, bus_name: str, client: Any = None) -> None:
         self._bus_name = bus_name
         self._client = client
@@ -55,23 +72,24 @@ class EventBridgeAlertPublisher:
             self._client = clients.client("events")
         return self._client
 
-    def publish(self, alerts: Sequence[Alert], remaining_ms: RemainingTime) -> set[str]:
+    def publish_entries(
+        self, identified: Sequence[tuple[str, dict[str, Any]]], remaining_ms: RemainingTime
+    ) -> set[str]:
         entries = []
-        for alert in alerts:
-            entry = alert_entry(alert, self._bus_name)
+        for entry_id, entry in identified:
             if entry_size(entry) >= PUT_EVENTS_MAX_ENTRY_BYTES:
                 raise ValueError(
-                    f"EventBridge entry for {alert.alert_id} exceeds {PUT_EVENTS_MAX_ENTRY_BYTES} bytes"
+                    f"EventBridge entry for {entry_id} exceeds {PUT_EVENTS_MAX_ENTRY_BYTES} bytes"
                 )
-            entries.append((alert.alert_id, entry))
+            entries.append((entry_id, entry))
         undelivered: list[tuple[str, dict[str, Any]]] = []
         for start in range(0, len(entries), PUT_EVENTS_MAX_ENTRIES):
             undelivered += resend_failed(
                 entries[start : start + PUT_EVENTS_MAX_ENTRIES], self._send, remaining_ms
             )
         if undelivered:
-            logger.warning("EventBridge alerts undelivered", count=len(undelivered), bus=self._bus_name)
-        return {alert_id for alert_id, _ in undelivered}
+            logger.warning("EventBridge entries undelivered", count=len(undelivered), bus=self._bus_name)
+        return {entry_id for entry_id, _ in undelivered}
 
     def _send(
         self, batch: Sequence[tuple[str, dict[str, Any]]]
@@ -90,6 +108,24 @@ class EventBridgeAlertPublisher:
             code = result.get("ErrorCode")
             if code is None:
                 continue
-            logger.warning("EventBridge entry failed", alert_id=item[0], code=code)
+            logger.warning("EventBridge entry failed", entry_id=item[0], code=code)
             (retryable if code in RETRYABLE_CODES else permanent).append(item)
         return retryable, permanent
+
+
+class EventBridgeAlertPublisher(EventBridgePublisher):
+    """Per-reading threshold alerts (``AlertPublisher``)."""
+
+    def publish(self, alerts: Sequence[Alert], remaining_ms: RemainingTime) -> set[str]:
+        return self.publish_entries(
+            [(a.alert_id, alert_entry(a, self._bus_name)) for a in alerts], remaining_ms
+        )
+
+
+class EventBridgeTransitionPublisher(EventBridgePublisher):
+    """Alarm transitions (``TransitionPublisher``)."""
+
+    def publish(self, transitions: Sequence[TransitionLike], remaining_ms: RemainingTime) -> set[str]:
+        return self.publish_entries(
+            [(t.event_id, transition_entry(t, self._bus_name)) for t in transitions], remaining_ms
+        )

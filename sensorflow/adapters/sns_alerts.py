@@ -1,4 +1,8 @@
-"""Alerts to the SNS topic with ``PublishBatch``.
+"""Alerts and alarm transitions to the SNS topic with ``PublishBatch``.
+
+``SnsPublisher`` owns the limits (chunking by count and bytes, resending only the failed entries);
+``SnsAlertPublisher`` (per-reading alerts) and ``SnsTransitionPublisher`` (alarm transitions) only build
+entries.
 
 Limits (docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html): at most 10 entries with distinct
 Ids, and each message and the whole batch at most 262,144 bytes, message attributes included.
@@ -15,13 +19,15 @@ from sensorflow.adapters import clients
 from sensorflow.adapters.errors import transient
 from sensorflow.adapters.retry import resend_failed
 from sensorflow.core.errors import TransientError
-from sensorflow.core.ports import RemainingTime
+from sensorflow.core.ports import RemainingTime, TransitionLike
 from sensorflow.core.records import Alert
 from sensorflow.observability import logger
 
 PUBLISH_BATCH_MAX_ENTRIES = 10  # SNS PublishBatch: entries per call
 PUBLISH_BATCH_MAX_BYTES = 262_144  # SNS: message + attributes, per message and per batch
 FILTER_ATTRIBUTES = ("severity", "sensor_type", "site", "device_id")
+TRANSITION_ATTRIBUTES = ("transition", "severity", "sensor_type", "site", "device_id")
+SUBJECT_MAX_CHARS = 100  # SNS: Subject must be under 100 characters
 
 
 def alert_entry(alert: Alert) -> dict[str, Any]:
@@ -29,9 +35,25 @@ def alert_entry(alert: Alert) -> dict[str, Any]:
     return {
         "Id": alert.alert_id,
         "Message": json.dumps(body, separators=(",", ":")),
-        "Subject": f"[{alert.severity}] {alert.sensor_type} {alert.bound} on {alert.device_id}"[:100],
+        "Subject": f"[{alert.severity}] {alert.sensor_type} {alert.bound} on {alert.device_id}"[
+            :SUBJECT_MAX_CHARS
+        ],
         "MessageAttributes": {
             name: {"DataType": "String", "StringValue": str(body[name])} for name in FILTER_ATTRIBUTES
+        },
+    }
+
+
+def transition_entry(event: TransitionLike) -> dict[str, Any]:
+    doc = event.to_message()
+    attrs = event.attributes()
+    subject = f"[{attrs['severity']}] {attrs['transition']}: {doc['alarm']['alarm_id']}"
+    return {
+        "Id": event.event_id,
+        "Message": json.dumps(doc, separators=(",", ":")),
+        "Subject": subject[:SUBJECT_MAX_CHARS],
+        "MessageAttributes": {
+            name: {"DataType": "String", "StringValue": attrs[name]} for name in TRANSITION_ATTRIBUTES
         },
     }
 
@@ -65,7 +87,9 @@ def chunk_entries(entries: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]
     return chunks
 
 
-class SnsAlertPublisher:
+class SnsPublisher:
+    """PublishBatch within the limits; returns the Ids that could not be delivered."""
+
     def __init__(self, topic_arn: str, client: Any = None) -> None:
         self._topic_arn = topic_arn
         self._client = client
@@ -76,14 +100,14 @@ class SnsAlertPublisher:
             self._client = clients.client("sns")
         return self._client
 
-    def publish(self, alerts: Sequence[Alert], remaining_ms: RemainingTime) -> set[str]:
-        # Ids must be distinct within a call; one reading can raise one alert per rule, each its own id.
-        unique = {a.alert_id: alert_entry(a) for a in alerts}
+    def publish_entries(self, entries: Sequence[dict[str, Any]], remaining_ms: RemainingTime) -> set[str]:
+        # Ids must be distinct within a call; the same id twice is the same message (dedupe here).
+        unique = {e["Id"]: e for e in entries}
         undelivered: list[dict[str, Any]] = []
         for chunk in chunk_entries(list(unique.values())):
             undelivered += resend_failed(chunk, self._send, remaining_ms)
         if undelivered:
-            logger.warning("SNS alerts undelivered", count=len(undelivered), topic_arn=self._topic_arn)
+            logger.warning("SNS entries undelivered", count=len(undelivered), topic_arn=self._topic_arn)
         return {e["Id"] for e in undelivered}
 
     def _send(self, entries: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -103,3 +127,17 @@ class SnsAlertPublisher:
             (permanent if failed.get("SenderFault") else retryable).append(by_id[failed["Id"]])
             logger.warning("SNS entry failed", alert_id=failed["Id"], code=failed.get("Code"))
         return retryable, permanent
+
+
+class SnsAlertPublisher(SnsPublisher):
+    """Per-reading threshold alerts (``AlertPublisher``)."""
+
+    def publish(self, alerts: Sequence[Alert], remaining_ms: RemainingTime) -> set[str]:
+        return self.publish_entries([alert_entry(a) for a in alerts], remaining_ms)
+
+
+class SnsTransitionPublisher(SnsPublisher):
+    """Alarm transitions (``TransitionPublisher``), filterable on ``TRANSITION_ATTRIBUTES``."""
+
+    def publish(self, transitions: Sequence[TransitionLike], remaining_ms: RemainingTime) -> set[str]:
+        return self.publish_entries([transition_entry(t) for t in transitions], remaining_ms)

@@ -202,13 +202,19 @@ class TransitionEvent:
 
     def attributes(self) -> dict[str, str]:
         """The SNS message attributes subscription filter policies match on."""
-        return {
-            "transition": self.transition,
-            "severity": self.severity,
-            "sensor_type": self.alarm.sensor_type,
-            "site": str(self.device.get("site") or "unknown"),
-            "device_id": self.alarm.device_id,
-        }
+        return attributes_of(self.to_message())
+
+
+def attributes_of(doc: dict[str, Any]) -> dict[str, str]:
+    """transition, severity, sensor_type, site, device_id of a transition document (all strings)."""
+    alarm, device = doc.get("alarm") or {}, doc.get("device") or {}
+    return {
+        "transition": str(doc["transition"]),
+        "severity": str(alarm.get("severity") or "warning"),
+        "sensor_type": str(alarm.get("sensor_type") or "unknown"),
+        "site": str(device.get("site") or "unknown"),
+        "device_id": str(alarm.get("device_id") or device.get("device_id") or "unknown"),
+    }
 
 
 def device_context(device: Device | None, device_id: str) -> dict[str, Any]:

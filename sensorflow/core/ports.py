@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sensorflow.core.alarms import Alarm, DeviceState, attributes_of
+from sensorflow.core.errors import TransientError
 from sensorflow.core.records import Alert, Device, EnrichedReading
 
 # Milliseconds left before the invocation's deadline (Lambda's context.get_remaining_time_in_millis).
@@ -62,4 +64,66 @@ class TransitionLike(Protocol):
 class TransitionPublisher(Protocol):
     def publish(self, transitions: Sequence[TransitionLike], remaining_ms: RemainingTime) -> set[str]:
         """Publish transition events; return the event ids that could not be delivered (transient)."""
+        ...
+
+
+class VersionConflictError(TransientError):
+    """A conditional write lost a race: someone else wrote the item first. Re-read and re-apply."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTransition:
+    """A transition event kept in an alarm's outbox until it is published (``TransitionLike``)."""
+
+    event_id: str
+    document: dict[str, Any]
+
+    def to_message(self) -> dict[str, Any]:
+        return self.document
+
+    def attributes(self) -> dict[str, str]:
+        return attributes_of(self.document)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlarm:
+    """An alarm as read back: its state and any transitions written but not yet confirmed published."""
+
+    alarm: Alarm
+    outbox: tuple[StoredTransition, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDevice:
+    """A per-device item as read back, with the transitions (stale cleared) not yet confirmed published."""
+
+    state: DeviceState
+    outbox: tuple[StoredTransition, ...] = ()
+
+
+class AlarmStore(Protocol):
+    """Alarm state and per-device state, written with optimistic versions (``Alarm.version``)."""
+
+    def load(
+        self, alarm_ids: Sequence[str], device_ids: Sequence[str]
+    ) -> tuple[dict[str, StoredAlarm], dict[str, StoredDevice]]:
+        """Batch read (strongly consistent); ids without an item are absent. Raises TransientError."""
+        ...
+
+    def put_alarm(self, alarm: Alarm, outbox: Sequence[TransitionLike]) -> Alarm:
+        """Write ``alarm`` if the stored version is still ``alarm.version``; return it at the new version.
+
+        The outbox is written in the same conditional write, so state and its transitions commit together.
+        Raises VersionConflictError if the version moved, TransientError on a downstream fault.
+        """
+        ...
+
+    def clear_outbox(self, alarm: Alarm) -> Alarm:
+        """Drop the outbox once its events are published (conditional on ``alarm.version``)."""
+        ...
+
+    def clear_device_outbox(self, state: DeviceState) -> DeviceState: ...
+
+    def put_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState:
+        """Write the per-device item if its version is still ``state.version`` (else VersionConflictError)."""
         ...

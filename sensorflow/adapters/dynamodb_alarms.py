@@ -1,0 +1,319 @@
+"""Alarm state in the DynamoDB alarms table (``ALARMS_TABLE_NAME``), the ``AlarmStore`` port.
+
+Table: partition key ``alarm_id`` (S), on-demand. Two kinds of item:
+
+- an alarm, ``alarm_id = "<device_id>#<sensor_type>#<rule_id>"`` (``item_type = "alarm"``): the
+  fields of ``sensorflow.core.alarms.Alarm``, plus ``outbox`` (a list of transition documents, JSON
+  strings) while its transitions are written but not yet confirmed published;
+- a device, ``alarm_id = "<device_id>#__device__"`` (``item_type = "device"``): the device high-water
+  mark ``last_seq``, ``last_seen_ms``, per-sensor memory ``sensors`` (JSON: last seen, last value for
+  rate of change, stale_after), ``stale_since_ms`` / ``stale_event_id`` while ``Device Stale`` is out,
+  and the staleness index keys below.
+
+Every write is conditional on an optimistic ``version``:
+``attribute_not_exists(alarm_id) OR version = :expected``, and sets ``version = expected + 1``. A lost race
+raises ``VersionConflictError``; the caller re-reads and re-applies (the state machine is deterministic
+and idempotent under its high-water mark, so re-applying is safe).
+
+Staleness index (design shared with the heartbeat, ``sensorflow.core.staleness``): the device item carries
+``stale_deadline_ms`` (N, when its earliest sensor goes stale) and ``stale_bucket`` (S,
+``"<deadline minute>#<shard>"``). A sparse GSI ``stale-deadlines`` (partition ``stale_bucket``, sort
+``stale_deadline_ms``, projection ALL) holds only device items with a deadline. Each heartbeat run Queries
+just the buckets of the minutes that have come due since its last run (``minutes x shards`` small Queries
+with ``stale_deadline_ms <= now``), never scanning the fleet. Sharding a minute over
+``STALE_BUCKET_SHARDS`` partitions keeps one minute's deadlines under a GSI partition's write rate
+(1,000 WCU/s, DynamoDB developer guide "Partitions and data distribution"). The device item is written at
+most once per device per Kinesis batch, so the index costs one GSI write per device per batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import fields, replace
+from typing import Any
+
+from sensorflow.adapters import clients
+from sensorflow.adapters.errors import transient
+from sensorflow.core.alarms import Alarm, DeviceState, SensorSeen
+from sensorflow.core.errors import TransientError
+from sensorflow.core.ports import (
+    StoredAlarm,
+    StoredDevice,
+    StoredTransition,
+    TransitionLike,
+    VersionConflictError,
+)
+
+BATCH_GET_MAX_KEYS = 100  # DynamoDB BatchGetItem: at most 100 keys per call (API reference, BatchGetItem)
+BATCH_GET_MAX_ROUNDS = 8  # UnprocessedKeys re-requests before giving up with a TransientError
+STALE_INDEX = "stale-deadlines"
+CONDITION = "attribute_not_exists(alarm_id) OR version = :expected"
+
+_ALARM_FIELDS = tuple(f.name for f in fields(Alarm))
+_INT_FIELDS = {
+    "since_ms",
+    "pending_since_ms",
+    "critical_since_ms",
+    "last_seq",
+    "last_timestamp_ms",
+    "acknowledged_at_ms",
+    "snoozed_until_ms",
+    "updated_at_ms",
+    "version",
+}
+_FLOAT_FIELDS = {"threshold", "clear_threshold"}
+_BOOL_FIELDS = {"raised", "announced"}
+
+
+def _attr(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float):
+        return {"N": repr(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def _plain(attr: dict[str, Any]) -> Any:
+    (kind, value), *_ = attr.items()
+    if kind == "N":
+        return float(value) if any(c in value for c in ".eE") else int(value)
+    if kind == "L":
+        return [_plain(v) for v in value]
+    return value
+
+
+def alarm_item(alarm: Alarm, outbox: Sequence[TransitionLike] = ()) -> dict[str, Any]:
+    item: dict[str, Any] = {"item_type": {"S": "alarm"}}
+    for name in _ALARM_FIELDS:
+        value = getattr(alarm, name)
+        if value is not None and value != "":
+            item[name] = _attr(value)
+    if outbox:
+        item["outbox"] = {"L": [{"S": json.dumps(t.to_message(), separators=(",", ":"))} for t in outbox]}
+    return item
+
+
+def alarm_from_item(item: dict[str, Any]) -> StoredAlarm:
+    values: dict[str, Any] = {}
+    for name in _ALARM_FIELDS:
+        if name not in item:
+            continue
+        v = _plain(item[name])
+        if name in _INT_FIELDS:
+            v = int(v)
+        elif name in _FLOAT_FIELDS:
+            v = float(v)
+        values[name] = v
+    outbox = tuple(
+        StoredTransition(doc["event_id"], doc)
+        for doc in (json.loads(s) for s in _plain(item.get("outbox", {"L": []})))
+    )
+    return StoredAlarm(Alarm(**values), outbox)
+
+
+def device_item(state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> dict[str, Any]:
+    sensors = {
+        name: [s.last_seen_ms, s.timestamp_ms, s.value, s.seq, s.stale_after_s]
+        for name, s in state.sensors.items()
+    }
+    item: dict[str, Any] = {
+        "alarm_id": {"S": state.item_id},
+        "item_type": {"S": "device"},
+        "device_id": {"S": state.device_id},
+        "last_seq": _attr(state.last_seq),
+        "sensors": {"S": json.dumps(sensors, separators=(",", ":"), sort_keys=True)},
+        "context": {"S": json.dumps(state.context, separators=(",", ":"), sort_keys=True)},
+        "version": _attr(state.version),
+    }
+    optional = {
+        "last_seen_ms": state.last_seen_ms,
+        "stale_since_ms": state.stale_since_ms,
+        "stale_event_id": state.stale_event_id,
+        "stale_deadline_ms": state.stale_deadline_ms,
+        "stale_bucket": state.stale_bucket,
+    }
+    item.update({k: _attr(v) for k, v in optional.items() if v is not None})
+    if outbox:
+        item["outbox"] = {"L": [{"S": json.dumps(t.to_message(), separators=(",", ":"))} for t in outbox]}
+    return item
+
+
+def device_from_item(item: dict[str, Any]) -> tuple[DeviceState, tuple[StoredTransition, ...]]:
+    def opt(name: str) -> Any:
+        return _plain(item[name]) if name in item else None
+
+    sensors = {
+        name: SensorSeen(int(v[0]), int(v[1]), float(v[2]), int(v[3]), None if v[4] is None else int(v[4]))
+        for name, v in json.loads(opt("sensors") or "{}").items()
+    }
+    state = DeviceState(
+        device_id=_plain(item["device_id"]),
+        last_seq=int(opt("last_seq") if opt("last_seq") is not None else -1),
+        last_seen_ms=None if opt("last_seen_ms") is None else int(opt("last_seen_ms")),
+        sensors=sensors,
+        stale_since_ms=None if opt("stale_since_ms") is None else int(opt("stale_since_ms")),
+        stale_event_id=opt("stale_event_id"),
+        context=json.loads(opt("context") or "{}"),
+        version=int(opt("version") or 0),
+    )
+    outbox = tuple(StoredTransition(d["event_id"], d) for d in (json.loads(s) for s in opt("outbox") or []))
+    return state, outbox
+
+
+class DynamoAlarmStore:
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = clients.client("dynamodb")
+        return self._client
+
+    # --- reads ---------------------------------------------------------------------------------------
+
+    def load(
+        self, alarm_ids: Sequence[str], device_ids: Sequence[str]
+    ) -> tuple[dict[str, StoredAlarm], dict[str, StoredDevice]]:
+        keys = list(dict.fromkeys([*alarm_ids, *(DeviceState(d).item_id for d in device_ids)]))
+        alarms: dict[str, StoredAlarm] = {}
+        devices: dict[str, StoredDevice] = {}
+        for item in self._batch_get(keys):
+            if _plain(item.get("item_type", {"S": "alarm"})) == "device":
+                state, outbox = device_from_item(item)
+                devices[state.device_id] = StoredDevice(state, outbox)
+            else:
+                stored = alarm_from_item(item)
+                alarms[stored.alarm.alarm_id] = stored
+        return alarms, devices
+
+    def _batch_get(self, keys: Sequence[str]) -> Iterable[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_MAX_KEYS):
+            request = {
+                self._table: {
+                    "Keys": [{"alarm_id": {"S": k}} for k in keys[start : start + BATCH_GET_MAX_KEYS]],
+                    "ConsistentRead": True,
+                }
+            }
+            for _ in range(BATCH_GET_MAX_ROUNDS):
+                with transient("dynamodb:BatchGetItem"):
+                    resp = self.client.batch_get_item(RequestItems=request)
+                items += resp.get("Responses", {}).get(self._table, [])
+                # Throttled keys come back in UnprocessedKeys and must be asked for again.
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise TransientError("dynamodb:BatchGetItem failed: UnprocessedKeys left after retries")
+        return items
+
+    def get_alarm(self, alarm_key: str) -> StoredAlarm | None:
+        with transient("dynamodb:GetItem"):
+            resp = self.client.get_item(
+                TableName=self._table, Key={"alarm_id": {"S": alarm_key}}, ConsistentRead=True
+            )
+        item = resp.get("Item")
+        if not item or _plain(item.get("item_type", {"S": "alarm"})) != "alarm":
+            return None
+        return alarm_from_item(item)
+
+    def list_alarms(self, states: set[str] | None = None, device_id: str | None = None) -> list[Alarm]:
+        """Every alarm, and every stale device as its ``Device Stale`` alarm (a Scan: operator use only)."""
+        out: list[Alarm] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "item_type = :alarm OR attribute_exists(stale_since_ms)",
+            "ExpressionAttributeValues": {":alarm": {"S": "alarm"}},
+        }
+        while True:
+            with transient("dynamodb:Scan"):
+                resp = self.client.scan(**kwargs)
+            for item in resp.get("Items", []):
+                if _plain(item.get("item_type", {"S": "alarm"})) == "device":
+                    alarm = device_from_item(item)[0].stale_alarm()
+                else:
+                    alarm = alarm_from_item(item).alarm
+                if (states is None or alarm.state in states) and (device_id in (None, alarm.device_id)):
+                    out.append(alarm)
+            if "LastEvaluatedKey" not in resp:
+                return sorted(out, key=lambda a: a.alarm_id)
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def due_devices(self, bucket: str, now_ms: int) -> list[DeviceState]:
+        """Device items in one staleness bucket whose deadline has passed (the heartbeat's Query)."""
+        out: list[DeviceState] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": STALE_INDEX,
+            "KeyConditionExpression": "stale_bucket = :b AND stale_deadline_ms <= :now",
+            "ExpressionAttributeValues": {":b": {"S": bucket}, ":now": {"N": str(now_ms)}},
+        }
+        while True:
+            with transient("dynamodb:Query stale-deadlines"):
+                resp = self.client.query(**kwargs)
+            out += [device_from_item(item)[0] for item in resp.get("Items", [])]
+            if "LastEvaluatedKey" not in resp:
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    # --- conditional writes --------------------------------------------------------------------------
+
+    def put_alarm(self, alarm: Alarm, outbox: Sequence[TransitionLike]) -> Alarm:
+        new = replace(alarm, version=alarm.version + 1)
+        self._put(alarm_item(new, outbox), alarm.alarm_id, alarm.version)
+        return new
+
+    def clear_outbox(self, alarm: Alarm) -> Alarm:
+        """Remove the outbox with the version check; a conflict means someone rewrote it: leave it."""
+        self._remove_outbox(alarm.alarm_id, alarm.version)
+        return replace(alarm, version=alarm.version + 1)
+
+    def clear_device_outbox(self, state: DeviceState) -> DeviceState:
+        self._remove_outbox(state.item_id, state.version)
+        return replace(state, version=state.version + 1)
+
+    def _remove_outbox(self, key: str, version: int) -> None:
+        try:
+            with transient("dynamodb:UpdateItem outbox"):
+                self.client.update_item(
+                    TableName=self._table,
+                    Key={"alarm_id": {"S": key}},
+                    UpdateExpression="REMOVE outbox SET version = :next",
+                    ConditionExpression="version = :expected",
+                    ExpressionAttributeValues={
+                        ":expected": {"N": str(version)},
+                        ":next": {"N": str(version + 1)},
+                    },
+                )
+        except TransientError as exc:
+            if _conditional(exc):
+                raise VersionConflictError(f"{key} changed since version {version}") from exc
+            raise
+
+    def put_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState:
+        new = replace(state, version=state.version + 1)
+        self._put(device_item(new, outbox), state.item_id, state.version)
+        return new
+
+    def _put(self, item: dict[str, Any], key: str, expected: int) -> None:
+        try:
+            with transient("dynamodb:PutItem"):
+                self.client.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression=CONDITION,
+                    ExpressionAttributeValues={":expected": {"N": str(expected)}},
+                )
+        except TransientError as exc:
+            if _conditional(exc):
+                raise VersionConflictError(f"{key} changed since version {expected}") from exc
+            raise
+
+
+def _conditional(exc: TransientError) -> bool:
+    return "ConditionalCheckFailed" in str(exc)
