@@ -8,13 +8,20 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from sensorflow.config import IncidentsSettings, NotifySettings, Settings, load_rules_document
+from sensorflow.config import (
+    HeartbeatSettings,
+    IncidentsSettings,
+    NotifySettings,
+    Settings,
+    load_rules_document,
+)
 from sensorflow.core.cache import CachingRegistry
 from sensorflow.core.ports import AlertPublisher, DeviceRegistry, QuarantineSink, ReadingSink
 from sensorflow.core.thresholds import RuleSet, parse_rules
 from sensorflow.ingest import IngestService
 
 if TYPE_CHECKING:
+    from sensorflow.heartbeat import HeartbeatService
     from sensorflow.incidents import IncidentService
     from sensorflow.notify import NotifyService
 
@@ -100,3 +107,30 @@ def build_incident_service(
 @functools.cache
 def incident_service() -> IncidentService:
     return build_incident_service(IncidentsSettings.from_env())
+
+
+def build_heartbeat_service(
+    settings: HeartbeatSettings, clients: dict[str, Any] | None = None
+) -> HeartbeatService:
+    from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
+    from sensorflow.adapters.dynamodb_heartbeat import DynamoHeartbeatCheckpoint
+    from sensorflow.adapters.eventbridge_events import EventBridgeTransitionPublisher
+    from sensorflow.adapters.sns_alerts import SnsTransitionPublisher
+    from sensorflow.heartbeat import HeartbeatService
+
+    c = clients or {}
+    return HeartbeatService(
+        store=DynamoAlarmStore(settings.alarms_table, c.get("dynamodb")),
+        checkpoint=DynamoHeartbeatCheckpoint(settings.alarms_table, c.get("dynamodb")),
+        publishers=[
+            SnsTransitionPublisher(settings.alerts_topic_arn, c.get("sns")),
+            EventBridgeTransitionPublisher(settings.alerts_event_bus, c.get("events")),
+        ],
+        initial_lookback_minutes=settings.initial_lookback_minutes,
+        max_minutes_per_run=settings.max_minutes_per_run,
+    )
+
+
+@functools.cache
+def heartbeat_service() -> HeartbeatService:
+    return build_heartbeat_service(HeartbeatSettings.from_env())

@@ -1,0 +1,198 @@
+"""heartbeat under moto: exactly the silent devices go stale, found by Querying due buckets (never a Scan),
+published once, retried from the outbox after a failed publish, and cleared by the next reading."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sensorflow.adapters.dynamodb_alarms import STALE_INDEX, DynamoAlarmStore
+from sensorflow.adapters.dynamodb_heartbeat import DynamoHeartbeatCheckpoint
+from sensorflow.core import staleness
+from sensorflow.core.alarms import DeviceState, Sample, SensorSeen
+from sensorflow.core.ports import RemainingTime, TransitionLike
+from sensorflow.heartbeat import HeartbeatService
+from tests.integration.conftest import REGION
+
+TABLE = "sensorflow-test-alarms"
+NOW = 1_795_900_000_000 + 30_000  # 30 s into a minute
+CONTEXT = {"device_id": "", "site": "site-a", "location": "hall-1", "model": "TH-200", "owner_team": "ops"}
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+        self.fail = False
+
+    def publish(self, transitions: Sequence[TransitionLike], remaining_ms: RemainingTime) -> set[str]:
+        if self.fail:
+            return {t.event_id for t in transitions}
+        self.published += [t.to_message() for t in transitions]
+        return set()
+
+
+@dataclass
+class Fleet:
+    store: DynamoAlarmStore
+    publisher: RecordingPublisher
+    calls: list[str] = field(default_factory=list)
+    now: int = NOW
+
+    def device(self, device_id: str, silent_for_s: int, stale_after_s: int | None = 300) -> None:
+        seen = self.now - silent_for_s * 1000
+        self.store.put_device(
+            DeviceState(
+                device_id,
+                last_seq=5,
+                last_seen_ms=seen,
+                sensors={"temperature": SensorSeen(seen, seen, 21.5, 5, stale_after_s)},
+                context={**CONTEXT, "device_id": device_id},
+            )
+        )
+
+    def service(self) -> HeartbeatService:
+        return HeartbeatService(
+            store=self.store,
+            checkpoint=DynamoHeartbeatCheckpoint(TABLE, self.store.client),
+            publishers=[self.publisher],
+            initial_lookback_minutes=10,
+            clock_ms=lambda: self.now,
+        )
+
+    def state(self, device_id: str) -> Any:
+        return self.store.load([], [device_id])[1][device_id]
+
+
+@pytest.fixture
+def fleet() -> Iterator[Fleet]:
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb.create_table(
+            TableName=TABLE,
+            AttributeDefinitions=[
+                {"AttributeName": "alarm_id", "AttributeType": "S"},
+                {"AttributeName": "stale_bucket", "AttributeType": "S"},
+                {"AttributeName": "stale_deadline_ms", "AttributeType": "N"},
+            ],
+            KeySchema=[{"AttributeName": "alarm_id", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": STALE_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "stale_bucket", "KeyType": "HASH"},
+                        {"AttributeName": "stale_deadline_ms", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        f = Fleet(DynamoAlarmStore(TABLE, ddb), RecordingPublisher())
+
+        def no_scan(**_: Any) -> None:
+            raise AssertionError("heartbeat must not Scan the alarms table")
+
+        ddb.meta.events.register("before-call.dynamodb.Scan", no_scan)
+        ddb.meta.events.register("before-call.dynamodb.*", lambda model, **_: f.calls.append(model.name))
+        yield f
+
+
+def stale_ids(fleet: Fleet) -> list[str]:
+    return sorted(m["alarm"]["device_id"] for m in fleet.publisher.published)
+
+
+def test_exactly_the_silent_devices_go_stale_without_a_scan(fleet: Fleet):
+    # GIVEN devices silent for various times against a 300 s limit, and one with no staleness rule
+    fleet.device("dev-00001", silent_for_s=600)  # deadline 5 min ago
+    fleet.device("dev-00002", silent_for_s=330)  # deadline 30 s ago
+    fleet.device("dev-00003", silent_for_s=299)  # deadline in 1 s
+    fleet.device("dev-00004", silent_for_s=60)  # deadline in 4 min
+    fleet.device("dev-00005", silent_for_s=3600, stale_after_s=None)  # never stale
+    fleet.device("dev-00006", silent_for_s=1200)  # deadline 15 min ago: outside the first-run lookback
+    fleet.calls.clear()
+    # WHEN the heartbeat runs
+    outcome = fleet.service().run(lambda: 60_000)
+    # THEN exactly the devices past their deadline (within the lookback) are raised, once each
+    assert stale_ids(fleet) == ["dev-00001", "dev-00002"]
+    deadline_1 = NOW - 300_000
+    assert set(outcome.raised) == {
+        staleness.stale_event_id("dev-00001", deadline_1),
+        staleness.stale_event_id("dev-00002", NOW - 30_000),
+    }
+    # AND the run only Queried the due buckets (11 minutes x shards), read and wrote what it raised
+    assert "Scan" not in fleet.calls
+    assert fleet.calls.count("Query") == 11 * staleness.STALE_BUCKET_SHARDS == outcome.queries
+    assert set(fleet.calls) == {"GetItem", "Query", "PutItem", "UpdateItem"}
+    # AND the device item records the stale episode, outbox emptied; checkpoint = the last full minute
+    stored = fleet.state("dev-00001")
+    assert (stored.state.stale_since_ms, stored.outbox) == (deadline_1, ())
+    assert outcome.checkpoint == staleness.minute_of(NOW) - 1
+    # AND the event follows the contract
+    doc = next(m for m in fleet.publisher.published if m["alarm"]["device_id"] == "dev-00001")
+    assert doc["transition"] == "Device Stale"
+    assert doc["alarm"]["alarm_id"] == staleness.stale_alarm_id("dev-00001")
+    assert doc["rule"]["bound"] == "stale" and doc["rule"]["threshold"] == 300.0
+    assert doc["device"]["site"] == "site-a"
+
+
+def test_the_next_runs_raise_nothing_new_and_query_only_new_minutes(fleet: Fleet):
+    fleet.device("dev-00001", silent_for_s=600)
+    fleet.service().run(lambda: 60_000)
+    fleet.now += 60_000
+    fleet.calls.clear()
+    outcome = fleet.service().run(lambda: 60_000)
+    assert outcome.raised == []
+    assert len(fleet.publisher.published) == 1
+    # the previous minute (overlap), the one that just completed, and the current one
+    assert outcome.queries == 3 * staleness.STALE_BUCKET_SHARDS
+
+
+def test_a_device_that_goes_silent_later_is_found_when_its_minute_comes(fleet: Fleet):
+    fleet.device("dev-00003", silent_for_s=299)
+    assert fleet.service().run(lambda: 60_000).raised == []
+    fleet.now += 2 * 60_000
+    outcome = fleet.service().run(lambda: 60_000)
+    assert stale_ids(fleet) == ["dev-00003"]
+    assert outcome.raised == [staleness.stale_event_id("dev-00003", NOW + 1_000)]
+
+
+def test_a_failed_publish_stays_in_the_outbox_and_is_published_next_run(fleet: Fleet):
+    fleet.device("dev-00001", silent_for_s=600)
+    fleet.publisher.fail = True
+    first = fleet.service().run(lambda: 60_000)
+    assert first.raised == [] and first.failed_minutes == [staleness.minute_of(NOW - 300_000)]
+    assert [t.event_id for t in fleet.state("dev-00001").outbox] == [
+        staleness.stale_event_id("dev-00001", NOW - 300_000)
+    ]
+    fleet.publisher.fail = False
+    fleet.now += 60_000
+    second = fleet.service().run(lambda: 60_000)
+    assert second.republished == [staleness.stale_event_id("dev-00001", NOW - 300_000)]
+    assert stale_ids(fleet) == ["dev-00001"]
+    assert fleet.state("dev-00001").outbox == ()
+
+
+def test_a_reading_clears_the_stale_device_and_the_heartbeat_leaves_it_alone(fleet: Fleet):
+    # GIVEN a device the heartbeat has marked stale
+    fleet.device("dev-00001", silent_for_s=600)
+    fleet.service().run(lambda: 60_000)
+    # WHEN a reading arrives (the ingest side's DeviceState.observe, as the alarm evaluator calls it)
+    stored = fleet.state("dev-00001").state
+    sample = Sample("dev-00001", "temperature", 6, fleet.now, fleet.now + 5_000, 21.7, "C")
+    resumed, events = stored.observe(sample, 300, None)
+    fleet.store.put_device(resumed, events)
+    # THEN it emits Alarm Cleared for the device's stale alarm ...
+    assert [(e.transition, e.to_message()["alarm"]["alarm_id"]) for e in events] == [
+        ("Alarm Cleared", staleness.stale_alarm_id("dev-00001"))
+    ]
+    # ... and later heartbeat runs raise nothing until the device is silent again
+    fleet.now += 60_000
+    assert fleet.service().run(lambda: 60_000).raised == []
+    fleet.now += 300_000
+    outcome = fleet.service().run(lambda: 60_000)
+    assert outcome.raised == [staleness.stale_event_id("dev-00001", NOW + 5_000 + 300_000)]
