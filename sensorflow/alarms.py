@@ -245,17 +245,15 @@ class AlarmEvaluator:
             logger.warning("alarm transitions undelivered; kept in the outbox", undelivered=len(failed))
             out.fail_from(first_bad)
         for p in {id(p): p for _, _, p in ordered}.values():
-            outbox_ids = {ev.event_id for ev in p.leftovers} | {ev.event_id for _, ev in p.events}
-            if outbox_ids & failed:
-                continue
+            keep = [ev for ev in [*p.leftovers, *(ev for _, ev in p.events)] if ev.event_id in failed]
             try:
                 if isinstance(p.state, Alarm):
-                    p.state = self._store.clear_outbox(p.state)
+                    p.state = self._store.clear_outbox(p.state, keep)
                 else:
-                    p.state = self._store.clear_device_outbox(p.state)
+                    p.state = self._store.clear_device_outbox(p.state, keep)
                 out.writes += 1
             except TransientError as exc:
-                # Harmless: the next load republishes them with the same event ids, and consumers dedupe.
+                # Harmless: the next load republishes them with the same event ids; consumers dedupe.
                 logger.warning("outbox not cleared", key=p.key, error=str(exc))
 
 

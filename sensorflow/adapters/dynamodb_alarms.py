@@ -268,27 +268,30 @@ class DynamoAlarmStore:
         self._put(alarm_item(new, outbox), alarm.alarm_id, alarm.version)
         return new
 
-    def clear_outbox(self, alarm: Alarm) -> Alarm:
-        """Remove the outbox with the version check; a conflict means someone rewrote it: leave it."""
-        self._remove_outbox(alarm.alarm_id, alarm.version)
+    def clear_outbox(self, alarm: Alarm, keep: Sequence[TransitionLike] = ()) -> Alarm:
+        """Drop the published events from the outbox (keeping ``keep``), with the version check."""
+        self._set_outbox(alarm.alarm_id, alarm.version, keep)
         return replace(alarm, version=alarm.version + 1)
 
-    def clear_device_outbox(self, state: DeviceState) -> DeviceState:
-        self._remove_outbox(state.item_id, state.version)
+    def clear_device_outbox(self, state: DeviceState, keep: Sequence[TransitionLike] = ()) -> DeviceState:
+        self._set_outbox(state.item_id, state.version, keep)
         return replace(state, version=state.version + 1)
 
-    def _remove_outbox(self, key: str, version: int) -> None:
+    def _set_outbox(self, key: str, version: int, keep: Sequence[TransitionLike]) -> None:
+        values: dict[str, Any] = {":expected": {"N": str(version)}, ":next": {"N": str(version + 1)}}
+        if keep:
+            expression = "SET outbox = :keep, version = :next"
+            values[":keep"] = {"L": [{"S": json.dumps(t.to_message(), separators=(",", ":"))} for t in keep]}
+        else:
+            expression = "REMOVE outbox SET version = :next"
         try:
             with transient("dynamodb:UpdateItem outbox"):
                 self.client.update_item(
                     TableName=self._table,
                     Key={"alarm_id": {"S": key}},
-                    UpdateExpression="REMOVE outbox SET version = :next",
+                    UpdateExpression=expression,
                     ConditionExpression="version = :expected",
-                    ExpressionAttributeValues={
-                        ":expected": {"N": str(version)},
-                        ":next": {"N": str(version + 1)},
-                    },
+                    ExpressionAttributeValues=values,
                 )
         except TransientError as exc:
             if _conditional(exc):

@@ -118,11 +118,11 @@ class AlarmStore(Protocol):
         """
         ...
 
-    def clear_outbox(self, alarm: Alarm) -> Alarm:
-        """Drop the outbox once its events are published (conditional on ``alarm.version``)."""
+    def clear_outbox(self, alarm: Alarm, keep: Sequence[TransitionLike] = ()) -> Alarm:
+        """Drop the published events from the outbox, keeping ``keep`` (conditional on ``alarm.version``)."""
         ...
 
-    def clear_device_outbox(self, state: DeviceState) -> DeviceState: ...
+    def clear_device_outbox(self, state: DeviceState, keep: Sequence[TransitionLike] = ()) -> DeviceState: ...
 
     def put_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState:
         """Write the per-device item if its version is still ``state.version`` (else VersionConflictError)."""

@@ -1,0 +1,378 @@
+"""Alarm evaluation, conditional writes and the operator CLI on real adapters under moto's mock_aws.
+
+SNS delivery is counted through the ``all-alerts`` SQS subscription of the ``stack`` fixture (raw
+delivery), and EventBridge delivery through a rule on ``source: sensorflow.alarms`` targeting a queue.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import boto3
+import pytest
+
+from sensorflow import cli
+from sensorflow.adapters.dynamodb_alarms import STALE_INDEX, DynamoAlarmStore
+from sensorflow.adapters.eventbridge_events import EventBridgeTransitionPublisher
+from sensorflow.adapters.sns_alerts import SnsTransitionPublisher
+from sensorflow.alarms import AlarmEvaluator
+from sensorflow.alarms_cli import resolve_stack
+from sensorflow.core import alarms as am
+from sensorflow.core.ports import RemainingTime, TransitionLike, VersionConflictError
+from sensorflow.core.records import EnrichedReading, Reading
+from sensorflow.core.rules import parse_rule_book
+from tests.factories import NOW_MS, SHARD, device, seq_number
+from tests.integration.conftest import REGION, STAGE, Stack
+
+TYPES = {"temperature", "humidity", "pressure", "vibration", "co2"}
+RULES = parse_rule_book(
+    {
+        "version": 2,
+        "rules": [
+            {
+                "id": "temperature-range",
+                "sensor_type": "temperature",
+                "warning": {"min": 0.0, "max": 35.0},
+                "critical": {"min": -10.0, "max": 45.0},
+                "for_seconds": 60,
+                "deadband": 1.0,
+                "stale_after_seconds": 300,
+            }
+        ],
+    },
+    TYPES,
+)
+TABLE = f"sensorflow-{STAGE}-alarms"
+ALARM = "dev-00001#temperature#temperature-range"
+T0 = NOW_MS - 600_000
+
+
+def plenty() -> int:
+    return 60_000
+
+
+def create_alarms_table(ddb: Any) -> None:
+    ddb.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[
+            {"AttributeName": "alarm_id", "AttributeType": "S"},
+            {"AttributeName": "stale_bucket", "AttributeType": "S"},
+            {"AttributeName": "stale_deadline_ms", "AttributeType": "N"},
+        ],
+        KeySchema=[{"AttributeName": "alarm_id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": STALE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "stale_bucket", "KeyType": "HASH"},
+                    {"AttributeName": "stale_deadline_ms", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+@pytest.fixture
+def alarms(stack: Stack) -> Stack:
+    c = stack.clients
+    create_alarms_table(c["dynamodb"])
+    url = c["sqs"].create_queue(QueueName="alarm-bus")["QueueUrl"]
+    arn = c["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = stack.settings.alerts_event_bus
+    c["events"].put_rule(
+        Name="alarm-transitions", EventBusName=bus, EventPattern=json.dumps({"source": ["sensorflow.alarms"]})
+    )
+    c["events"].put_targets(Rule="alarm-transitions", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    stack.alarm_bus_queue_url = url  # type: ignore[attr-defined]
+    return stack
+
+
+def store(stack: Stack) -> DynamoAlarmStore:
+    return DynamoAlarmStore(TABLE, stack.clients["dynamodb"])
+
+
+def publishers(stack: Stack) -> list[Any]:
+    return [
+        SnsTransitionPublisher(stack.settings.alerts_topic_arn, stack.clients["sns"]),
+        EventBridgeTransitionPublisher(stack.settings.alerts_event_bus, stack.clients["events"]),
+    ]
+
+
+def enriched(values: Sequence[float], first_seq: int = 1, every_s: int = 10) -> list[EnrichedReading]:
+    dev = device("dev-00001")
+    out = []
+    for i, v in enumerate(values):
+        ts = T0 + i * every_s * 1000
+        r = Reading("dev-00001", "temperature", v, "C", ts, first_seq + i)
+        out.append(EnrichedReading(r, dev, v, "C", ts + 300, SHARD, seq_number(first_seq + i)))
+    return out
+
+
+class FlakyPublisher:
+    """A real publisher that reports the named transitions undelivered (unsent) ``times`` times."""
+
+    def __init__(self, inner: Any, transitions: set[str], times: int = 1) -> None:
+        self.inner, self.transitions, self.times = inner, transitions, times
+
+    def publish(self, events: Sequence[TransitionLike], remaining_ms: RemainingTime) -> set[str]:
+        if self.times <= 0:
+            return self.inner.publish(events, remaining_ms)
+        self.times -= 1
+        bad = {e.event_id for e in events if e.to_message()["transition"] in self.transitions}
+        return bad | self.inner.publish([e for e in events if e.event_id not in bad], remaining_ms)
+
+
+def sns_transitions(stack: Stack) -> list[dict[str, Any]]:
+    return [m for m in stack.drain(stack.all_alerts_queue_url) if "transition" in m]
+
+
+# Two normal readings, eight at 40 C (60 s of device time from the first crossing at index 2 to index 8),
+# then three at 30 C (below the 34 C clear line).
+BATCH = [20.0, 20.0, *[40.0] * 8, 30.0, 30.0, 30.0]
+RAISE_AT, CLEAR_AT = 8, 10
+
+
+def test_replayed_batch_with_rewind_gives_exactly_one_raise_and_one_clear(alarms: Stack):
+    readings = enriched(BATCH)
+    sns, bus = publishers(alarms)
+    # GIVEN attempt 1: the whole batch; SNS fails the "Alarm Cleared" once
+    first = AlarmEvaluator(store(alarms), RULES, [FlakyPublisher(sns, {"Alarm Cleared"}), bus])
+    out1 = first.evaluate(readings, plenty)
+    # THEN the raise went out, the clear did not, and the evaluator fails from the clear's reading
+    assert [(e.index, e.event.to_message()["transition"]) for e in out1.events] == [
+        (RAISE_AT, "Alarm Raised")
+    ]
+    assert [(e.index, e.event.to_message()["transition"]) for e in out1.undelivered] == [
+        (CLEAR_AT, "Alarm Cleared")
+    ]
+    assert out1.failed_from == CLEAR_AT
+    # WHEN Lambda rewinds to the lowest failed sequence number (the clear's record) and redelivers from there
+    evaluator = AlarmEvaluator(store(alarms), RULES, [sns, bus])
+    out2 = evaluator.evaluate(readings[CLEAR_AT:], plenty)
+    # THEN the readings are skipped by the high-water mark and the clear comes out of the outbox
+    assert (out2.skipped, out2.failed_from, out2.transitions) == (3, None, ["Alarm Cleared"])
+    # WHEN the whole batch comes a third time (e.g. a timed-out invocation retried)
+    out3 = evaluator.evaluate(readings, plenty)
+    assert (out3.skipped, out3.transitions, out3.writes) == (len(BATCH), [], 0)
+    # THEN SNS delivered exactly one Raised and one Cleared
+    delivered = sns_transitions(alarms)
+    assert [(m["transition"], m["reading"]["seq"]) for m in delivered] == [
+        ("Alarm Raised", RAISE_AT + 1),
+        ("Alarm Cleared", CLEAR_AT + 1),
+    ]
+    assert delivered[1]["alarm"] == {
+        "alarm_id": ALARM,
+        "device_id": "dev-00001",
+        "sensor_type": "temperature",
+        "rule_id": "temperature-range",
+        "state": "NORMAL",
+        "severity": "warning",
+        "since": None,
+        "acknowledged_by": None,
+        "note": None,
+        "snoozed_until": None,
+    }
+    # AND EventBridge got the same two event ids (the clear twice: at-least-once, same id, consumers dedupe)
+    bus_events = alarms.drain(alarms.alarm_bus_queue_url)  # type: ignore[attr-defined]
+    assert {(e["detail-type"], e["detail"]["event_id"]) for e in bus_events} == {
+        (m["transition"], m["event_id"]) for m in delivered
+    }
+    assert {e["source"] for e in bus_events} == {"sensorflow.alarms"}
+    # AND the stored state is NORMAL with the high-water mark at the last reading and an empty outbox
+    stored = store(alarms).get_alarm(ALARM)
+    assert stored is not None
+    assert (stored.alarm.state, stored.alarm.last_seq, stored.outbox) == ("NORMAL", len(BATCH), ())
+
+
+def test_sns_attributes_drive_a_filter_policy(alarms: Stack):
+    # critical-only queue of the stack fixture (FilterPolicy severity=critical)
+    AlarmEvaluator(store(alarms), RULES, publishers(alarms)).evaluate(
+        enriched([20.0] + [50.0] * 8 + [20.0]), plenty
+    )
+    critical = alarms.drain(alarms.critical_queue_url)
+    assert [(m["transition"], m["alarm"]["severity"]) for m in critical] == [
+        ("Alarm Raised", "critical"),
+        ("Alarm Cleared", "critical"),
+    ]
+
+
+def test_version_conflict_rereads_and_reapplies(alarms: Stack):
+    s = store(alarms)
+    evaluator = AlarmEvaluator(s, RULES, publishers(alarms))
+    # GIVEN an active warning alarm
+    evaluator.evaluate(enriched([40.0] * 7), plenty)
+    [stored] = s.load([ALARM], [])[0].values()
+    assert stored.alarm.state == "ACTIVE"
+
+    class RacingStore:
+        """The operator acknowledges between the evaluator's read and its write."""
+
+        def __init__(self) -> None:
+            self.raced = False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(s, name)
+
+        def put_alarm(self, alarm: am.Alarm, outbox: Any) -> am.Alarm:
+            if not self.raced:
+                self.raced = True
+                current = s.get_alarm(alarm.alarm_id)
+                assert current is not None
+                acked, events = am.acknowledge(
+                    current.alarm, "ana", "looking", T0, RULES.get("temperature-range")
+                )
+                s.put_alarm(acked, events)
+            return s.put_alarm(alarm, outbox)
+
+    racing = RacingStore()
+    # WHEN a critical excursion arrives (60 s held) while the operator acknowledges
+    out = AlarmEvaluator(racing, RULES, publishers(alarms)).evaluate(
+        enriched([50.0] * 7, first_seq=8), plenty
+    )
+    # THEN the first write lost the race, the evaluator re-read and re-applied on top of the ack
+    assert racing.raced
+    assert out.transitions == ["Alarm Acknowledged", "Alarm Escalated"]  # the ack's outbox went out too
+    final = s.get_alarm(ALARM)
+    assert final is not None
+    assert (final.alarm.state, final.alarm.severity, final.alarm.acknowledged_by, final.outbox) == (
+        "ACTIVE",
+        "critical",
+        None,
+        (),
+    )
+
+
+def test_a_stale_write_is_refused(alarms: Stack):
+    s = store(alarms)
+    fresh = am.Alarm.new("dev-00001", "temperature", "temperature-range")
+    v1 = s.put_alarm(fresh, [])
+    assert v1.version == 1
+    with pytest.raises(VersionConflictError):
+        s.put_alarm(fresh, [])  # still at version 0: someone else wrote version 1
+    assert s.put_alarm(v1, []).version == 2
+
+
+def test_batch_get_reads_more_than_100_keys(alarms: Stack):
+    s = store(alarms)
+    for i in range(130):
+        s.put_alarm(am.Alarm.new(f"dev-{i:05d}", "temperature", "temperature-range"), [])
+    ids = [am.alarm_id(f"dev-{i:05d}", "temperature", "temperature-range") for i in range(130)]
+    loaded, devices = s.load([*ids, "dev-99999#temperature#temperature-range"], ["dev-00001"])
+    assert (len(loaded), devices) == (130, {})
+
+
+def test_device_item_feeds_the_stale_index(alarms: Stack):
+    s = store(alarms)
+    AlarmEvaluator(s, RULES, publishers(alarms)).evaluate(enriched([20.0, 21.0]), plenty)
+    _, devices = s.load([], ["dev-00001"])
+    state = devices["dev-00001"].state
+    deadline = T0 + 10_000 + 300 + 300_000  # last arrival + stale_after
+    assert (state.last_seq, state.stale_deadline_ms, state.stale_bucket) == (
+        2,
+        deadline,
+        am.staleness.stale_bucket("dev-00001", deadline),
+    )
+    assert s.due_devices(state.stale_bucket, deadline - 1) == []
+    assert [d.device_id for d in s.due_devices(state.stale_bucket, deadline)] == ["dev-00001"]
+
+
+# --- the operator CLI, in-process against moto ---------------------------------------------------------
+
+
+@pytest.fixture
+def deployed(alarms: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    cfn.create_stack(
+        StackName=f"sensorflow-{STAGE}",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
+                "Outputs": {
+                    "AlarmsTableName": {"Value": TABLE},
+                    "AlertsTopicArn": {"Value": alarms.settings.alerts_topic_arn},
+                    "AlertsEventBusName": {"Value": alarms.settings.alerts_event_bus},
+                },
+            }
+        ),
+    )
+    monkeypatch.setenv("USER", "ana")
+    return alarms
+
+
+def raise_alarm(stack: Stack) -> None:
+    AlarmEvaluator(store(stack), RULES, publishers(stack)).evaluate(enriched([40.0] * 7), plenty)
+    stack.drain(stack.all_alerts_queue_url)
+
+
+def test_cli_ack_records_who_and_publishes(deployed: Stack, capsys: pytest.CaptureFixture[str]):
+    raise_alarm(deployed)
+    assert cli.main(["alarms", "ack", ALARM, "--stage", STAGE, "--note", "on my way"]) == 0
+    assert capsys.readouterr().out == f"{ALARM}: ACKNOWLEDGED (Alarm Acknowledged)\n"
+    [msg] = sns_transitions(deployed)
+    assert (msg["transition"], msg["alarm"]["acknowledged_by"], msg["alarm"]["note"]) == (
+        "Alarm Acknowledged",
+        "ana",
+        "on my way",
+    )
+    stored = store(deployed).get_alarm(ALARM)
+    assert stored is not None
+    assert (stored.alarm.state, stored.alarm.acknowledged_by, stored.outbox) == ("ACKNOWLEDGED", "ana", ())
+    # a second ack is refused with one clear line
+    assert cli.main(["alarms", "ack", ALARM, "--stage", STAGE]) == 2
+    assert "is ACKNOWLEDGED; only an ACTIVE alarm can be acknowledged" in capsys.readouterr().err
+
+
+def test_cli_snooze_and_list(deployed: Stack, capsys: pytest.CaptureFixture[str]):
+    raise_alarm(deployed)
+    assert cli.main(["alarms", "snooze", ALARM, "--stage", STAGE, "--for", "30m", "--by", "bo"]) == 0
+    capsys.readouterr()
+    stored = store(deployed).get_alarm(ALARM)
+    assert stored is not None
+    assert stored.alarm.state == "SNOOZED"
+    assert stored.alarm.updated_by == "bo"
+    assert stored.alarm.snoozed_until_ms - stored.alarm.updated_at_ms == 30 * 60_000
+    assert cli.main(["alarms", "list", "--stage", STAGE, "--json"]) == 0
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (row["alarm_id"], row["state"], row["severity"]) == (ALARM, "SNOOZED", "warning")
+    assert cli.main(["alarms", "list", "--stage", STAGE, "--state", "ACTIVE"]) == 0
+    assert capsys.readouterr().out == "no alarms\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["alarms", "ack", "dev-00001#temperature#nope", "--stage", STAGE], "unknown alarm id"),
+        (["alarms", "ack", "not-an-id", "--stage", STAGE], "is not an alarm id"),
+        (["alarms", "snooze", ALARM, "--stage", STAGE, "--for", "soon"], "--for 'soon' is not a duration"),
+        (["alarms", "snooze", ALARM, "--stage", STAGE, "--until", "2026-13-01"], "is not an ISO-8601 time"),
+        (["alarms", "snooze", ALARM, "--stage", STAGE, "--until", "2020-01-01T00:00:00"], "has no time zone"),
+        (
+            ["alarms", "snooze", ALARM, "--stage", STAGE, "--until", "2020-01-01T00:00:00Z"],
+            "not in the future",
+        ),
+        (["alarms", "list", "--stage", "nowhere"], "stack sensorflow-nowhere not found"),
+        (["alarms", "enable", ALARM, "--stage", STAGE], "has never been raised"),
+    ],
+)
+def test_cli_errors_are_one_line(deployed: Stack, capsys: pytest.CaptureFixture[str], argv, message):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_resolve_stack_reads_outputs(deployed: Stack):
+    targets = resolve_stack(boto3.client("cloudformation", region_name=REGION), STAGE)
+    assert (targets.table, targets.bus_name) == (TABLE, deployed.settings.alerts_event_bus)
+
+
+def test_disable_then_readings_emit_nothing(deployed: Stack, capsys: pytest.CaptureFixture[str]):
+    assert cli.main(["alarms", "disable", ALARM, "--stage", STAGE, "--note", "sensor swap"]) == 0
+    out = AlarmEvaluator(store(deployed), RULES, publishers(deployed)).evaluate(enriched([50.0] * 8), plenty)
+    assert out.transitions == []
+    assert Counter(m["transition"] for m in sns_transitions(deployed)) == Counter({"Alarm Disabled": 1})
