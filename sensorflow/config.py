@@ -130,7 +130,6 @@ class IncidentsSettings:
 @dataclass(frozen=True, slots=True)
 class HeartbeatSettings:
     alarms_table: str
-    device_table: str
     alerts_topic_arn: str
     alerts_event_bus: str
     # With no checkpoint yet (first run), look this far back for deadlines that already passed.
@@ -146,7 +145,6 @@ class HeartbeatSettings:
             env,
             {
                 "alarms_table": "ALARMS_TABLE_NAME",
-                "device_table": "DEVICE_TABLE_NAME",
                 "alerts_topic_arn": "ALERTS_TOPIC_ARN",
                 "alerts_event_bus": "ALERTS_EVENT_BUS_NAME",
             },

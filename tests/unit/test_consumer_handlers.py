@@ -29,8 +29,8 @@ def test_handlers_import_with_an_empty_environment():
         (IncidentsSettings, "incidents: missing environment variable(s) INCIDENTS_TABLE_NAME"),
         (
             HeartbeatSettings,
-            "heartbeat: missing environment variable(s) ALARMS_TABLE_NAME, DEVICE_TABLE_NAME, "
-            "ALERTS_TOPIC_ARN, ALERTS_EVENT_BUS_NAME",
+            "heartbeat: missing environment variable(s) ALARMS_TABLE_NAME, ALERTS_TOPIC_ARN, "
+            "ALERTS_EVENT_BUS_NAME",
         ),
     ],
 )
