@@ -162,7 +162,22 @@ class AlarmEvaluator:
                     _Pending(base_dev.item_id, new_dev, events, first, leftovers, new_dev != base_dev)
                 )
 
-        written = [p for p in pending if self._write(p, steps, observes, out)]
+        # Alarms first: a device item carries the device high-water mark, and a redelivery skips every
+        # reading below it, so it must not move past a reading whose alarm state failed to commit.
+        written: list[_Pending] = []
+        failed_devices: set[str] = set()
+        for p in pending:
+            if isinstance(p.state, Alarm):
+                if self._write(p, steps, observes, out):
+                    written.append(p)
+                else:
+                    failed_devices.add(p.state.device_id)
+        for p in pending:
+            if isinstance(p.state, DeviceState):
+                if p.state.device_id in failed_devices:
+                    out.fail_from(p.first_index)
+                elif self._write(p, steps, observes, out):
+                    written.append(p)
         self._publish(written, out, remaining_ms)
         return out
 

@@ -189,6 +189,39 @@ def test_replayed_batch_with_rewind_gives_exactly_one_raise_and_one_clear(alarms
     assert (stored.alarm.state, stored.alarm.last_seq, stored.outbox) == ("NORMAL", len(BATCH), ())
 
 
+class FailingAlarmWrites:
+    """The real store, except that alarm (not device) writes raise a transient fault once."""
+
+    def __init__(self, inner: DynamoAlarmStore) -> None:
+        self.inner, self.failed = inner, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def put_alarm(self, alarm: am.Alarm, outbox: Sequence[TransitionLike]) -> am.Alarm:
+        if not self.failed:
+            self.failed = True
+            from sensorflow.core.errors import TransientError
+
+            raise TransientError("dynamodb:PutItem failed: ProvisionedThroughputExceededException")
+        return self.inner.put_alarm(alarm, outbox)
+
+
+def test_a_failed_alarm_write_keeps_the_device_high_water_mark_back(alarms: Stack):
+    # GIVEN the alarm's state write fails on the first attempt
+    readings = enriched(BATCH)
+    flaky = FailingAlarmWrites(store(alarms))
+    out1 = AlarmEvaluator(flaky, RULES, publishers(alarms)).evaluate(readings, plenty)  # type: ignore[arg-type]
+    # THEN nothing is published, the batch fails from the alarm's first reading, and the device item is untouched
+    assert (out1.transitions, out1.failed_from) == ([], 0)
+    _, devices = store(alarms).load([], ["dev-00001"])
+    assert devices == {}
+    # WHEN Lambda redelivers the batch
+    out2 = AlarmEvaluator(store(alarms), RULES, publishers(alarms)).evaluate(readings, plenty)
+    # THEN no reading is skipped and both transitions come out once
+    assert (out2.skipped, out2.transitions) == (0, ["Alarm Raised", "Alarm Cleared"])
+
+
 def test_sns_attributes_drive_a_filter_policy(alarms: Stack):
     # critical-only queue of the stack fixture (FilterPolicy severity=critical)
     AlarmEvaluator(store(alarms), RULES, publishers(alarms)).evaluate(
