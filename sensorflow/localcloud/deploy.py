@@ -28,8 +28,12 @@ def stack_name(stage: str) -> str:
     return f"{SERVICE}-{stage}"
 
 
-def deploy(endpoint: Endpoint, project_root: Path, stage: str, log_path: Path) -> float:
-    """Run ``npx sls deploy --stage <stage>`` against ``endpoint``; returns the seconds it took."""
+def deploy(endpoint: Endpoint, project_root: Path, stage: str, log_path: Path, package_dir: Path) -> float:
+    """``npx sls package`` then ``npx sls deploy --package`` against ``endpoint``; returns the seconds taken.
+
+    The package goes to ``package_dir`` instead of the shared ``.serverless/``, so a local deploy never
+    trips over a concurrent ``sls package`` (tests, CI) in the same checkout.
+    """
     env = {
         **os.environ,
         **endpoint.environ(),

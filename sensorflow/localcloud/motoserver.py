@@ -18,9 +18,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 60.0
@@ -115,7 +116,24 @@ class MotoServer:
         self.stop()
 
 
+class SerializedApp:
+    """Runs one request at a time through moto: its backends are not thread-safe (a Kinesis GetRecords
+    iterating a shard while PutRecords appends to it fails with HTTP 500). SQS ReceiveMessage stays
+    concurrent, because a long poll waits inside the request for messages other requests send."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if "ReceiveMessage" in environ.get("HTTP_X_AMZ_TARGET", ""):
+            return self.app(environ, start_response)
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
 def serve(port: int) -> int:
+    from moto.awslambda.models import LambdaFunction
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -125,8 +143,15 @@ def serve(port: int) -> int:
     from werkzeug.serving import make_server
 
     default_user_config["lambda"] = {"use_docker": False}
+
+    def _run_elsewhere(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+        # moto pushes every Kinesis record, SNS message and S3 event at its Lambda model, which tries
+        # Docker once per record (even with use_docker off). The local runtime runs functions instead.
+        return b""
+
+    LambdaFunction.invoke = _run_elsewhere  # type: ignore[method-assign]
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = DomainDispatcherApplication(create_backend_app)
+    app = SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(HOST, port, app, threaded=True, request_handler=MotoRequestHandler)
 
     def _terminate(signum: int, frame: object) -> None:
