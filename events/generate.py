@@ -21,13 +21,15 @@ STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/sensorflow-local-rea
 FIRST_SEQ = 49_658_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000
 
 
-def reading(device: int, seq: int, sensor_type: str, value: float, unit: str, **extra: Any) -> dict[str, Any]:
+def reading(
+    device: int, seq: int, sensor_type: str, value: float, unit: str, age_s: float = 1.5, **extra: Any
+) -> dict[str, Any]:
     return {
         "device_id": f"dev-{device:05d}",
         "sensor_type": sensor_type,
         "value": value,
         "unit": unit,
-        "timestamp": int(ARRIVAL_S * 1000) - 1500 + seq,
+        "timestamp": int((ARRIVAL_S - age_s) * 1000) + seq,
         "seq": seq,
         "battery_pct": extra.get("battery_pct", 91.0),
         "firmware": extra.get("firmware", "1.4.2"),
@@ -94,16 +96,23 @@ def poison() -> dict[str, Any]:
 
 
 def thresholds() -> dict[str, Any]:
-    return event(
-        [
-            encoded(reading(0, 102, "temperature", 36.5, "C")),  # warning max
-            encoded(reading(1, 202, "humidity", 93.0, "%RH")),  # critical max
-            encoded(reading(2, 302, "pressure", 890.0, "hPa")),  # critical min
-            encoded(reading(3, 402, "temperature", 120.0, "F")),  # 48.9 C: critical max
-            encoded(reading(4, 502, "vibration", 8.0, "mm/s")),  # warning max
-            encoded(reading(0, 103, "temperature", 22.0, "C")),  # normal
-        ]
-    )
+    """Sustained excursions that satisfy the default rules' hold times, and one recovery.
+
+    dev-00000 holds 50 C for 70 s (temperature: 60 s hold) -> Alarm Raised (critical);
+    dev-00001 reads 93 %RH three times (humidity: 3 of 5) -> Alarm Raised (critical);
+    dev-00002 holds 940 hPa for 70 s (pressure: 60 s hold) -> Alarm Raised (warning), 1012 hPa -> Cleared;
+    dev-00004 has one 8 mm/s reading (vibration: 3 of 4) -> nothing.
+    """
+    payloads = []
+    for step in range(8):
+        age = 90 - step * 10
+        payloads.append(encoded(reading(0, 110 + step, "temperature", 50.0, "C", age_s=age)))
+        payloads.append(encoded(reading(2, 310 + step, "pressure", 940.0, "hPa", age_s=age)))
+        if step < 3:
+            payloads.append(encoded(reading(1, 210 + step, "humidity", 93.0, "%RH", age_s=age)))
+    payloads.append(encoded(reading(4, 502, "vibration", 8.0, "mm/s", age_s=5)))
+    payloads.append(encoded(reading(2, 318, "pressure", 1012.0, "hPa", age_s=2)))
+    return event(payloads)
 
 
 SAMPLES = {"ingest-valid.json": valid, "ingest-poison.json": poison, "ingest-thresholds.json": thresholds}

@@ -41,6 +41,7 @@ from sensorflow.core.ports import (
 )
 from sensorflow.core.records import Device, EnrichedReading
 from sensorflow.core.rules import AlarmRule, RuleBook
+from sensorflow.fanout import publish_all, still_owed
 from sensorflow.observability import logger
 
 DEFAULT_MAX_CONFLICT_RETRIES = 3
@@ -249,10 +250,8 @@ class AlarmEvaluator:
         ordered += fresh
         if not ordered:
             return
-        events = [ev for _, ev, _ in ordered]
-        failed: set[str] = set()
-        for publisher in self._publishers:
-            failed |= publisher.publish(events, remaining_ms)
+        owed = publish_all([ev for _, ev, _ in ordered], self._publishers, remaining_ms)
+        failed = set(owed)
         for index, ev, _ in ordered:
             (out.undelivered if ev.event_id in failed else out.events).append(Emitted(index, ev))
         if failed:
@@ -260,7 +259,7 @@ class AlarmEvaluator:
             logger.warning("alarm transitions undelivered; kept in the outbox", undelivered=len(failed))
             out.fail_from(first_bad)
         for p in {id(p): p for _, _, p in ordered}.values():
-            keep = [ev for ev in [*p.leftovers, *(ev for _, ev in p.events)] if ev.event_id in failed]
+            keep = still_owed([*p.leftovers, *(ev for _, ev in p.events)], owed)
             try:
                 if isinstance(p.state, Alarm):
                     p.state = self._store.clear_outbox(p.state, keep)

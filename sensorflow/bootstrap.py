@@ -16,11 +16,12 @@ from sensorflow.config import (
     load_rules_document,
 )
 from sensorflow.core.cache import CachingRegistry
-from sensorflow.core.ports import AlertPublisher, DeviceRegistry, QuarantineSink, ReadingSink
-from sensorflow.core.thresholds import RuleSet, parse_rules
+from sensorflow.core.ports import DeviceRegistry, QuarantineSink, ReadingSink, TransitionPublisher
+from sensorflow.core.rules import RuleBook, parse_rule_book
 from sensorflow.ingest import IngestService
 
 if TYPE_CHECKING:
+    from sensorflow.alarms import AlarmEvaluator
     from sensorflow.heartbeat import HeartbeatService
     from sensorflow.incidents import IncidentService
     from sensorflow.notify import NotifyService
@@ -28,8 +29,38 @@ if TYPE_CHECKING:
 SENSOR_TYPES = {"temperature", "humidity", "pressure", "vibration", "co2"}
 
 
-def load_rules(settings: Settings) -> RuleSet:
-    return parse_rules(load_rules_document(settings.rules_file), SENSOR_TYPES)
+def load_rules(settings: Settings) -> RuleBook:
+    return parse_rule_book(load_rules_document(settings.rules_file), SENSOR_TYPES)
+
+
+def transition_publishers(
+    topic_arn: str, bus_name: str, clients: dict[str, Any] | None = None
+) -> list[TransitionPublisher]:
+    from sensorflow.adapters.eventbridge_events import EventBridgeTransitionPublisher
+    from sensorflow.adapters.sns_alerts import SnsTransitionPublisher
+
+    c = clients or {}
+    return [
+        SnsTransitionPublisher(topic_arn, c.get("sns")),
+        EventBridgeTransitionPublisher(bus_name, c.get("events")),
+    ]
+
+
+def build_alarm_evaluator(
+    settings: Settings,
+    publishers: list[TransitionPublisher] | None = None,
+    clients: dict[str, Any] | None = None,
+) -> AlarmEvaluator:
+    from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
+    from sensorflow.alarms import AlarmEvaluator
+
+    c = clients or {}
+    return AlarmEvaluator(
+        store=DynamoAlarmStore(settings.alarms_table, c.get("dynamodb")),
+        rules=load_rules(settings),
+        publishers=publishers
+        or transition_publishers(settings.alerts_topic_arn, settings.alerts_event_bus, clients),
+    )
 
 
 def build_ingest_service(
@@ -37,14 +68,12 @@ def build_ingest_service(
     registry: DeviceRegistry | None = None,
     readings: ReadingSink | None = None,
     quarantine: QuarantineSink | None = None,
-    publishers: list[AlertPublisher] | None = None,
+    publishers: list[TransitionPublisher] | None = None,
     clients: dict[str, Any] | None = None,
 ) -> IngestService:
     from sensorflow.adapters.dynamodb_registry import DynamoDeviceRegistry
-    from sensorflow.adapters.eventbridge_events import EventBridgeAlertPublisher
     from sensorflow.adapters.s3_quarantine import S3QuarantineSink
     from sensorflow.adapters.s3_readings import S3ReadingSink
-    from sensorflow.adapters.sns_alerts import SnsAlertPublisher
 
     c = clients or {}
     return IngestService(
@@ -54,12 +83,7 @@ def build_ingest_service(
         ),
         readings=readings or S3ReadingSink(settings.readings_bucket, c.get("s3")),
         quarantine=quarantine or S3QuarantineSink(settings.quarantine_bucket, c.get("s3")),
-        publishers=publishers
-        or [
-            SnsAlertPublisher(settings.alerts_topic_arn, c.get("sns")),
-            EventBridgeAlertPublisher(settings.alerts_event_bus, c.get("events")),
-        ],
-        rules=load_rules(settings),
+        alarms=build_alarm_evaluator(settings, publishers, clients),
         deadline_margin_ms=settings.deadline_margin_ms,
     )
 
@@ -114,18 +138,13 @@ def build_heartbeat_service(
 ) -> HeartbeatService:
     from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
     from sensorflow.adapters.dynamodb_heartbeat import DynamoHeartbeatCheckpoint
-    from sensorflow.adapters.eventbridge_events import EventBridgeTransitionPublisher
-    from sensorflow.adapters.sns_alerts import SnsTransitionPublisher
     from sensorflow.heartbeat import HeartbeatService
 
     c = clients or {}
     return HeartbeatService(
         store=DynamoAlarmStore(settings.alarms_table, c.get("dynamodb")),
         checkpoint=DynamoHeartbeatCheckpoint(settings.alarms_table, c.get("dynamodb")),
-        publishers=[
-            SnsTransitionPublisher(settings.alerts_topic_arn, c.get("sns")),
-            EventBridgeTransitionPublisher(settings.alerts_event_bus, c.get("events")),
-        ],
+        publishers=transition_publishers(settings.alerts_topic_arn, settings.alerts_event_bus, clients),
         initial_lookback_minutes=settings.initial_lookback_minutes,
         max_minutes_per_run=settings.max_minutes_per_run,
     )

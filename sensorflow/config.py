@@ -20,6 +20,7 @@ class Settings:
     quarantine_bucket: str
     alerts_topic_arn: str
     alerts_event_bus: str
+    alarms_table: str
     rules_file: Path = DEFAULT_RULES_FILE
     device_cache_ttl_s: float = 300.0
     deadline_margin_ms: int = 5_000
@@ -27,20 +28,18 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        required = {
-            "device_table": "DEVICE_TABLE_NAME",
-            "readings_bucket": "READINGS_BUCKET_NAME",
-            "quarantine_bucket": "QUARANTINE_BUCKET_NAME",
-            "alerts_topic_arn": "ALERTS_TOPIC_ARN",
-            "alerts_event_bus": "ALERTS_EVENT_BUS_NAME",
-        }
-        missing = [var for var in required.values() if not env.get(var)]
-        if missing:
-            raise ConfigError(
-                f"missing environment variable(s) {', '.join(missing)}: deploy with serverless.yml, "
-                "or export them for a local run (sls invoke local resolves them from the deployed stack)"
-            )
-        values = {field: env[var] for field, var in required.items()}
+        values = _require(
+            env,
+            {
+                "device_table": "DEVICE_TABLE_NAME",
+                "readings_bucket": "READINGS_BUCKET_NAME",
+                "quarantine_bucket": "QUARANTINE_BUCKET_NAME",
+                "alerts_topic_arn": "ALERTS_TOPIC_ARN",
+                "alerts_event_bus": "ALERTS_EVENT_BUS_NAME",
+                "alarms_table": "ALARMS_TABLE_NAME",
+            },
+            "ingest",
+        )
         return cls(
             **values,
             rules_file=Path(env.get("RULES_FILE") or DEFAULT_RULES_FILE),

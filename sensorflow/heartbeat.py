@@ -46,6 +46,7 @@ from sensorflow.core.ports import (
     TransitionPublisher,
     VersionConflictError,
 )
+from sensorflow.fanout import publish_all, still_owed
 from sensorflow.observability import logger, metrics
 
 OVERLAP_MINUTES = 1
@@ -65,7 +66,7 @@ class StaleDeviceStore(Protocol):
 
     def put_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState: ...
 
-    def clear_device_outbox(self, state: DeviceState) -> DeviceState: ...
+    def clear_device_outbox(self, state: DeviceState, keep: Sequence[TransitionLike] = ()) -> DeviceState: ...
 
 
 class Checkpoint(Protocol):
@@ -151,11 +152,14 @@ class HeartbeatService:
                     return True
                 state = fresh.state
                 continue
-            if self._publish(events, remaining_ms):
+            owed = self._publish(events, remaining_ms)
+            if not owed:
                 self.store.clear_device_outbox(written)
                 out.raised += [e.event_id for e in events]
                 logger.info("device stale", device_id=state.device_id, event_id=events[0].event_id)
                 return True
+            with contextlib.suppress(VersionConflictError):
+                self.store.clear_device_outbox(written, keep=still_owed(events, owed))
             return False
         logger.warning("device kept changing, left for the next run", device_id=state.device_id)
         return False
@@ -166,22 +170,21 @@ class HeartbeatService:
         for stored in self.store.load([], device_ids)[1].values():
             if not stored.outbox:
                 continue
-            if self._publish(stored.outbox, remaining_ms):
-                # Rewritten meanwhile: whoever wrote it owns its outbox now.
-                with contextlib.suppress(VersionConflictError):
-                    self.store.clear_device_outbox(stored.state)
-                out.republished += [e.event_id for e in stored.outbox]
-            else:
+            owed = self._publish(stored.outbox, remaining_ms)
+            # Rewritten meanwhile: whoever wrote it owns its outbox now.
+            with contextlib.suppress(VersionConflictError):
+                self.store.clear_device_outbox(stored.state, keep=still_owed(stored.outbox, owed))
+            if owed:
                 ok = False
+            else:
+                out.republished += [e.event_id for e in stored.outbox]
         return ok
 
-    def _publish(self, events: Sequence[TransitionLike], remaining_ms: RemainingTime) -> bool:
-        undelivered: set[str] = set()
-        for publisher in self.publishers:
-            undelivered |= publisher.publish(events, remaining_ms)
-        if undelivered:
-            logger.warning("stale events undelivered, kept in the outbox", count=len(undelivered))
-        return not undelivered
+    def _publish(self, events: Sequence[TransitionLike], remaining_ms: RemainingTime) -> dict[str, set[str]]:
+        owed = publish_all(events, self.publishers, remaining_ms)
+        if owed:
+            logger.warning("stale events undelivered, kept in the outbox", count=len(owed))
+        return owed
 
     @staticmethod
     def _record(out: HeartbeatOutcome) -> None:

@@ -7,8 +7,10 @@ So processing stops at the first transient failure: that record and every later 
 and outputs are written only for the prefix before it. Powertools' BatchProcessor keeps going after a
 failure, which for Kinesis only repeats work that will be redelivered anyway.
 
-Output order within a batch: alerts are published first (the lowest record whose alert failed
-shortens the committed prefix), then the quarantine and readings objects for that prefix. Both
+Output order within a batch: the alarm lifecycle runs first over the enriched readings (state and
+transitions commit together, see ``sensorflow.alarms``); the lowest record whose alarm state or
+transition did not make it shortens the committed prefix. Then the quarantine and readings objects
+for that prefix are written. Both
 objects are keyed by shard and the batch's first sequence number, so any redelivery that starts at
 the same record (whole-batch retry, timeout, bisect) overwrites them instead of adding a copy.
 """
@@ -19,25 +21,27 @@ import json
 from base64 import b64encode
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sensorflow.core.checks import check_reading
 from sensorflow.core.decode import ReadingDecoder
 from sensorflow.core.enrich import enrich
 from sensorflow.core.errors import InvalidRecordError, TransientError
 from sensorflow.core.ports import (
-    AlertPublisher,
     DeviceRegistry,
     QuarantineEntry,
     QuarantineSink,
     ReadingSink,
     RemainingTime,
+    TransitionLike,
 )
-from sensorflow.core.records import Alert, EnrichedReading, StreamRecord
-from sensorflow.core.thresholds import RuleSet
+from sensorflow.core.records import EnrichedReading, StreamRecord
 from sensorflow.observability import logger
+
+if TYPE_CHECKING:
+    from sensorflow.alarms import AlarmOutcome, Emitted
 
 # Stop starting records when less than this is left, so the flush (alerts, S3) still fits.
 DEFAULT_DEADLINE_MARGIN_MS = 5_000
@@ -47,8 +51,13 @@ DEFAULT_DEADLINE_MARGIN_MS = 5_000
 class _Done:
     index: int
     enriched: EnrichedReading | None = None
-    alerts: list[Alert] = field(default_factory=list)
     quarantined: QuarantineEntry | None = None
+
+
+class AlarmEvaluation(Protocol):
+    """What the service needs of ``sensorflow.alarms.AlarmEvaluator`` (tests pass a fake)."""
+
+    def evaluate(self, readings: Sequence[EnrichedReading], remaining_ms: RemainingTime) -> AlarmOutcome: ...
 
 
 @dataclass(slots=True)
@@ -58,9 +67,10 @@ class BatchOutcome:
     received: int
     enriched: list[EnrichedReading]
     quarantined: list[QuarantineEntry]
-    alerts: list[Alert]
+    transitions: list[TransitionLike]
     failed_sequence_numbers: list[str]
     failure_cause: str | None = None
+    replayed: int = 0  # readings the alarm high-water mark had already seen
 
     def response(self) -> dict[str, Any]:
         return {"batchItemFailures": [{"itemIdentifier": s} for s in self.failed_sequence_numbers]}
@@ -76,16 +86,14 @@ class IngestService:
         registry: DeviceRegistry,
         readings: ReadingSink,
         quarantine: QuarantineSink,
-        publishers: Sequence[AlertPublisher],
-        rules: RuleSet,
+        alarms: AlarmEvaluation,
         decoder: ReadingDecoder | None = None,
         deadline_margin_ms: int = DEFAULT_DEADLINE_MARGIN_MS,
     ) -> None:
         self._registry = registry
         self._readings = readings
         self._quarantine = quarantine
-        self._publishers = publishers
-        self._rules = rules
+        self._alarms = alarms
         self._decoder = decoder or ReadingDecoder()
         self._margin = deadline_margin_ms
 
@@ -110,7 +118,9 @@ class IngestService:
                 )
                 break
 
-        failed_from, cause = self._publish(done, records, failed_from, cause, remaining_ms)
+        alarms = self._evaluate_alarms(done, remaining_ms)
+        if alarms.failed_from is not None:
+            failed_from, cause = alarms.failed_from, "alarms"
         committed = done if failed_from is None else done[:failed_from]
         try:
             self._flush(records, committed)
@@ -122,11 +132,12 @@ class IngestService:
             received=len(records),
             enriched=[d.enriched for d in committed if d.enriched],
             quarantined=[d.quarantined for d in committed if d.quarantined],
-            alerts=[a for d in committed for a in d.alerts],
+            transitions=[e.event for e in alarms.events],
             failed_sequence_numbers=[]
             if failed_from is None
             else [r.sequence_number for r in records[failed_from:]],
             failure_cause=cause,
+            replayed=alarms.skipped,
         )
 
     def _one(self, index: int, record: StreamRecord) -> _Done:
@@ -155,34 +166,14 @@ class IngestService:
         ) as exc:  # the one broad catch: a bug must not stall the shard, and the bytes are kept
             logger.exception("unexpected error; quarantining record", sequence_number=record.sequence_number)
             return _Done(index, quarantined=_quarantine_entry(record, "processing_error", repr(exc)))
-        enriched = enrich(reading, value, unit, device, record)
-        return _Done(index, enriched=enriched, alerts=self._rules.evaluate(enriched))
+        return _Done(index, enriched=enrich(reading, value, unit, device, record))
 
-    def _publish(
-        self,
-        done: list[_Done],
-        records: Sequence[StreamRecord],
-        failed_from: int | None,
-        cause: str | None,
-        remaining_ms: RemainingTime,
-    ) -> tuple[int | None, str | None]:
-        alerts = [a for d in done for a in d.alerts]
-        if not alerts:
-            return failed_from, cause
-        failed_ids: set[str] = set()
-        for publisher in self._publishers:
-            failed_ids |= publisher.publish(alerts, remaining_ms)
-        if not failed_ids:
-            return failed_from, cause
-        first_bad = min(d.index for d in done if any(a.alert_id in failed_ids for a in d.alerts))
-        logger.warning(
-            "alerts undelivered; failing from their record",
-            sequence_number=records[first_bad].sequence_number,
-            undelivered=len(failed_ids),
-        )
-        if failed_from is None or first_bad < failed_from:
-            return first_bad, "alerts"
-        return failed_from, cause
+    def _evaluate_alarms(self, done: list[_Done], remaining_ms: RemainingTime) -> _AlarmResult:
+        """Run the alarm lifecycle over the enriched readings, mapping its failure back to a record index."""
+        enriched = [d for d in done if d.enriched]
+        outcome = self._alarms.evaluate([d.enriched for d in enriched if d.enriched], remaining_ms)
+        failed = None if outcome.failed_from is None else enriched[outcome.failed_from].index
+        return _AlarmResult(outcome.events, failed, outcome.skipped)
 
     def _flush(self, records: Sequence[StreamRecord], committed: list[_Done]) -> None:
         if not committed:
@@ -194,6 +185,13 @@ class IngestService:
             self._quarantine.write(f"quarantine/{key}.jsonl", quarantined)
         if enriched:
             self._readings.write(f"readings/{key}.avro", enriched)
+
+
+@dataclass(frozen=True, slots=True)
+class _AlarmResult:
+    events: list[Emitted]
+    failed_from: int | None  # index into the batch's records
+    skipped: int
 
 
 def batch_key(first: StreamRecord) -> str:

@@ -28,13 +28,20 @@ def record_batch(outcome: BatchOutcome) -> None:
         name="BatchItemFailures", unit=MetricUnit.Count, value=len(outcome.failed_sequence_numbers)
     )
     _by_dimension("RecordsQuarantinedByReason", "reason", outcome.quarantined_by_reason)
-    _by_dimension("Alerts", "severity", Counter(a.severity for a in outcome.alerts))
+    transitions = [t.attributes() for t in outcome.transitions]
+    _by_dimension("AlarmTransitions", "transition", Counter(a["transition"] for a in transitions))
+    _by_dimension(
+        "Alerts",
+        "severity",
+        Counter(a["severity"] for a in transitions if a["transition"] != "Alarm Cleared"),
+    )
     logger.info(
         "batch processed",
         received=outcome.received,
         enriched=len(outcome.enriched),
         quarantined=len(outcome.quarantined),
-        alerts=len(outcome.alerts),
+        transitions=len(outcome.transitions),
+        replayed=outcome.replayed,
         failed=len(outcome.failed_sequence_numbers),
         failure_cause=outcome.failure_cause,
     )
@@ -47,6 +54,6 @@ def _by_dimension(name: str, dimension: str, counts: Counter[str]) -> None:
             unit=MetricUnit.Count,
             value=count,
             namespace=NAMESPACE,
-            default_dimensions=metrics.default_dimensions,
+            default_dimensions={"service": SERVICE},
         ) as metric:
             metric.add_dimension(name=dimension, value=value)

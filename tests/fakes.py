@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sensorflow.alarms import AlarmOutcome
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import QuarantineEntry, RemainingTime
-from sensorflow.core.records import Alert, Device, EnrichedReading
+from sensorflow.core.records import Device, EnrichedReading
 
 
 class FakeRegistry:
@@ -46,12 +47,18 @@ class FakeQuarantineSink:
         self.objects[key] = list(entries)
 
 
-class FakePublisher:
-    def __init__(self, undeliverable: set[str] | None = None) -> None:
-        self.published: list[Alert] = []
-        self.undeliverable = undeliverable or set()
+class FakeAlarms:
+    """Stands in for ``AlarmEvaluator``: records what it was given and fails from the chosen readings."""
 
-    def publish(self, alerts: Sequence[Alert], remaining_ms: RemainingTime) -> set[str]:
-        failed = {a.alert_id for a in alerts if a.alert_id in self.undeliverable}
-        self.published += [a for a in alerts if a.alert_id not in failed]
-        return failed
+    def __init__(self, failing_seqs: set[int] | None = None) -> None:
+        self.seen: list[EnrichedReading] = []
+        self.failing_seqs = failing_seqs or set()
+
+    def evaluate(self, readings: Sequence[EnrichedReading], remaining_ms: RemainingTime) -> AlarmOutcome:
+        self.seen += readings
+        out = AlarmOutcome()
+        for i, r in enumerate(readings):
+            if r.reading.seq in self.failing_seqs:
+                out.fail_from(i)
+                break
+        return out

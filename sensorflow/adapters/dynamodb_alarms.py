@@ -85,6 +85,26 @@ def _plain(attr: dict[str, Any]) -> Any:
     return value
 
 
+def outbox_attr(outbox: Sequence[TransitionLike]) -> dict[str, Any]:
+    """Outbox entries as JSON strings: the event document, wrapped with the publishers still owed it."""
+    entries = []
+    for t in outbox:
+        pending = getattr(t, "pending", None)
+        body = t.to_message() if pending is None else {"event": t.to_message(), "pending": list(pending)}
+        entries.append({"S": json.dumps(body, separators=(",", ":"))})
+    return {"L": entries}
+
+
+def outbox_from(raw: Sequence[str]) -> tuple[StoredTransition, ...]:
+    out = []
+    for body in (json.loads(s) for s in raw):
+        if "pending" in body and "event" in body:
+            out.append(StoredTransition(body["event"]["event_id"], body["event"], tuple(body["pending"])))
+        else:
+            out.append(StoredTransition(body["event_id"], body))
+    return tuple(out)
+
+
 def alarm_item(alarm: Alarm, outbox: Sequence[TransitionLike] = ()) -> dict[str, Any]:
     item: dict[str, Any] = {"item_type": {"S": "alarm"}}
     for name in _ALARM_FIELDS:
@@ -92,7 +112,7 @@ def alarm_item(alarm: Alarm, outbox: Sequence[TransitionLike] = ()) -> dict[str,
         if value is not None and value != "":
             item[name] = _attr(value)
     if outbox:
-        item["outbox"] = {"L": [{"S": json.dumps(t.to_message(), separators=(",", ":"))} for t in outbox]}
+        item["outbox"] = outbox_attr(outbox)
     return item
 
 
@@ -107,11 +127,7 @@ def alarm_from_item(item: dict[str, Any]) -> StoredAlarm:
         elif name in _FLOAT_FIELDS:
             v = float(v)
         values[name] = v
-    outbox = tuple(
-        StoredTransition(doc["event_id"], doc)
-        for doc in (json.loads(s) for s in _plain(item.get("outbox", {"L": []})))
-    )
-    return StoredAlarm(Alarm(**values), outbox)
+    return StoredAlarm(Alarm(**values), outbox_from(_plain(item.get("outbox", {"L": []}))))
 
 
 def device_item(state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> dict[str, Any]:
@@ -137,7 +153,7 @@ def device_item(state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> di
     }
     item.update({k: _attr(v) for k, v in optional.items() if v is not None})
     if outbox:
-        item["outbox"] = {"L": [{"S": json.dumps(t.to_message(), separators=(",", ":"))} for t in outbox]}
+        item["outbox"] = outbox_attr(outbox)
     return item
 
 
@@ -159,8 +175,7 @@ def device_from_item(item: dict[str, Any]) -> tuple[DeviceState, tuple[StoredTra
         context=json.loads(opt("context") or "{}"),
         version=int(opt("version") or 0),
     )
-    outbox = tuple(StoredTransition(d["event_id"], d) for d in (json.loads(s) for s in opt("outbox") or []))
-    return state, outbox
+    return state, outbox_from(opt("outbox") or [])
 
 
 class DynamoAlarmStore:
@@ -281,7 +296,7 @@ class DynamoAlarmStore:
         values: dict[str, Any] = {":expected": {"N": str(version)}, ":next": {"N": str(version + 1)}}
         if keep:
             expression = "SET outbox = :keep, version = :next"
-            values[":keep"] = {"L": [{"S": json.dumps(t.to_message(), separators=(",", ":"))} for t in keep]}
+            values[":keep"] = outbox_attr(keep)
         else:
             expression = "REMOVE outbox SET version = :next"
         try:

@@ -1,7 +1,7 @@
-"""Alerts and alarm transitions to the EventBridge bus with ``PutEvents``.
+"""Alarm transitions to the EventBridge bus with ``PutEvents``.
 
 ``EventBridgePublisher`` owns the limits (chunks of 10, entry size, resending only retryable failures);
-``EventBridgeAlertPublisher`` and ``EventBridgeTransitionPublisher`` only build entries. Transitions go
+``EventBridgeTransitionPublisher`` only builds entries. Transitions go
 with Source ``sensorflow.alarms`` and DetailType = the transition name (e.g. ``Alarm Raised``).
 
 Limits (docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html): at most 10 entries
@@ -21,7 +21,6 @@ from sensorflow.adapters.errors import transient
 from sensorflow.adapters.retry import resend_failed
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import RemainingTime, TransitionLike
-from sensorflow.core.records import Alert
 from sensorflow.observability import logger
 
 PUT_EVENTS_MAX_ENTRIES = 10  # EventBridge PutEvents: entries per call
@@ -29,18 +28,7 @@ PUT_EVENTS_MAX_ENTRY_BYTES = 256 * 1024  # EventBridge: per-entry size by the fo
 PUT_EVENTS_TIME_BYTES = 14
 RETRYABLE_CODES = frozenset({"ThrottlingException", "InternalFailure", "InternalException"})
 
-SOURCE = "sensorflow.ingest"
-DETAIL_TYPE = "Threshold Crossed"
 TRANSITION_SOURCE = "sensorflow.alarms"
-
-
-def alert_entry(alert: Alert, bus_name: str) -> dict[str, Any]:
-    return {
-        "Source": SOURCE,
-        "DetailType": DETAIL_TYPE,
-        "Detail": json.dumps(alert.to_dict(), separators=(",", ":")),
-        "EventBusName": bus_name,
-    }
 
 
 def transition_entry(event: TransitionLike, bus_name: str) -> dict[str, Any]:
@@ -61,6 +49,8 @@ def entry_size(entry: dict[str, Any]) -> int:
 
 class EventBridgePublisher:
     """PutEvents within the limits; returns the ids of the entries that could not be delivered."""
+
+    name = "eventbridge"
 
     def __init__(self, bus_name: str, client: Any = None) -> None:
         self._bus_name = bus_name
@@ -111,15 +101,6 @@ class EventBridgePublisher:
             logger.warning("EventBridge entry failed", entry_id=item[0], code=code)
             (retryable if code in RETRYABLE_CODES else permanent).append(item)
         return retryable, permanent
-
-
-class EventBridgeAlertPublisher(EventBridgePublisher):
-    """Per-reading threshold alerts (``AlertPublisher``)."""
-
-    def publish(self, alerts: Sequence[Alert], remaining_ms: RemainingTime) -> set[str]:
-        return self.publish_entries(
-            [(a.alert_id, alert_entry(a, self._bus_name)) for a in alerts], remaining_ms
-        )
 
 
 class EventBridgeTransitionPublisher(EventBridgePublisher):

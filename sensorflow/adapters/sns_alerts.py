@@ -1,8 +1,7 @@
-"""Alerts and alarm transitions to the SNS topic with ``PublishBatch``.
+"""Alarm transitions to the SNS topic with ``PublishBatch``.
 
 ``SnsPublisher`` owns the limits (chunking by count and bytes, resending only the failed entries);
-``SnsAlertPublisher`` (per-reading alerts) and ``SnsTransitionPublisher`` (alarm transitions) only build
-entries.
+``SnsTransitionPublisher`` only builds entries.
 
 Limits (docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html): at most 10 entries with distinct
 Ids, and each message and the whole batch at most 262,144 bytes, message attributes included.
@@ -20,28 +19,12 @@ from sensorflow.adapters.errors import transient
 from sensorflow.adapters.retry import resend_failed
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import RemainingTime, TransitionLike
-from sensorflow.core.records import Alert
 from sensorflow.observability import logger
 
 PUBLISH_BATCH_MAX_ENTRIES = 10  # SNS PublishBatch: entries per call
 PUBLISH_BATCH_MAX_BYTES = 262_144  # SNS: message + attributes, per message and per batch
-FILTER_ATTRIBUTES = ("severity", "sensor_type", "site", "device_id")
 TRANSITION_ATTRIBUTES = ("transition", "severity", "sensor_type", "site", "device_id")
 SUBJECT_MAX_CHARS = 100  # SNS: Subject must be under 100 characters
-
-
-def alert_entry(alert: Alert) -> dict[str, Any]:
-    body = alert.to_dict()
-    return {
-        "Id": alert.alert_id,
-        "Message": json.dumps(body, separators=(",", ":")),
-        "Subject": f"[{alert.severity}] {alert.sensor_type} {alert.bound} on {alert.device_id}"[
-            :SUBJECT_MAX_CHARS
-        ],
-        "MessageAttributes": {
-            name: {"DataType": "String", "StringValue": str(body[name])} for name in FILTER_ATTRIBUTES
-        },
-    }
 
 
 def transition_entry(event: TransitionLike) -> dict[str, Any]:
@@ -90,6 +73,8 @@ def chunk_entries(entries: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]
 class SnsPublisher:
     """PublishBatch within the limits; returns the Ids that could not be delivered."""
 
+    name = "sns"
+
     def __init__(self, topic_arn: str, client: Any = None) -> None:
         self._topic_arn = topic_arn
         self._client = client
@@ -127,13 +112,6 @@ class SnsPublisher:
             (permanent if failed.get("SenderFault") else retryable).append(by_id[failed["Id"]])
             logger.warning("SNS entry failed", alert_id=failed["Id"], code=failed.get("Code"))
         return retryable, permanent
-
-
-class SnsAlertPublisher(SnsPublisher):
-    """Per-reading threshold alerts (``AlertPublisher``)."""
-
-    def publish(self, alerts: Sequence[Alert], remaining_ms: RemainingTime) -> set[str]:
-        return self.publish_entries([alert_entry(a) for a in alerts], remaining_ms)
 
 
 class SnsTransitionPublisher(SnsPublisher):

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from sensorflow.core.alarms import Alarm, DeviceState, attributes_of
 from sensorflow.core.errors import TransientError
-from sensorflow.core.records import Alert, Device, EnrichedReading
+from sensorflow.core.records import Device, EnrichedReading
 
 # Milliseconds left before the invocation's deadline (Lambda's context.get_remaining_time_in_millis).
 RemainingTime = Callable[[], int]
@@ -43,12 +43,6 @@ class QuarantineSink(Protocol):
     def write(self, key: str, entries: Sequence[QuarantineEntry]) -> None: ...
 
 
-class AlertPublisher(Protocol):
-    def publish(self, alerts: Sequence[Alert], remaining_ms: RemainingTime) -> set[str]:
-        """Publish; return the ids of alerts that could not be delivered (each a transient failure)."""
-        ...
-
-
 class TransitionLike(Protocol):
     """An alarm transition event (``sensorflow.core.alarms.TransitionEvent``): its deterministic id, the
     contract's JSON document (SNS Message / EventBridge detail) and the SNS filter attributes."""
@@ -62,6 +56,8 @@ class TransitionLike(Protocol):
 
 
 class TransitionPublisher(Protocol):
+    name: str  # stable, e.g. "sns": outbox entries remember which publishers they are still owed to
+
     def publish(self, transitions: Sequence[TransitionLike], remaining_ms: RemainingTime) -> set[str]:
         """Publish transition events; return the event ids that could not be delivered (transient)."""
         ...
@@ -77,6 +73,7 @@ class StoredTransition:
 
     event_id: str
     document: dict[str, Any]
+    pending: tuple[str, ...] | None = None  # publishers (by name) still owed this event; None: all of them
 
     def to_message(self) -> dict[str, Any]:
         return self.document

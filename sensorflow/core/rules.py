@@ -200,7 +200,7 @@ def parse_rule_book(doc: Mapping[str, Any], known_sensor_types: set[str] | None 
 
 
 def _parse_one(where: str, raw: Mapping[str, Any], known: set[str] | None) -> AlarmRule:
-    base = parse_rules({"rules": [raw]}, known).for_sensor(raw["sensor_type"])[0]
+    base = parse_rules({"rules": [raw]}, known)[0]
     if not RULE_ID.fullmatch(base.rule_id):
         raise ConfigError(f"{where}: field 'id' must match {RULE_ID.pattern} (lower case, no '.' or '#')")
     unknown = sorted(set(raw) - KNOWN_FIELDS)

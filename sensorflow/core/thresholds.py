@@ -1,19 +1,18 @@
-"""Per-sensor-type threshold rules (first version): warning and critical min/max.
+"""Threshold levels of a rule: warning and critical min/max, validated, with device overrides.
 
-Rules come from ``sensorflow/rules.json`` and are validated at load time; a device in the registry
-can override any level per rule (``Device.thresholds[rule_id][severity][min|max]``).
+``sensorflow.core.rules`` builds the alarm rules (duration, hysteresis, rate, staleness) on top of
+these checks; a device in the registry can override any level per rule
+(``Device.thresholds[rule_id][severity][min|max]``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sensorflow.core.errors import ConfigError
-from sensorflow.core.records import Alert, EnrichedReading
 
 SEVERITIES = ("critical", "warning")  # most severe first: a reading raises at most one alert per rule
 BOUNDS = ("min", "max")
@@ -54,51 +53,7 @@ class ThresholdRule:
         return None
 
 
-class RuleSet:
-    def __init__(self, rules: list[ThresholdRule]) -> None:
-        self._by_type: dict[str, list[ThresholdRule]] = {}
-        for rule in rules:
-            self._by_type.setdefault(rule.sensor_type, []).append(rule)
-
-    def for_sensor(self, sensor_type: str) -> list[ThresholdRule]:
-        return self._by_type.get(sensor_type, [])
-
-    def evaluate(self, enriched: EnrichedReading) -> list[Alert]:
-        alerts = []
-        r, d = enriched.reading, enriched.device
-        for rule in self.for_sensor(r.sensor_type):
-            hit = rule.with_overrides(d.thresholds.get(rule.rule_id)).evaluate(enriched.value)
-            if hit is None:
-                continue
-            severity, bound, threshold = hit
-            alerts.append(
-                Alert(
-                    alert_id=alert_id(r.device_id, rule.rule_id, r.seq, r.timestamp_ms),
-                    rule_id=rule.rule_id,
-                    severity=severity,
-                    bound=bound,
-                    threshold=threshold,
-                    device_id=r.device_id,
-                    sensor_type=r.sensor_type,
-                    value=enriched.value,
-                    unit=enriched.unit,
-                    timestamp_ms=r.timestamp_ms,
-                    seq=r.seq,
-                    site=d.site,
-                    location=d.location,
-                    owner_team=d.owner_team,
-                )
-            )
-        return alerts
-
-
-def alert_id(device_id: str, rule_id: str, seq: int, timestamp_ms: int) -> str:
-    """Deterministic id: the same reading under the same rule always gives the same id, so replays dedupe."""
-    key = f"{device_id}\x1f{rule_id}\x1f{seq}\x1f{timestamp_ms}".encode()
-    return hashlib.sha256(key).hexdigest()[:32]
-
-
-def parse_rules(doc: Mapping[str, Any], known_sensor_types: set[str] | None = None) -> RuleSet:
+def parse_rules(doc: Mapping[str, Any], known_sensor_types: set[str] | None = None) -> list[ThresholdRule]:
     """Validate a rules document; raise ``ConfigError`` naming the rule and the field at fault."""
     if not isinstance(doc, Mapping) or not isinstance(doc.get("rules"), list):
         raise ConfigError("rules file: top level must be an object with a 'rules' list")
@@ -122,7 +77,7 @@ def parse_rules(doc: Mapping[str, Any], known_sensor_types: set[str] | None = No
             raise ConfigError(f"{where}: needs at least one of the fields 'warning' or 'critical'")
         _check_nesting(where, levels)
         rules.append(ThresholdRule(name, sensor_type, levels))
-    return RuleSet(rules)
+    return rules
 
 
 def _levels(where: str, severity: str, raw: Any) -> Levels:

@@ -6,20 +6,17 @@ ingest service per batch with in-memory fakes. Prints figures; asserts nothing a
 
 from __future__ import annotations
 
-import json
 import time
 import tracemalloc
-from pathlib import Path
 
 import fastavro
 
 from sensorflow.core import schemas
 from sensorflow.core.checks import check_reading
 from sensorflow.core.decode import ReadingDecoder, encode_reading
-from sensorflow.core.thresholds import parse_rules
 from sensorflow.ingest import IngestService
 from tests.factories import NOW_MS, device, reading, stream_record
-from tests.fakes import FakePublisher, FakeQuarantineSink, FakeReadingSink, FakeRegistry
+from tests.fakes import FakeAlarms, FakeQuarantineSink, FakeReadingSink, FakeRegistry
 
 N = 50_000
 
@@ -51,13 +48,11 @@ def main() -> None:
         for r in decoded:
             fastavro.validate(r, schema, raise_errors=True)
 
-    rules = parse_rules(json.loads(Path("sensorflow/rules.json").read_text()))
     svc = IngestService(
         FakeRegistry([device(f"dev-{i:05d}") for i in range(200)]),
         FakeReadingSink(),
         FakeQuarantineSink(),
-        [FakePublisher()],
-        rules,
+        FakeAlarms(),
     )
     batch = [stream_record(p, i) for i, p in enumerate(payloads[:500])]
 

@@ -69,6 +69,33 @@ def _queue(sqs: Any, name: str) -> tuple[str, str]:
     return url, arn
 
 
+def create_alarms_table(ddb: Any, name: str = f"sensorflow-{STAGE}-alarms") -> str:
+    """The alarms table as serverless.yml defines it: pk alarm_id, sparse GSI stale-deadlines."""
+    from sensorflow.adapters.dynamodb_alarms import STALE_INDEX
+
+    ddb.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": "alarm_id", "AttributeType": "S"},
+            {"AttributeName": "stale_bucket", "AttributeType": "S"},
+            {"AttributeName": "stale_deadline_ms", "AttributeType": "N"},
+        ],
+        KeySchema=[{"AttributeName": "alarm_id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": STALE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "stale_bucket", "KeyType": "HASH"},
+                    {"AttributeName": "stale_deadline_ms", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
+
+
 @pytest.fixture
 def stack() -> Iterator[Stack]:
     with mock_aws():
@@ -83,6 +110,7 @@ def stack() -> Iterator[Stack]:
             KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
         )
+        alarms_table = create_alarms_table(c["dynamodb"])
         for bucket in ("readings", "quarantine"):
             c["s3"].create_bucket(Bucket=f"{prefix}-{bucket}-123456789012-{REGION}")
         topic_arn = c["sns"].create_topic(Name=f"{prefix}-alerts")["TopicArn"]
@@ -104,7 +132,9 @@ def stack() -> Iterator[Stack]:
         c["events"].put_rule(
             Name="critical-alerts",
             EventBusName=bus,
-            EventPattern=json.dumps({"source": ["sensorflow.ingest"], "detail": {"severity": ["critical"]}}),
+            EventPattern=json.dumps(
+                {"source": ["sensorflow.alarms"], "detail": {"alarm": {"severity": ["critical"]}}}
+            ),
         )
         c["events"].put_targets(
             Rule="critical-alerts", EventBusName=bus, Targets=[{"Id": "q", "Arn": bus_arn}]
@@ -116,6 +146,7 @@ def stack() -> Iterator[Stack]:
             quarantine_bucket=f"{prefix}-quarantine-123456789012-{REGION}",
             alerts_topic_arn=topic_arn,
             alerts_event_bus=bus,
+            alarms_table=alarms_table,
             deadline_margin_ms=1000,
         )
         client_factory.reset()
@@ -151,6 +182,7 @@ def lambda_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
     monkeypatch.setenv("QUARANTINE_BUCKET_NAME", s.quarantine_bucket)
     monkeypatch.setenv("ALERTS_TOPIC_ARN", s.alerts_topic_arn)
     monkeypatch.setenv("ALERTS_EVENT_BUS_NAME", s.alerts_event_bus)
+    monkeypatch.setenv("ALARMS_TABLE_NAME", s.alarms_table)
     monkeypatch.setenv("DEADLINE_MARGIN_MS", "1000")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
     return stack

@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from sensorflow import cli
-from sensorflow.adapters.dynamodb_alarms import STALE_INDEX, DynamoAlarmStore
+from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
 from sensorflow.adapters.eventbridge_events import EventBridgeTransitionPublisher
 from sensorflow.adapters.sns_alerts import SnsTransitionPublisher
 from sensorflow.alarms import AlarmEvaluator
@@ -54,33 +54,9 @@ def plenty() -> int:
     return 60_000
 
 
-def create_alarms_table(ddb: Any) -> None:
-    ddb.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[
-            {"AttributeName": "alarm_id", "AttributeType": "S"},
-            {"AttributeName": "stale_bucket", "AttributeType": "S"},
-            {"AttributeName": "stale_deadline_ms", "AttributeType": "N"},
-        ],
-        KeySchema=[{"AttributeName": "alarm_id", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": STALE_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "stale_bucket", "KeyType": "HASH"},
-                    {"AttributeName": "stale_deadline_ms", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 @pytest.fixture
 def alarms(stack: Stack) -> Stack:
     c = stack.clients
-    create_alarms_table(c["dynamodb"])
     url = c["sqs"].create_queue(QueueName="alarm-bus")["QueueUrl"]
     arn = c["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     bus = stack.settings.alerts_event_bus
@@ -118,6 +94,7 @@ class FlakyPublisher:
 
     def __init__(self, inner: Any, transitions: set[str], times: int = 1) -> None:
         self.inner, self.transitions, self.times = inner, transitions, times
+        self.name = inner.name
 
     def publish(self, events: Sequence[TransitionLike], remaining_ms: RemainingTime) -> set[str]:
         if self.times <= 0:
@@ -212,7 +189,7 @@ def test_a_failed_alarm_write_keeps_the_device_high_water_mark_back(alarms: Stac
     readings = enriched(BATCH)
     flaky = FailingAlarmWrites(store(alarms))
     out1 = AlarmEvaluator(flaky, RULES, publishers(alarms)).evaluate(readings, plenty)  # type: ignore[arg-type]
-    # THEN nothing is published, the batch fails from the alarm's first reading, and the device item is untouched
+    # THEN nothing is published, the batch fails from the alarm's first reading, the device item is untouched
     assert (out1.transitions, out1.failed_from) == ([], 0)
     _, devices = store(alarms).load([], ["dev-00001"])
     assert devices == {}

@@ -11,13 +11,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from sensorflow.adapters.dynamodb_alarms import STALE_INDEX, DynamoAlarmStore
+from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
 from sensorflow.adapters.dynamodb_heartbeat import DynamoHeartbeatCheckpoint
 from sensorflow.core import staleness
 from sensorflow.core.alarms import DeviceState, Sample, SensorSeen
 from sensorflow.core.ports import RemainingTime, TransitionLike
 from sensorflow.heartbeat import HeartbeatService
-from tests.integration.conftest import REGION
+from tests.integration.conftest import REGION, create_alarms_table
 
 TABLE = "sensorflow-test-alarms"
 NOW = 1_795_900_000_000 + 30_000  # 30 s into a minute
@@ -25,6 +25,8 @@ CONTEXT = {"device_id": "", "site": "site-a", "location": "hall-1", "model": "TH
 
 
 class RecordingPublisher:
+    name = "recording"
+
     def __init__(self) -> None:
         self.published: list[dict[str, Any]] = []
         self.fail = False
@@ -72,26 +74,7 @@ class Fleet:
 def fleet() -> Iterator[Fleet]:
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(
-            TableName=TABLE,
-            AttributeDefinitions=[
-                {"AttributeName": "alarm_id", "AttributeType": "S"},
-                {"AttributeName": "stale_bucket", "AttributeType": "S"},
-                {"AttributeName": "stale_deadline_ms", "AttributeType": "N"},
-            ],
-            KeySchema=[{"AttributeName": "alarm_id", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": STALE_INDEX,
-                    "KeySchema": [
-                        {"AttributeName": "stale_bucket", "KeyType": "HASH"},
-                        {"AttributeName": "stale_deadline_ms", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_alarms_table(ddb, TABLE)
         f = Fleet(DynamoAlarmStore(TABLE, ddb), RecordingPublisher())
 
         def no_scan(**_: Any) -> None:

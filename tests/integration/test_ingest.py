@@ -108,26 +108,54 @@ def test_quarantine_lines_are_complete(devices: Stack):
     assert [r["seq"] for r in read_readings(devices)] == [0, 2]
 
 
-def test_sns_filter_policy_delivers_only_matching_alerts(devices: Stack):
-    # 36 warning, 50 critical, 21 normal, 46 critical
-    handler(kinesis_event(make_batch(devices, [36.0, 50.0, 21.0, 46.0])), FakeContext())
-    critical = devices.drain(devices.critical_queue_url)
-    everything = devices.drain(devices.all_alerts_queue_url)
-    assert sorted((m["seq"], m["severity"]) for m in critical) == [(1, "critical"), (3, "critical")]
-    assert sorted((m["seq"], m["severity"]) for m in everything) == [
-        (0, "warning"),
-        (1, "critical"),
-        (3, "critical"),
+def excursion(hot: dict[str, float], n: int = 8, every_s: int = 10) -> list:
+    """``n`` readings per device, ``every_s`` apart in device time, all at the device's value: long enough
+    (70 s) for the 60 s hold of the default temperature rule, so each device raises exactly once."""
+    now = now_ms()
+    recs, i = [], 0
+    for step in range(n):
+        for device_id, value in hot.items():
+            ts = now - (n - step) * every_s * 1000
+            recs.append(
+                stream_record(
+                    reading(device_id=device_id, seq=step, value=value, timestamp=ts), i, arrival_ms=now
+                )
+            )
+            i += 1
+    return recs
+
+
+def raised(messages: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    return sorted((m["transition"], m["device"]["device_id"], m["alarm"]["severity"]) for m in messages)
+
+
+def test_sns_filter_policy_delivers_only_matching_transitions(devices: Stack):
+    # GIVEN one device held at a critical temperature and one at a warning temperature for 70 s
+    recs = excursion({"dev-00000": 50.0, "dev-00001": 38.0, "dev-00002": 21.0})
+    assert handler(kinesis_event(recs), FakeContext()) == {"batchItemFailures": []}
+    # THEN each raises once; the severity-filtered subscription sees only the critical one
+    assert raised(devices.drain(devices.critical_queue_url)) == [("Alarm Raised", "dev-00000", "critical")]
+    assert raised(devices.drain(devices.all_alerts_queue_url)) == [
+        ("Alarm Raised", "dev-00000", "critical"),
+        ("Alarm Raised", "dev-00001", "warning"),
     ]
 
 
+def test_a_replayed_batch_emits_nothing_twice(devices: Stack):
+    recs = excursion({"dev-00000": 50.0})
+    handler(kinesis_event(recs), FakeContext())
+    handler(kinesis_event(recs), FakeContext())
+    assert raised(devices.drain(devices.all_alerts_queue_url)) == [("Alarm Raised", "dev-00000", "critical")]
+    assert len(read_readings(devices)) == len(recs)  # same key: the retried batch overwrote its object
+
+
 def test_eventbridge_rule_delivers_to_its_sqs_target(devices: Stack):
-    handler(kinesis_event(make_batch(devices, [36.0, 50.0])), FakeContext())
+    handler(kinesis_event(excursion({"dev-00000": 50.0, "dev-00001": 38.0})), FakeContext())
     [event] = devices.drain(devices.bus_queue_url)
-    assert event["source"] == "sensorflow.ingest"
-    assert event["detail-type"] == "Threshold Crossed"
-    assert (event["detail"]["device_id"], event["detail"]["severity"], event["detail"]["threshold"]) == (
-        "dev-00001",
+    assert (event["source"], event["detail-type"]) == ("sensorflow.alarms", "Alarm Raised")
+    detail = event["detail"]
+    assert (detail["device"]["device_id"], detail["alarm"]["severity"], detail["rule"]["threshold"]) == (
+        "dev-00000",
         "critical",
         45.0,
     )
@@ -169,7 +197,7 @@ def test_put_events_partial_failure_is_resent_until_it_succeeds(devices: Stack):
     sent: list[list[str]] = []
 
     def record(params: dict[str, Any], **_: Any) -> None:
-        sent.append([json.loads(e["Detail"])["seq"] for e in params["Entries"]])
+        sent.append([json.loads(e["Detail"])["device"]["device_id"] for e in params["Entries"]])
 
     def fail_first_entry_once(parsed: dict[str, Any], **_: Any) -> None:
         if len(sent) == 1:
@@ -178,12 +206,14 @@ def test_put_events_partial_failure_is_resent_until_it_succeeds(devices: Stack):
 
     events.meta.events.register("provide-client-params.events.PutEvents", record)
     events.meta.events.register("after-call.events.PutEvents", fail_first_entry_once)
-    resp = handler(kinesis_event(make_batch(devices, [36.0, 50.0, 46.0])), FakeContext())
+    resp = handler(
+        kinesis_event(excursion({"dev-00000": 50.0, "dev-00001": 38.0, "dev-00002": 46.0})), FakeContext()
+    )
     assert resp == {"batchItemFailures": []}
-    assert sent == [[0, 1, 2], [0]]
+    assert sent == [["dev-00000", "dev-00001", "dev-00002"], ["dev-00000"]]
 
 
-def test_permanently_rejected_alert_fails_from_its_record(devices: Stack):
+def test_permanently_rejected_transition_fails_from_its_record(devices: Stack):
     events = client_factory.client("events")
 
     def reject_second(parsed: dict[str, Any], **_: Any) -> None:
@@ -191,13 +221,19 @@ def test_permanently_rejected_alert_fails_from_its_record(devices: Stack):
         parsed["Entries"][1] = {"ErrorCode": "AccessDeniedException", "ErrorMessage": "injected"}
 
     events.meta.events.register("after-call.events.PutEvents", reject_second)
-    recs = make_batch(devices, [21.0, 36.0, 50.0, 21.0])
+    recs = excursion({"dev-00000": 50.0, "dev-00001": 38.0})
     resp = handler(kinesis_event(recs), FakeContext())
-    # alerts are for records 1 and 2; the second alert (record 2) was rejected
-    assert resp == {
-        "batchItemFailures": [{"itemIdentifier": seq_number(2)}, {"itemIdentifier": seq_number(3)}]
-    }
-    assert [r["seq"] for r in read_readings(devices)] == [0, 1]
+    # dev-00001 raises at its 7th reading (60 s after its first crossing): record 13 of 16
+    assert resp == {"batchItemFailures": [{"itemIdentifier": seq_number(i)} for i in range(13, 16)]}
+    assert len(read_readings(devices)) == 13
+    # WHEN Lambda redelivers from record 13, the outbox publishes the rejected transition again
+    events.meta.events.unregister("after-call.events.PutEvents", reject_second)
+    assert handler(kinesis_event(recs[13:]), FakeContext()) == {"batchItemFailures": []}
+    assert [e["detail"]["device"]["device_id"] for e in devices.drain(devices.bus_queue_url)] == ["dev-00000"]
+    assert raised(devices.drain(devices.all_alerts_queue_url)) == [
+        ("Alarm Raised", "dev-00000", "critical"),
+        ("Alarm Raised", "dev-00001", "warning"),
+    ]
 
 
 def test_sns_failed_entries_are_resent_and_sender_faults_are_not(devices: Stack):
@@ -216,9 +252,8 @@ def test_sns_failed_entries_are_resent_and_sender_faults_are_not(devices: Stack)
 
     sns.meta.events.register("provide-client-params.sns.PublishBatch", count)
     sns.meta.events.register("after-call.sns.PublishBatch", fail_once)
-    assert handler(kinesis_event(make_batch(devices, [36.0, 50.0])), FakeContext()) == {
-        "batchItemFailures": []
-    }
+    resp = handler(kinesis_event(excursion({"dev-00000": 50.0, "dev-00001": 38.0})), FakeContext())
+    assert resp == {"batchItemFailures": []}
     assert sent == [2, 1]
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import fastavro
 import pytest
 
 from events.generate import SAMPLES
 from handlers.ingest import handler
+from sensorflow.core import schemas
 from tests.integration.conftest import FakeContext, Stack
 from tests.integration.test_ingest import read_quarantine, read_readings
 
@@ -57,13 +59,14 @@ def test_poison_sample_quarantines_each_pill_with_its_reason(registry: Stack):
     assert [r["seq"] for r in read_readings(registry)] == [101, 201]
 
 
-def test_thresholds_sample_raises_the_expected_alerts(registry: Stack):
-    handler(load("ingest-thresholds.json"), FakeContext())
-    alerts = registry.drain(registry.all_alerts_queue_url)
-    assert sorted((a["device_id"], a["severity"], a["bound"]) for a in alerts) == [
-        ("dev-00000", "warning", "max"),
-        ("dev-00001", "critical", "max"),
-        ("dev-00002", "critical", "min"),
-        ("dev-00003", "critical", "max"),
-        ("dev-00004", "warning", "max"),
+def test_thresholds_sample_raises_and_clears_the_expected_alarms(registry: Stack):
+    assert handler(load("ingest-thresholds.json"), FakeContext()) == {"batchItemFailures": []}
+    transitions = registry.drain(registry.all_alerts_queue_url)
+    for t in transitions:  # every message is a valid sensorflow.AlertEvent
+        fastavro.validate(t, schemas.load(schemas.ALERT), raise_errors=True)
+    assert [(t["transition"], t["device"]["device_id"], t["alarm"]["severity"]) for t in transitions] == [
+        ("Alarm Raised", "dev-00001", "critical"),
+        ("Alarm Raised", "dev-00000", "critical"),
+        ("Alarm Raised", "dev-00002", "warning"),
+        ("Alarm Cleared", "dev-00002", "warning"),
     ]

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from sensorflow.core.thresholds import parse_rules
 from sensorflow.ingest import IngestService, quarantine_line
 from tests.factories import NOW_MS, device, reading, seq_number, stream_record
-from tests.fakes import FakePublisher, FakeQuarantineSink, FakeReadingSink, FakeRegistry
+from tests.fakes import FakeAlarms, FakeQuarantineSink, FakeReadingSink, FakeRegistry
 
-RULES = parse_rules(json.loads(Path("sensorflow/rules.json").read_text()))
 POISON = b"\x06abc\x7e"  # a device id, then an enum index that does not exist
 
 
@@ -25,28 +22,26 @@ def build(**overrides):
         "registry": FakeRegistry([device(f"dev-{i:05d}") for i in range(10)]),
         "readings": FakeReadingSink(),
         "quarantine": FakeQuarantineSink(),
-        "publisher": FakePublisher(),
+        "alarms": FakeAlarms(),
     }
     parts.update(overrides)
     svc = IngestService(
         parts["registry"],
         parts["readings"],
         parts["quarantine"],
-        [parts["publisher"]],
-        RULES,
+        parts["alarms"],
         deadline_margin_ms=1000,
     )
     return svc, parts
 
 
-def batch(n: int, poison_at: set[int] = frozenset(), hot_at: set[int] = frozenset()):
+def batch(n: int, poison_at: set[int] = frozenset()):
     recs = []
     for i in range(n):
         if i in poison_at:
             recs.append(stream_record(POISON, i, key="dev-00001"))
         else:
-            value = 50.0 if i in hot_at else 21.0
-            recs.append(stream_record(reading(device_id=f"dev-{i % 10:05d}", seq=i, value=value), i))
+            recs.append(stream_record(reading(device_id=f"dev-{i % 10:05d}", seq=i, value=21.0), i))
     return recs
 
 
@@ -103,20 +98,21 @@ def test_an_unknown_device_is_quarantined_with_its_reason():
     assert (entry.reason, entry.partition_key) == ("unknown_device", "ghost-00001")
 
 
-def test_undeliverable_alert_fails_from_its_record_and_shortens_what_is_stored():
+def test_alarm_failure_fails_from_its_record_and_shortens_what_is_stored():
+    # GIVEN the alarm lifecycle cannot commit the state of reading 4 (record 5: record 2 is a poison pill)
+    svc, parts = build(alarms=FakeAlarms(failing_seqs={4}))
+    out = svc.process(batch(7, poison_at={2}), plenty)
+    # THEN records 4.. are reported, and only the prefix before it is stored or quarantined
+    assert out.response()["batchItemFailures"] == [{"itemIdentifier": seq_number(i)} for i in (4, 5, 6)]
+    assert stored(parts) == [0, 1, 3]
+    assert [e.sequence_number for [e] in parts["quarantine"].objects.values()] == [seq_number(2)]
+    assert out.failure_cause == "alarms"
+
+
+def test_alarms_see_only_enriched_readings_in_order():
     svc, parts = build()
-    recs = batch(6, hot_at={2, 4})
-    first = svc.process(recs, plenty)
-    alert_of = {a.seq: a.alert_id for a in first.alerts}
-    # GIVEN a fresh service whose publisher cannot deliver the alert of record 4
-    svc, parts = build(publisher=FakePublisher(undeliverable={alert_of[4]}))
-    out = svc.process(recs, plenty)
-    assert out.response()["batchItemFailures"] == [
-        {"itemIdentifier": seq_number(4)},
-        {"itemIdentifier": seq_number(5)},
-    ]
-    assert stored(parts) == [0, 1, 2, 3]
-    assert [a.seq for a in parts["publisher"].published] == [2]
+    svc.process(batch(5, poison_at={1}), plenty)
+    assert [r.reading.seq for r in parts["alarms"].seen] == [0, 2, 3, 4]
 
 
 def test_readings_write_failure_fails_the_whole_batch():

@@ -6,21 +6,16 @@ from pathlib import Path
 import pytest
 
 from sensorflow.core.errors import ConfigError
-from sensorflow.core.records import EnrichedReading, Reading
-from sensorflow.core.thresholds import alert_id, parse_rules
-from tests.factories import NOW_MS, SHARD, device
+from sensorflow.core.thresholds import parse_rules
 
-RULES = parse_rules(
-    json.loads(Path("sensorflow/rules.json").read_text()),
-    {"temperature", "humidity", "pressure", "vibration", "co2"},
-)
-
-
-def enriched(
-    value: float, sensor_type: str = "temperature", unit: str = "C", **device_fields
-) -> EnrichedReading:
-    r = Reading("dev-00001", sensor_type, value, unit, NOW_MS, 7)
-    return EnrichedReading(r, device(**device_fields), value, unit, NOW_MS, SHARD, "1")
+RULES = {
+    r.rule_id: r
+    for r in parse_rules(
+        json.loads(Path("sensorflow/rules.json").read_text()),
+        {"temperature", "humidity", "pressure", "vibration", "co2"},
+    )
+}
+TEMPERATURE = RULES["temperature-range"]
 
 
 @pytest.mark.parametrize(
@@ -35,28 +30,20 @@ def enriched(
     ],
 )
 def test_temperature_levels(value, expected):
-    alerts = RULES.evaluate(enriched(value))
-    got = (alerts[0].severity, alerts[0].bound, alerts[0].threshold) if alerts else None
-    assert got == expected
+    assert TEMPERATURE.evaluate(value) == expected
 
 
 def test_device_override_replaces_only_the_named_bound():
     # GIVEN a device whose critical max is raised to 60 C
-    e = enriched(50.0, thresholds={"temperature-range": {"critical": {"max": 60.0}}})
-    # THEN 50 C is only a warning for it
-    [alert] = RULES.evaluate(e)
-    assert (alert.severity, alert.threshold) == ("warning", 35.0)
-    # AND its min bounds still come from the file
-    [cold] = RULES.evaluate(enriched(-11.0, thresholds={"temperature-range": {"critical": {"max": 60.0}}}))
-    assert (cold.severity, cold.threshold) == ("critical", -10.0)
+    rule = TEMPERATURE.with_overrides({"critical": {"max": 60.0}})
+    # THEN 50 C is only a warning for it, and its min bounds still come from the file
+    assert rule.evaluate(50.0) == ("warning", "max", 35.0)
+    assert rule.evaluate(-11.0) == ("critical", "min", -10.0)
 
 
-def test_alert_carries_context_and_a_deterministic_id():
-    [a] = RULES.evaluate(enriched(95.0, sensor_type="humidity", unit="%RH"))
-    assert a.alert_id == alert_id("dev-00001", "humidity-range", 7, NOW_MS)
-    assert a.alert_id == RULES.evaluate(enriched(95.0, sensor_type="humidity", unit="%RH"))[0].alert_id
-    assert a.alert_id != alert_id("dev-00001", "humidity-range", 8, NOW_MS)
-    assert (a.site, a.location, a.owner_team, a.unit) == ("site-a", "line-1/press-3", "plant-ops", "%RH")
+def test_an_invalid_override_is_refused_with_its_origin():
+    with pytest.raises(ConfigError, match="device override of temperature-range"):
+        TEMPERATURE.with_overrides({"warning": {"min": 40.0, "max": 30.0}})
 
 
 @pytest.mark.parametrize(
