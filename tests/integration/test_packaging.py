@@ -22,6 +22,8 @@ REQUIRED_OUTPUTS = {
     "ReadingsBucketName",
     "QuarantineBucketName",
     "FailureQueueUrl",
+    "AlarmsTableName",
+    "IncidentsTableName",
 }
 
 
@@ -58,6 +60,7 @@ def resources_of(template: dict, type_: str) -> dict[str, dict]:
 
 def test_stream_event_settings_are_explicit_and_bounded(template: dict):
     [esm] = resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+    assert esm["Properties"]["FunctionName"] == {"Fn::GetAtt": ["IngestLambdaFunction", "Arn"]}
     p = esm["Properties"]
     assert p["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert p["BisectBatchOnFunctionError"] is True
@@ -79,13 +82,46 @@ def test_ingest_function_runtime(template: dict):
     assert fn["FunctionName"] == "sensorflow-ci-ingest"
 
 
+def test_alarm_functions_and_their_triggers(template: dict):
+    r = template["Resources"]
+    handlers = {
+        v["Properties"]["FunctionName"]: v["Properties"]["Handler"]
+        for v in resources_of(template, "AWS::Lambda::Function").values()
+    }
+    assert handlers == {
+        "sensorflow-ci-ingest": "handlers/ingest.handler",
+        "sensorflow-ci-notify": "handlers/notify.handler",
+        "sensorflow-ci-incidents": "handlers/incidents.handler",
+        "sensorflow-ci-heartbeat": "handlers/heartbeat.handler",
+    }
+    [notify_sub] = [
+        v["Properties"]
+        for v in resources_of(template, "AWS::SNS::Subscription").values()
+        if v["Properties"]["Protocol"] == "lambda"
+    ]
+    assert notify_sub["Endpoint"] == {"Fn::GetAtt": ["NotifyLambdaFunction", "Arn"]}
+    assert r["HeartbeatEventsRuleSchedule1"]["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    [gsi] = r["AlarmsTable"]["Properties"]["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == "stale-deadlines"
+    for fn in ("Notify", "Incidents"):
+        conf = r[f"{fn}LambdaEvConf"]["Properties"]
+        assert conf["DestinationConfig"]["OnFailure"]["Destination"] == {
+            "Fn::GetAtt": ["ConsumerFailureQueue", "Arn"]
+        }
+    # the webhook URL is never in the environment: only the name of its SSM parameter
+    env = r["NotifyLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["WEBHOOK_URL_PARAMETER"] == "/sensorflow/ci/webhook-url"
+    assert not any("hooks." in str(v) or "http" in str(v) for v in env.values())
+
+
 def test_data_at_rest_is_encrypted(template: dict):
     r = template["Resources"]
     assert r["SensorStream"]["Properties"]["StreamEncryption"]["EncryptionType"] == "KMS"
     assert "KmsMasterKeyId" in r["AlertsTopic"]["Properties"]
     for q in resources_of(template, "AWS::SQS::Queue").values():
         assert "KmsMasterKeyId" in q["Properties"]
-    assert r["DeviceTable"]["Properties"]["SSESpecification"]["SSEEnabled"] is True
+    for table in resources_of(template, "AWS::DynamoDB::Table").values():
+        assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
     for name in ("ReadingsBucket", "QuarantineBucket"):
         props = r[name]["Properties"]
         assert (
