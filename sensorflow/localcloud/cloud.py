@@ -110,7 +110,21 @@ class LocalCloud:
         self._control: ThreadingHTTPServer | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
+    def _log_to_file(self) -> None:
+        """Runtime warnings (discarded batches, failed polls) go to logs/runtime.log, not the terminal."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        package_logger = logging.getLogger("sensorflow.localcloud")
+        if not any(isinstance(h, logging.FileHandler) for h in package_logger.handlers):
+            handler = logging.FileHandler(self.log_dir / "runtime.log")
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s %(__dict__)s")
+            )
+            package_logger.addHandler(handler)
+            package_logger.setLevel(logging.INFO)
+            package_logger.propagate = False
+
     def up(self, progress: Callable[[str], None] = lambda _: None) -> CloudInfo:
+        self._log_to_file()
         timings: dict[str, float] = {}
         t = time.monotonic()
         self.moto = MotoServer(self.port, self.log_dir / "moto.log").start()

@@ -173,23 +173,26 @@ def _publish_and_drain(cloud: LocalCloud, records: list[Any], tally: Tally, say:
             producer_thread_error.append(exc)
 
     t0 = time.monotonic()
+    deadline = t0 + DRAIN_TIMEOUT_S
     thread = threading.Thread(target=publish, name="demo-producer")
     thread.start()
     while thread.is_alive() or not runtime.idle():
         stats = runtime.stats.snapshot()
         processed = len(runtime.stats.latencies_ms)
         failures = sum(v.get("failures", 0) for v in stats.get("function", {}).values())
+        errors = Counter(i.error_type for i in runtime.stats.history() if i.error_type)
+        why = f" ({', '.join(f'{k} x{n}' for k, n in errors.most_common(2))})" if errors else ""
         say(
             f"  published {tally.published:>6}/{len(records)}   processed {processed:>6}   "
-            f"failed invocations {failures:>3}   alerts {sum(tally.alerts.values()):>4}"
+            f"failed invocations {failures:>3}{why}   alerts {sum(tally.alerts.values()):>4}"
         )
-        if time.monotonic() - t0 > DRAIN_TIMEOUT_S:
+        if time.monotonic() > deadline:
             break
         time.sleep(1.0)
     thread.join()
     if producer_thread_error:
         raise producer_thread_error[0]
-    drained = runtime.wait_idle(DRAIN_TIMEOUT_S)
+    drained = runtime.wait_idle(max(0.0, deadline - time.monotonic()))
     elapsed = time.monotonic() - t0
     mapping_stats = runtime.status()["mappings"].values()
     p50, p95 = runtime.stats.latency_percentiles(50, 95)
