@@ -524,7 +524,7 @@ def enable(
 
 @dataclass(frozen=True, slots=True)
 class SensorSeen:
-    last_seen_ms: int  # arrival time of the sensor's latest reading
+    last_seen_ms: int  # newest device timestamp of the sensor (staleness is measured on device time)
     timestamp_ms: int  # its device time (rate of change)
     value: float
     seq: int
@@ -538,6 +538,12 @@ class DeviceState:
     A device is stale when any of its sensors has been silent longer than that sensor's
     ``stale_after_seconds``: one ``Device Stale`` alarm per device (``staleness.stale_alarm_id``). It clears
     on the first reading after which no sensor is past its deadline any more.
+
+    Silence is measured from the newest *device timestamp* of each sensor, against the wall clock. That
+    is what "no reading for X seconds" means to an operator, and it stays true when readings arrive in
+    bursts: a gateway that uploads an hour of buffered readings at once does not look alive for the hour
+    it was offline, and a replayed or delayed stream does not hide a device that went quiet. The ingest
+    timestamp check bounds how far a device clock can push a deadline (+5 minutes).
     """
 
     device_id: str
@@ -584,8 +590,10 @@ class DeviceState:
         if sample.seq <= self.last_seq:
             return self, []
         sensors = dict(self.sensors)
+        before = sensors.get(sample.sensor_type)
+        seen_at = max(sample.timestamp_ms, before.last_seen_ms if before else sample.timestamp_ms)
         sensors[sample.sensor_type] = SensorSeen(
-            sample.arrival_ms, sample.timestamp_ms, sample.value, sample.seq, stale_after_s
+            seen_at, sample.timestamp_ms, sample.value, sample.seq, stale_after_s
         )
         new = replace(
             self,

@@ -281,7 +281,7 @@ def test_device_item_feeds_the_stale_index(alarms: Stack):
     AlarmEvaluator(s, RULES, publishers(alarms)).evaluate(enriched([20.0, 21.0]), plenty)
     _, devices = s.load([], ["dev-00001"])
     state = devices["dev-00001"].state
-    deadline = T0 + 10_000 + 300 + 300_000  # last arrival + stale_after
+    deadline = T0 + 10_000 + 300_000  # newest device timestamp + stale_after
     assert (state.last_seq, state.stale_deadline_ms, state.stale_bucket) == (
         2,
         deadline,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -291,16 +292,17 @@ def test_device_stale_when_a_sensor_goes_silent_and_cleared_when_it_reports():
     s0 = am.DeviceState("dev-00001")
     s1, _ = s0.observe(sample("temperature", 1, T0), 300, DEV)
     s2, _ = s1.observe(sample("humidity", 2, T0 + 10_000), 600, DEV)
-    # GIVEN the earliest deadline: temperature's 300 s after it was last seen
-    assert (s2.last_seq, s2.last_seen_ms, s2.stale_deadline_ms) == (2, T0 + 10_000, T0 + 300_000)
-    assert s2.stale_bucket == staleness.stale_bucket("dev-00001", T0 + 300_000)
+    # GIVEN the earliest deadline: temperature's 300 s after its newest device timestamp (T0 - 200)
+    deadline = T0 - 200 + 300_000
+    assert (s2.last_seq, s2.last_seen_ms, s2.stale_deadline_ms) == (2, T0 + 10_000, deadline)
+    assert s2.stale_bucket == staleness.stale_bucket("dev-00001", deadline)
     # WHEN the heartbeat looks before the deadline: nothing
-    assert am.device_staleness(s2, T0 + 299_999) == (s2, [])
+    assert am.device_staleness(s2, deadline - 1) == (s2, [])
     # WHEN after it: one Device Stale, with the contract's deterministic id
     stale, [ev] = am.device_staleness(s2, T0 + 330_000)
     assert (ev.transition, ev.event_id) == (
         "Device Stale",
-        staleness.stale_event_id("dev-00001", T0 + 300_000),
+        staleness.stale_event_id("dev-00001", deadline),
     )
     assert ev.to_message()["alarm"]["alarm_id"] == "dev-00001#device#device-stale"
     assert ev.to_message()["rule"] == {
@@ -310,12 +312,12 @@ def test_device_stale_when_a_sensor_goes_silent_and_cleared_when_it_reports():
         "clear_threshold": None,
         "for_seconds": 300,
     }
-    assert stale.stale_since_ms == T0 + 300_000
+    assert stale.stale_since_ms == deadline
     # AND the next run finds it raised already
     assert am.device_staleness(stale, T0 + 390_000) == (stale, [])
     # a humidity reading does not clear it: temperature is still silent
     still, events = stale.observe(sample("humidity", 3, T0 + 400_000), 600, DEV)
-    assert (events, still.stale_since_ms) == ([], T0 + 300_000)
+    assert (events, still.stale_since_ms) == ([], deadline)
     # the temperature reading does: one Alarm Cleared keyed on its seq; a replay of it emits nothing
     back, [cleared] = still.observe(sample("temperature", 4, T0 + 410_000), 300, DEV)
     assert (cleared.transition, cleared.event_id) == (
@@ -324,6 +326,20 @@ def test_device_stale_when_a_sensor_goes_silent_and_cleared_when_it_reports():
     )
     assert back.stale_since_ms is None
     assert back.observe(sample("temperature", 4, T0 + 410_000), 300, DEV) == (back, [])
+
+
+def test_staleness_is_measured_on_device_time_not_arrival():
+    # GIVEN a gateway that uploads readings taken 10 minutes ago, all arriving now
+    backlog, _ = am.DeviceState("dev-00001").observe(sample("temperature", 1, T0 - 600_000 + 200), 300, DEV)
+    uploaded = replace(backlog, last_seen_ms=T0)
+    # THEN the device is already past its deadline: silent for 10 minutes of device time
+    assert uploaded.stale_deadline_ms == T0 - 300_000
+    assert am.device_staleness(uploaded, T0)[1][0].transition == "Device Stale"
+    # AND a late reading with an older timestamp does not move the deadline back
+    later, _ = backlog.observe(
+        am.Sample("dev-00001", "temperature", 2, T0 - 900_000, T0, 21.0, "C"), 300, DEV
+    )
+    assert later.stale_deadline_ms == backlog.stale_deadline_ms
 
 
 def test_device_override_applies_and_is_validated():
