@@ -30,3 +30,15 @@ def client(service: str) -> Any:
 def reset() -> None:
     """Forget cached clients (tests that switch between mock and server endpoints)."""
     client.cache_clear()
+
+
+def lazy_client(service: str) -> Any:
+    """A ``client`` property for adapters: the client injected as ``self._client``, else the cached
+    default for ``service``, created on first use (never at import, so moto can intercept it)."""
+
+    def get(self: Any) -> Any:
+        if self._client is None:
+            self._client = client(service)
+        return self._client
+
+    return property(get)

@@ -78,11 +78,7 @@ class DynamoIncidentStore:
         self._table = table_name
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = clients.client("dynamodb")
-        return self._client
+    client = clients.lazy_client("dynamodb")
 
     def _get(self, key: str) -> dict[str, Any] | None:
         with transient("dynamodb:GetItem incidents"):

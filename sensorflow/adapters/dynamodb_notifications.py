@@ -32,11 +32,7 @@ class DynamoNotificationLedger:
         self._client = client
         self._retention_s = retention_s
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = clients.client("dynamodb")
-        return self._client
+    client = clients.lazy_client("dynamodb")
 
     def claim(self, event: TransitionEvent, token: str, now_ms: int, lease_until_ms: int) -> Claim:
         with transient("dynamodb:UpdateItem notification claim"):

@@ -39,11 +39,7 @@ class DynamoDeviceRegistry:
         self._table = table_name
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = clients.client("dynamodb")
-        return self._client
+    client = clients.lazy_client("dynamodb")
 
     def get(self, device_id: str) -> Device | None:
         with transient("dynamodb:GetItem"):

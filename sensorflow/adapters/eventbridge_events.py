@@ -56,11 +56,7 @@ class EventBridgePublisher:
         self._bus_name = bus_name
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = clients.client("events")
-        return self._client
+    client = clients.lazy_client("events")
 
     def publish_entries(
         self, identified: Sequence[tuple[str, dict[str, Any]]], remaining_ms: RemainingTime

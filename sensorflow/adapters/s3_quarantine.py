@@ -16,11 +16,7 @@ class S3QuarantineSink:
         self._bucket = bucket
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = clients.client("s3")
-        return self._client
+    client = clients.lazy_client("s3")
 
     def write(self, key: str, entries: Sequence[QuarantineEntry]) -> None:
         body = "".join(quarantine_line(e) + "\n" for e in entries).encode()

@@ -21,11 +21,7 @@ class S3ReadingSink:
         self._codec = codec
         self._schema = schemas.load(schemas.ENRICHED)
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = clients.client("s3")
-        return self._client
+    client = clients.lazy_client("s3")
 
     def write(self, key: str, readings: Sequence[EnrichedReading]) -> None:
         buf = io.BytesIO()

@@ -79,11 +79,7 @@ class SnsPublisher:
         self._topic_arn = topic_arn
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = clients.client("sns")
-        return self._client
+    client = clients.lazy_client("sns")
 
     def publish_entries(self, entries: Sequence[dict[str, Any]], remaining_ms: RemainingTime) -> set[str]:
         # Ids must be distinct within a call; the same id twice is the same message (dedupe here).

@@ -54,11 +54,7 @@ class SsmSecret:
     def __repr__(self) -> str:
         return f"SsmSecret(name={self.name!r}, value=<redacted>)"
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = clients.client("ssm")
-        return self._client
+    client = clients.lazy_client("ssm")
 
     def get(self, refresh: bool = False) -> str:
         """The value; fetched again when the TTL ran out or ``refresh`` is asked for (e.g. after a 404)."""
