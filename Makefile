@@ -64,6 +64,7 @@ demo: setup
 bench: setup
 	$(PY) -m tests.bench.bench_decode
 	$(PY) -m tests.bench.bench_simulate
+	$(PY) -m tests.bench.bench_ingest
 
 clean:
 	rm -rf .serverless .requirements .requirements.zip .pytest_cache .ruff_cache .mypy_cache
