@@ -61,6 +61,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
     parser.add_argument("--port", type=int, default=0, help="moto server port (default: any free port)")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object, last line")
+    parser.add_argument(
+        "--profile", action="store_true", help="also print moto's request count and time per AWS operation"
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -130,11 +133,15 @@ def run(args: argparse.Namespace) -> int:
         summary["expected"] = _expected(records)
         summary["wall_s"] = round(time.monotonic() - started, 1)
         summary["deploy_s"] = info.timings_s.get("deploy", 0.0)
+        if args.profile and cloud.moto is not None:
+            profile = cloud.moto.stats()
     finally:
         say("tearing down the local cloud ...")
         cloud.down()
     ok = summary["drained"] and summary["duplicates"] == 0 and summary["accounted"] == summary["published"]
     print(render(summary, ok))
+    if args.profile:
+        print(render_profile(profile))
     if args.json:
         keys = (
             "published",
@@ -348,4 +355,23 @@ def render(summary: dict[str, Any], ok: bool) -> str:
         f"= {summary['accounted']} of {summary['published']} published, {summary['duplicates']} stored twice "
         f"({verdict})"
     )
+    return "\n".join(lines)
+
+
+def render_profile(profile: dict[str, Any], top: int = 25) -> str:
+    """moto's time per AWS operation, busiest first: where the local cloud's one moto core goes."""
+    operations = profile["operations"]
+    total = sum(o["service_s"] for o in operations.values()) or 1.0
+    lines = [
+        "",
+        f"moto profile: {sum(o['count'] for o in operations.values())} requests, {total:.1f} s in moto "
+        f"over {profile['uptime_s']:.0f} s up",
+        f"{'operation':<40} {'requests':>8} {'moto s':>8} {'share':>6} {'mean ms':>8} {'queued s':>9}",
+    ]
+    ranked = sorted(operations.items(), key=lambda kv: kv[1]["service_s"], reverse=True)
+    for name, o in ranked[:top]:
+        lines.append(
+            f"{name:<40} {o['count']:>8} {o['service_s']:>8.2f} {o['service_s'] / total:>6.1%} "
+            f"{1000 * o['service_s'] / max(1, o['count']):>8.2f} {o['wait_s']:>9.2f}"
+        )
     return "\n".join(lines)

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import errno
+import io
+import json
 import logging
 import os
+import re
 import select
 import signal
 import socket
@@ -20,8 +23,11 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import parse_qs
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 60.0
@@ -109,6 +115,12 @@ class MotoServer:
             self._log.close()
             self._log = None
 
+    def stats(self) -> dict[str, Any]:
+        """The server's per-operation profile (see :class:`SerializedApp`)."""
+        with urllib.request.urlopen(self.url + STATS_PATH, timeout=10) as response:
+            stats: dict[str, Any] = json.loads(response.read())
+            return stats
+
     def __enter__(self) -> MotoServer:
         return self.start()
 
@@ -116,20 +128,88 @@ class MotoServer:
         self.stop()
 
 
+STATS_PATH = "/_sensorflow/moto-stats"  # GET: per-operation request counts and times (never an AWS path)
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+
+
+def operation_of(environ: dict[str, Any]) -> str:
+    """``service:Operation`` of a signed AWS request, for the profile. Reads a query-protocol body
+    (SNS, CloudFormation) and puts it back for moto."""
+    match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    service = match.group(1) if match else "?"
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return f"{service}:{target.rsplit('.', 1)[-1]}"
+    if service == "s3":
+        parts = environ.get("PATH_INFO", "").lstrip("/").split("/", 1)
+        verbs = {"PUT": "PutObject", "GET": "GetObject", "DELETE": "DeleteObject", "HEAD": "HeadObject"}
+        method = environ.get("REQUEST_METHOD", "")
+        return f"s3:{verbs.get(method, method) if len(parts) == 2 and parts[1] else method + 'Bucket'}"
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        action = parse_qs(body.decode(errors="replace")).get("Action", [""])[0]
+        return f"{service}:{action}"
+    return f"{service}:{environ.get('REQUEST_METHOD', '')} {environ.get('PATH_INFO', '')[:40]}"
+
+
+@dataclass(slots=True)
+class OperationStats:
+    count: int = 0
+    service_s: float = 0.0  # inside moto, holding the lock
+    wait_s: float = 0.0  # queued behind other requests for the lock
+
+    def to_dict(self) -> dict[str, float]:
+        return {"count": self.count, "service_s": round(self.service_s, 4), "wait_s": round(self.wait_s, 4)}
+
+
 class SerializedApp:
     """Runs one request at a time through moto: its backends are not thread-safe (a Kinesis GetRecords
     iterating a shard while PutRecords appends to it fails with HTTP 500). SQS ReceiveMessage stays
-    concurrent, because a long poll waits inside the request for messages other requests send."""
+    concurrent, because a long poll waits inside the request for messages other requests send.
+
+    It also keeps a per-operation profile (count, time in moto, time queued for the lock), served as
+    JSON on ``GET /_sensorflow/moto-stats``: on 2 cores the local cloud's throughput is moto's, and this
+    says which calls spend it."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self.stats: dict[str, OperationStats] = {}
+        self.started = time.monotonic()
+
+    def _record(self, operation: str, wait_s: float, service_s: float) -> None:
+        with self._stats_lock:
+            entry = self.stats.setdefault(operation, OperationStats())
+            entry.count += 1
+            entry.wait_s += wait_s
+            entry.service_s += service_s
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._stats_lock:
+            operations = {k: v.to_dict() for k, v in self.stats.items()}
+        return {"uptime_s": round(time.monotonic() - self.started, 3), "operations": operations}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if "ReceiveMessage" in environ.get("HTTP_X_AMZ_TARGET", ""):
-            return self.app(environ, start_response)
+        if environ.get("PATH_INFO") == STATS_PATH and "HTTP_AUTHORIZATION" not in environ:
+            body = json.dumps(self.snapshot()).encode()
+            start_response(
+                "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            )
+            return [body]
+        operation = operation_of(environ)
+        queued = time.monotonic()
+        if operation == "sqs:ReceiveMessage":
+            response = list(self.app(environ, start_response))
+            self._record(operation, 0.0, time.monotonic() - queued)
+            return response
         with self.lock:
-            return list(self.app(environ, start_response))
+            started = time.monotonic()
+            response = list(self.app(environ, start_response))
+        self._record(operation, started - queued, time.monotonic() - started)
+        return response
 
 
 def serve(port: int) -> int:
