@@ -80,6 +80,8 @@ def print_ready(info: CloudInfo) -> None:
     print("\n# stack outputs:")
     for key, value in sorted(info.outputs.items()):
         print(f"export SENSORFLOW_{_snake(key).upper()}={value}")
+    if info.webhook_log:
+        print(f"\n# messages notify delivered to the loopback webhook: {info.webhook_log}")
     print(f"\n# logs: {info.log_dir}   status: sensorflow local status   stop: sensorflow local down")
 
 
@@ -229,10 +231,15 @@ def render_status(status: dict[str, Any]) -> str:
         lines.append(
             f"  {d['kind']} {name} -> {d['function']}: delivered {d['delivered']}, dropped {d['dropped']}"
         )
+    for name, q in status.get("queue_subscriptions", {}).items():
+        lines.append(f"  sqs {name}: {q['topic'].rsplit(':', 1)[-1]} -> {q['queue'].rsplit(':', 1)[-1]}")
     q = status["quarantine"]
     lines += [
         "",
         f"quarantine: {q['objects']} objects ({q['bytes']} bytes); "
         f"on-failure queue: {q['on_failure_messages']} messages",
     ]
+    webhook = status.get("webhook")
+    if webhook:
+        lines.append(f"webhook receiver: {webhook['messages']} messages (log {webhook['log']})")
     return "\n".join(lines)

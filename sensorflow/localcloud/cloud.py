@@ -32,6 +32,7 @@ from sensorflow.localcloud.endpoint import Endpoint
 from sensorflow.localcloud.faults import Fault, FaultProxy
 from sensorflow.localcloud.motoserver import MotoServer
 from sensorflow.localcloud.runtime import LocalRuntime
+from sensorflow.localcloud.webhook import WebhookReceiver
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,12 @@ DEFAULT_PORT = 5050
 DEFAULT_STAGE = "local"
 STATE_DIR = ".sensorflow"
 STATE_FILE = "state.json"
+WEBHOOK_LOG = "webhook.jsonl"  # every message the loopback webhook receiver accepted, in the log dir
+
+
+def webhook_parameter_name(stage: str) -> str:
+    """serverless.yml's ``custom.webhookUrlParameter`` (also the stack output WebhookUrlParameterName)."""
+    return f"/sensorflow/{stage}/webhook-url"
 
 
 def project_root() -> Path:
@@ -63,6 +70,7 @@ class CloudInfo:
     log_dir: str
     timings_s: dict[str, float] = field(default_factory=dict)
     ready: bool = True
+    webhook_log: str | None = None  # JSON Lines of the messages notify delivered to the local webhook
 
     def exports(self) -> dict[str, str]:
         return Endpoint(self.endpoint, self.region).environ()
@@ -79,6 +87,7 @@ class CloudInfo:
             "log_dir": self.log_dir,
             "timings_s": self.timings_s,
             "ready": self.ready,
+            "webhook_log": self.webhook_log,
         }
 
     @classmethod
@@ -105,6 +114,7 @@ class LocalCloud:
         self.moto: MotoServer | None = None
         self.proxy: FaultProxy | None = None
         self.runtime: LocalRuntime | None = None
+        self.webhook: WebhookReceiver | None = None
         self.endpoint: Endpoint | None = None
         self.info: CloudInfo | None = None
         self._control: ThreadingHTTPServer | None = None
@@ -144,6 +154,11 @@ class LocalCloud:
             count = seed_registry(self.endpoint, table, self.seed_items())
             progress(f"device registry {table} seeded with {count} devices")
         timings["seed"] = time.monotonic() - t
+        # Before the runtime: notify reads the URL from SSM on its first event.
+        parameter = self._start_webhook(outputs)
+        progress(
+            f"webhook receiver on 127.0.0.1:{self.webhook.port if self.webhook else 0}, URL in {parameter}"
+        )
         t = time.monotonic()
         self.runtime = LocalRuntime(
             self.endpoint,
@@ -169,8 +184,29 @@ class LocalCloud:
             pid=os.getpid(),
             log_dir=str(self.log_dir),
             timings_s={k: round(v, 2) for k, v in timings.items()},
+            webhook_log=str(self.log_dir / WEBHOOK_LOG),
         )
         return self.info
+
+    def _start_webhook(self, outputs: dict[str, str]) -> str:
+        """Start the loopback webhook receiver (Slack's stand-in) and store its URL where notify reads it:
+        the SSM SecureString the stack names, encrypted with the stack's data key as on AWS."""
+        assert self.endpoint is not None
+        log = self.log_dir / WEBHOOK_LOG
+        log.unlink(missing_ok=True)
+        self.webhook = WebhookReceiver(log).start()
+        name = outputs.get("WebhookUrlParameterName") or webhook_parameter_name(self.stage)
+        request: dict[str, Any] = {
+            "Name": name,
+            "Value": self.webhook.url,
+            "Type": "SecureString",
+            "Overwrite": True,
+            "Description": "sensorflow local cloud: the loopback webhook receiver",
+        }
+        if outputs.get("DataKeyArn"):
+            request["KeyId"] = outputs["DataKeyArn"]
+        self.endpoint.client("ssm").put_parameter(**request)
+        return name
 
     def down(self) -> None:
         if self._control is not None:
@@ -183,6 +219,9 @@ class LocalCloud:
         if self.proxy is not None:
             self.proxy.stop()
             self.proxy = None
+        if self.webhook is not None:
+            self.webhook.stop()
+            self.webhook = None
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
@@ -209,6 +248,10 @@ class LocalCloud:
         out = self.runtime.status()
         out["quarantine"] = self._quarantine_status()
         out["faults"] = self.proxy.status() if self.proxy else {}
+        out["webhook"] = {
+            "messages": len(self.webhook.messages()) if self.webhook else 0,
+            "log": self.info.webhook_log,
+        }
         out["endpoint"] = self.info.endpoint
         out["stack"] = self.info.stack
         return out

@@ -1,10 +1,19 @@
-"""``sensorflow demo``: the whole pipeline on a local cloud, from simulated sensors to stored readings.
+"""``sensorflow demo``: the whole pipeline on a local cloud, from simulated sensors to stored readings,
+alarm transitions, webhook messages and incidents.
 
-Brings the local cloud up (moto + the real serverless.yml + the local Lambda runtime), publishes a
-simulated fleet with threshold excursions and malformed records, makes the readings bucket answer
-``SlowDown`` to a few writes (a transient downstream fault, injected by the fault proxy in front of moto,
-so retries show), waits until the stream is drained, reads everything back from S3 and checks that every
-published record is accounted for exactly once: enriched + quarantined == published, nothing stored twice.
+Brings the local cloud up (moto + the real serverless.yml + the local Lambda runtime + a loopback webhook
+receiver whose URL is in the stage's SSM SecureString), publishes a simulated fleet with alarm
+excursions (raise, escalate, clear), devices that go silent for good, and malformed records, makes the
+readings bucket answer ``SlowDown`` to a few writes (a transient downstream fault, injected by the fault
+proxy in front of moto, so retries show), and waits until the stream is drained, the heartbeat has run
+after the last record was processed (so ``Device Stale`` can fire) and notify/incidents deliveries have
+settled. Then it reads everything back and checks:
+
+- every published record is accounted for exactly once: enriched + quarantined == published, nothing
+  stored twice (the exit code);
+- the alarm transitions (counted from a queue subscribed raw to the alerts topic) are the ones the
+  simulator's ground truth predicts (the exit code too: the pipeline is deterministic and replay-safe);
+- the webhook received exactly one message per transition notify's filter policy accepts (ditto).
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import sys
 import threading
 import time
@@ -32,13 +42,49 @@ DRAIN_TIMEOUT_S = 300.0
 # botocore's Config treats as 3 retries after the first attempt: four consecutive SlowDown answers make
 # the readings write fail, so the function reports the batch and the event source mapping retries it.
 INJECTED_S3_FAULTS = 4
+# Forced simulator scenarios (SimConfig min_excursions / trailing_dropouts), scaled to the fleet: each
+# needs a device of its own, and the rest of the fleet keeps its random scenarios.
+MAX_FORCED_EXCURSIONS = 3
+MAX_FORCED_DROPOUTS = 2
+# After the drain: the heartbeat (rate(1 minute)) must run once more, then its and the consumers'
+# deliveries settle. Two periods cover a run that was already under way at the drain.
+HEARTBEAT_WAIT_S = 150.0
+SETTLE_TIMEOUT_S = 60.0
+HEARTBEAT_FUNCTION_SUFFIX = "-heartbeat"
+NOTIFY_FUNCTION_SUFFIX = "-notify"
+TRANSITION_KEYS = {
+    "Alarm Raised": "raised",
+    "Alarm Escalated": "escalated",
+    "Alarm Cleared": "cleared",
+    "Device Stale": "stale",
+}
+_EVENT_ID_IN_MESSAGE = re.compile(r"\bevent ([0-9a-f]{32})\b")
 
 
 @dataclass(slots=True)
 class Tally:
     published: int = 0
-    alerts: Counter[str] = field(default_factory=Counter)
-    notifications: int = 0
+    # event id -> (transition, severity, alarm id), each transition once however often it was published
+    transitions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    messages: int = 0  # SNS messages on the raw tap, republished ones included
+    notify_accepted: set[str] = field(default_factory=set)  # event ids notify's filter policy lets through
+
+    def alarms(self) -> dict[str, int]:
+        counts = dict.fromkeys(TRANSITION_KEYS.values(), 0)
+        for transition, _, _ in self.transitions.values():
+            key = TRANSITION_KEYS.get(transition)
+            if key:
+                counts[key] += 1
+        return counts
+
+    def alerts(self) -> dict[str, int]:
+        """Raised + Escalated transitions by severity."""
+        counts: Counter[str] = Counter(
+            severity
+            for transition, severity, _ in self.transitions.values()
+            if transition in ("Alarm Raised", "Alarm Escalated")
+        )
+        return dict(sorted(counts.items()))
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -77,28 +123,43 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError(f"port {args.port} on 127.0.0.1 is already in use; pick another with --port N")
 
 
-def _records(args: argparse.Namespace) -> list[Any]:
-    from sensorflow.simulate import SimConfig, SimulationError, generate, load_fleet
+def _sim_config(args: argparse.Namespace, devices: int) -> Any:
+    """The fleet to publish: the default scenario mix without producer duplicates ("nothing stored twice"
+    must then hold exactly), plus forced excursions and trailing dropouts when the simulator has them."""
+    import dataclasses
+
+    from sensorflow.simulate import SimConfig
     from sensorflow.simulate.scenarios import DEFAULT_SCENARIO_MIX, DUPLICATE
+
+    mix = {k: v for k, v in DEFAULT_SCENARIO_MIX.items() if k != DUPLICATE}
+    options: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(SimConfig)}
+    if "min_excursions" in names and "trailing_dropouts" in names:
+        dropouts = min(MAX_FORCED_DROPOUTS, devices // 5 or (1 if devices > 1 else 0))
+        options = {
+            "min_excursions": max(1, min(MAX_FORCED_EXCURSIONS, (devices - dropouts) // 3)),
+            "trailing_dropouts": dropouts,
+        }
+    return SimConfig(devices=devices, duration_s=args.duration, seed=args.seed, scenario_mix=mix, **options)
+
+
+def _records(args: argparse.Namespace, now_ms: int | None = None) -> list[Any]:
+    """Generate the fleet, its device time ending at ``now_ms`` (default: now). Staleness is measured
+    against the wall clock, so the demo generates right before publishing."""
+    from sensorflow.simulate import SimulationError, generate, load_fleet
 
     fleet = load_fleet()
     if args.devices > len(fleet):
         raise UsageError(f"--devices {args.devices}: the committed fleet has {len(fleet)} devices")
-    # Producer duplicates are left out: "nothing stored twice" must then hold exactly.
-    mix = {k: v for k, v in DEFAULT_SCENARIO_MIX.items() if k != DUPLICATE}
     try:
-        return list(
-            generate(
-                SimConfig(devices=args.devices, duration_s=args.duration, seed=args.seed, scenario_mix=mix)
-            )
-        )
+        return list(generate(_sim_config(args, args.devices), now_ms=now_ms))
     except SimulationError as exc:
         raise UsageError(str(exc)) from exc
 
 
 def run(args: argparse.Namespace) -> int:
     _validate(args)
-    records = _records(args)
+    _records(args)  # bad options fail here, before a minute of deploying
     say = (
         (lambda line: print(line, file=sys.stderr, flush=True))
         if args.json
@@ -106,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
     )
     cloud = LocalCloud(port=args.port, state_dir=project_root() / STATE_DIR / "demo")
     started = time.monotonic()
+    profile: dict[str, Any] = {}
     try:
         try:
             info = cloud.up(progress=say)
@@ -120,17 +182,24 @@ def run(args: argparse.Namespace) -> int:
         )
         say(f"fault armed: the next {INJECTED_S3_FAULTS} PutObject calls on readings/ answer 503 SlowDown")
         tally = Tally()
-        observer = AlertObserver(cloud, tally)
+        observer = TransitionObserver(cloud, tally)
         observer.start()
+        records = _records(args)
         summary = _publish_and_drain(cloud, records, tally, say)
+        heartbeat_ms = _await_heartbeat(cloud, summary["drained_at"], say)
+        summary["settled"] = _settle(cloud, say)
         observer.stop()
         summary.update(read_back(cloud, len(records)))
-        summary["alerts"] = dict(sorted(tally.alerts.items()))
-        summary["notifications_delivered"] = tally.notifications + sum(
-            d["delivered"] for d in cloud.runtime.status().get("subscriptions", {}).values()
-        )
+        summary["alarms"] = tally.alarms()
+        summary["alerts"] = tally.alerts()
+        summary["transition_messages"] = tally.messages
+        summary.update(_notifications(cloud, tally))
+        summary["incidents"] = read_incidents(cloud)
+        summary["critical_queue"] = _queue_depth(cloud, "CriticalTransitionsQueueUrl")
+        summary["truth"] = _truth_check(records, tally, heartbeat_ms, summary["stale_during_replay"])
         summary["faults_injected"] = sum(cloud.proxy.status()["injected"].values())
         summary["expected"] = _expected(records)
+        summary["crossing_readings"] = _crossing_readings(records)
         summary["wall_s"] = round(time.monotonic() - started, 1)
         summary["deploy_s"] = info.timings_s.get("deploy", 0.0)
         if args.profile and cloud.moto is not None:
@@ -138,8 +207,16 @@ def run(args: argparse.Namespace) -> int:
     finally:
         say("tearing down the local cloud ...")
         cloud.down()
-    ok = summary["drained"] and summary["duplicates"] == 0 and summary["accounted"] == summary["published"]
-    print(render(summary, ok))
+    accounted = (
+        summary["drained"] and summary["duplicates"] == 0 and summary["accounted"] == summary["published"]
+    )
+    checks = {
+        "accounted": accounted,
+        "notifications": summary["notifications_match"],
+        "truth": summary["truth"]["ok"],
+    }
+    ok = all(v is not False for v in checks.values())
+    print(render(summary, checks))
     if args.profile:
         print(render_profile(profile))
     if args.json:
@@ -153,8 +230,10 @@ def run(args: argparse.Namespace) -> int:
             "batches_retried",
             "latency_ms",
             "records_per_second",
+            "alarms",
+            "incidents",
         )
-        print(json.dumps({k: summary[k] for k in keys}))
+        print(json.dumps({**{k: summary[k] for k in keys}, "checks": checks}))
     return 0 if ok else 1
 
 
@@ -184,15 +263,7 @@ def _publish_and_drain(cloud: LocalCloud, records: list[Any], tally: Tally, say:
     thread = threading.Thread(target=publish, name="demo-producer")
     thread.start()
     while thread.is_alive() or not runtime.idle():
-        stats = runtime.stats.snapshot()
-        processed = len(runtime.stats.latencies_ms)
-        failures = sum(v.get("failures", 0) for v in stats.get("function", {}).values())
-        errors = Counter(i.error_type for i in runtime.stats.history() if i.error_type)
-        why = f" ({', '.join(f'{k} x{n}' for k, n in errors.most_common(2))})" if errors else ""
-        say(
-            f"  published {tally.published:>6}/{len(records)}   processed {processed:>6}   "
-            f"failed invocations {failures:>3}{why}   alerts {sum(tally.alerts.values()):>4}"
-        )
+        _progress_line(cloud, tally, len(records), say)
         if time.monotonic() > deadline:
             break
         time.sleep(1.0)
@@ -201,16 +272,184 @@ def _publish_and_drain(cloud: LocalCloud, records: list[Any], tally: Tally, say:
         raise producer_thread_error[0]
     drained = runtime.wait_idle(max(0.0, deadline - time.monotonic()))
     elapsed = time.monotonic() - t0
+    drained_at = time.time()
     mapping_stats = runtime.status()["mappings"].values()
     p50, p95 = runtime.stats.latency_percentiles(50, 95)
     return {
         "drained": drained,
+        "drained_at": drained_at,
+        "stale_during_replay": _heartbeat_runs(cloud, t0_wall=drained_at - elapsed),
         "batches_retried": sum(m["retries"] + m["bisections"] for m in mapping_stats),
         "records_discarded": sum(m["records_discarded"] for m in mapping_stats),
-        "invocations": sum(f["invocations"] for f in runtime.status()["functions"].values()),
         "latency_ms": {"p50": round(p50, 1), "p95": round(p95, 1)},
         "records_per_second": round(len(records) / elapsed, 1) if elapsed else 0.0,
         "processing_s": round(elapsed, 1),
+    }
+
+
+def _progress_line(cloud: LocalCloud, tally: Tally, total: int, say: Any) -> None:
+    assert cloud.runtime is not None
+    runtime = cloud.runtime
+    stats = runtime.stats.snapshot()
+    processed = len(runtime.stats.latencies_ms)
+    failures = sum(v.get("failures", 0) for v in stats.get("function", {}).values())
+    errors = Counter(i.error_type for i in runtime.stats.history() if i.error_type)
+    why = f" ({', '.join(f'{k} x{n}' for k, n in errors.most_common(2))})" if errors else ""
+    webhook = len(cloud.webhook.messages()) if cloud.webhook else 0
+    say(
+        f"  published {tally.published:>6}/{total}   processed {processed:>6}   "
+        f"failed invocations {failures:>3}{why}   transitions {len(tally.transitions):>4}   "
+        f"webhook messages {webhook:>4}"
+    )
+
+
+def _function(cloud: LocalCloud, suffix: str) -> str | None:
+    assert cloud.runtime is not None
+    return next((name for name in cloud.runtime.functions if name.endswith(suffix)), None)
+
+
+def _heartbeat_runs(cloud: LocalCloud, t0_wall: float, t1_wall: float | None = None) -> int:
+    """Heartbeat invocations that started in [t0_wall, t1_wall)."""
+    assert cloud.runtime is not None
+    name = _function(cloud, HEARTBEAT_FUNCTION_SUFFIX)
+    runs = 0
+    for invocation in cloud.runtime.stats.history(name) if name else []:
+        started = invocation.at - invocation.duration_ms / 1000
+        if started >= t0_wall and (t1_wall is None or started < t1_wall):
+            runs += 1
+    return runs
+
+
+def _await_heartbeat(cloud: LocalCloud, after: float, say: Any) -> int | None:
+    """Wait for a heartbeat run that started after ``after`` (epoch s); its start time in epoch ms.
+
+    Staleness is measured from device timestamps against the wall clock, so only a run after the last
+    record was processed sees which devices went silent (an earlier one sees a half-replayed fleet)."""
+    assert cloud.runtime is not None
+    name = _function(cloud, HEARTBEAT_FUNCTION_SUFFIX)
+    if name is None:
+        return None
+    say("waiting for the heartbeat's next scheduled run (rate(1 minute)) to look for silent devices ...")
+    deadline = time.monotonic() + HEARTBEAT_WAIT_S
+    while time.monotonic() < deadline:
+        for invocation in cloud.runtime.stats.history(name):
+            started = invocation.at - invocation.duration_ms / 1000
+            if started >= after:
+                return int(started * 1000)
+        time.sleep(0.5)
+    say("the heartbeat did not run in time; Device Stale is not checked")
+    return None
+
+
+def _settle(cloud: LocalCloud, say: Any) -> bool:
+    """Wait until the stream is idle and notify/incidents have taken every message routed to them."""
+    assert cloud.runtime is not None
+    runtime = cloud.runtime
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if runtime.wait_idle(max(0.0, deadline - time.monotonic())) and (
+            runtime.fanout is None or runtime.fanout.settled()
+        ):
+            # Settled twice in a row, a moment apart: nothing was mid-flight between the two looks.
+            time.sleep(0.5)
+            if runtime.idle() and (runtime.fanout is None or runtime.fanout.settled()):
+                return True
+        time.sleep(0.2)
+    say("deliveries did not settle in time")
+    return False
+
+
+def _notifications(cloud: LocalCloud, tally: Tally) -> dict[str, Any]:
+    """Webhook messages, and whether there is exactly one per transition notify's filter accepts."""
+    assert cloud.webhook is not None
+    messages = cloud.webhook.messages()
+    delivered: Counter[str] = Counter()
+    for message in messages:
+        for block in message.get("blocks", []):
+            for element in block.get("elements", []) if block.get("type") == "context" else []:
+                match = _EVENT_ID_IN_MESSAGE.search(str(element.get("text", "")))
+                if match:
+                    delivered[match.group(1)] += 1
+    twice = sorted(e for e, n in delivered.items() if n > 1)
+    missing = sorted(tally.notify_accepted - set(delivered))
+    unexpected = sorted(set(delivered) - tally.notify_accepted)
+    return {
+        "notifications_delivered": len(messages),
+        "notifications_expected": len(tally.notify_accepted),
+        "notifications_match": len(messages) == len(tally.notify_accepted)
+        and not (twice or missing or unexpected),
+        "notifications_problems": {"twice": twice, "missing": missing, "unexpected": unexpected},
+    }
+
+
+def read_incidents(cloud: LocalCloud) -> dict[str, int]:
+    """Incidents the incidents function opened, and how many are resolved (a Scan: fine for a demo)."""
+    assert cloud.endpoint is not None and cloud.info is not None
+    table = cloud.info.outputs.get("IncidentsTableName")
+    counts = {"opened": 0, "resolved": 0}
+    if not table:
+        return counts
+    dynamodb = cloud.endpoint.client("dynamodb")
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+        for item in page.get("Items", []):
+            if item.get("kind", {}).get("S") != "incident":
+                continue
+            counts["opened"] += 1
+            if item.get("status", {}).get("S") == "RESOLVED":
+                counts["resolved"] += 1
+    return counts
+
+
+def _queue_depth(cloud: LocalCloud, output: str) -> int | None:
+    assert cloud.endpoint is not None and cloud.info is not None
+    url = cloud.info.outputs.get(output)
+    if not url:
+        return None
+    sqs = cloud.endpoint.client("sqs")
+    url = sqs.get_queue_url(QueueName=url.rsplit("/", 1)[-1])["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def _truth_check(
+    records: list[Any], tally: Tally, heartbeat_ms: int | None, heartbeats_during_replay: int
+) -> dict[str, Any]:
+    """Compare the transitions seen with ``sensorflow.simulate.truth`` (when the simulator has it).
+
+    Reading-caused transitions are deterministic (device time, replay-safe high-water marks): they must
+    match exactly. ``Device Stale`` depends on when the heartbeat looked: it is checked against the
+    first run after the drain, unless a run during the replay saw a half-replayed fleet (then stale
+    raises and their clears are timing, not pipeline behaviour, and are reported unchecked)."""
+    try:
+        from sensorflow.simulate import truth
+    except ImportError:
+        return {
+            "ok": None,
+            "why": "the simulator has no ground-truth transitions (sensorflow.simulate.truth)",
+        }
+    stale_checked = heartbeat_ms is not None and heartbeats_during_replay == 0
+    expected = truth.expected_transitions(records, now_ms=heartbeat_ms if stale_checked else None)
+    seen: dict[str, list[tuple[str, str]]] = {}
+    for transition, severity, alarm_id in sorted(tally.transitions.values(), key=lambda t: t[2]):
+        if transition not in TRANSITION_KEYS:
+            continue
+        is_stale = transition == "Device Stale" or alarm_id.endswith(f"#{truth.STALE_RULE_ID}")
+        if is_stale and not stale_checked:
+            continue
+        seen.setdefault(alarm_id, []).append((transition, severity))
+    expected_counts = truth.summary(expected)
+    seen_counts = truth.summary(seen)
+    mismatches = []
+    for alarm_id in sorted(set(expected) | set(seen)):
+        want, got = sorted(expected.get(alarm_id, [])), sorted(seen.get(alarm_id, []))
+        if want != got:
+            mismatches.append({"alarm_id": alarm_id, "expected": want, "seen": got})
+    return {
+        "ok": not mismatches,
+        "expected": expected_counts,
+        "seen": seen_counts,
+        "stale_checked": stale_checked,
+        "mismatches": mismatches,
     }
 
 
@@ -257,34 +496,60 @@ def _expected(records: list[Any]) -> dict[str, int]:
     return dict(Counter(r.truth["outcome"] for r in records))
 
 
-class AlertObserver:
-    """Counts alerts by severity from a queue subscribed to the alerts topic, and the critical-alerts
-    queue the stack's EventBridge rule feeds (notifications delivered to a subscriber)."""
+def _crossing_readings(records: list[Any]) -> int:
+    """Stored readings past a warning or critical bound: what one-alert-per-reading would have sent."""
+    return sum(
+        1
+        for r in records
+        if r.truth.get("outcome") == "stored" and r.truth.get("expected_level") in ("warning", "critical")
+    )
+
+
+class TransitionObserver:
+    """Two queues on the alerts topic, as any subscriber would have them:
+
+    - a tap with no filter: every transition once per publish (severity from its message attributes,
+      event id, transition and alarm from the body); republished events are counted once by event id;
+    - a tap with notify's own filter policy (read back from notify's subscription): the transitions SNS
+      routes to notify, so "one webhook message per event notify receives" can be checked exactly.
+    """
 
     def __init__(self, cloud: LocalCloud, tally: Tally) -> None:
-        assert cloud.endpoint is not None and cloud.info is not None
+        assert cloud.endpoint is not None and cloud.info is not None and cloud.runtime is not None
         self.sqs = cloud.endpoint.client("sqs")
         sns = cloud.endpoint.client("sns")
+        topic = cloud.info.outputs["AlertsTopicArn"]
         self.tally = tally
-        self.alerts_url = self.sqs.create_queue(QueueName="sensorflow-demo-alert-observer")["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.alerts_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        sns.subscribe(TopicArn=cloud.info.outputs["AlertsTopicArn"], Protocol="sqs", Endpoint=arn)
-        critical = cloud.info.outputs.get("CriticalAlertsQueueUrl", "")
-        self.critical_url = (
-            self.sqs.get_queue_url(QueueName=critical.rsplit("/", 1)[-1])["QueueUrl"] if critical else None
+        notify = _function(cloud, NOTIFY_FUNCTION_SUFFIX)
+        policy = next(
+            (
+                d.filter_policy
+                for d in (cloud.runtime.fanout.deliveries if cloud.runtime.fanout else [])
+                if d.kind == "sns" and d.function == notify and d.source_arn == topic
+            ),
+            None,
         )
+        self.queues: list[tuple[str, str]] = []
+        for name, kind, attributes in (
+            ("sensorflow-demo-transitions", "all", {}),
+            ("sensorflow-demo-notify-filter", "notify", {"FilterPolicy": policy} if policy else {}),
+        ):
+            url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+            arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=attributes)
+            self.queues.append((url, kind))
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="demo-alerts", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="demo-transitions", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._drain_once()
         self._stop.set()
         self._thread.join(5)
+        self._drain_once()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -293,22 +558,23 @@ class AlertObserver:
 
     def _drain_once(self) -> bool:
         got = False
-        for url, kind in ((self.alerts_url, "alerts"), (self.critical_url, "critical")):
-            if url is None:
-                continue
+        for url, kind in self.queues:
             while True:
                 messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
                 if not messages:
                     break
                 got = True
                 for message in messages:
-                    if kind == "alerts":
-                        envelope = json.loads(message["Body"])
-                        attributes = envelope.get("MessageAttributes", {})
-                        severity = attributes.get("severity", {}).get("Value", "unknown")
-                        self.tally.alerts[severity] += 1
-                    else:
-                        self.tally.notifications += 1
+                    envelope = json.loads(message["Body"])
+                    event = json.loads(envelope["Message"])
+                    if kind == "notify":
+                        self.tally.notify_accepted.add(event["event_id"])
+                        continue
+                    self.tally.messages += 1
+                    attributes = envelope.get("MessageAttributes", {})
+                    severity = attributes.get("severity", {}).get("Value", "unknown")
+                    alarm_id = event.get("alarm", {}).get("alarm_id", "")
+                    self.tally.transitions[event["event_id"]] = (event["transition"], severity, alarm_id)
                 self.sqs.delete_message_batch(
                     QueueUrl=url,
                     Entries=[
@@ -318,21 +584,31 @@ class AlertObserver:
         return got
 
 
-def render(summary: dict[str, Any], ok: bool) -> str:
+def render(summary: dict[str, Any], checks: dict[str, bool | None]) -> str:
     quarantined = summary["quarantined"]
+    alarms = summary["alarms"]
+    incidents = summary["incidents"]
     rows = [
         ("published", summary["published"]),
         ("enriched (stored readings)", summary["enriched"]),
         ("quarantined", sum(quarantined.values())),
         *((f"  {reason}", count) for reason, count in quarantined.items()),
         ("stored twice", summary["duplicates"]),
-        ("alerts published", sum(summary["alerts"].values())),
+        ("alarm transitions", sum(alarms.values())),
+        *((f"  {name}", count) for name, count in alarms.items()),
+        ("alerts (raised + escalated)", sum(summary["alerts"].values())),
         *((f"  {severity}", count) for severity, count in summary["alerts"].items()),
         ("notifications delivered", summary["notifications_delivered"]),
+        ("  expected (notify's filter)", summary["notifications_expected"]),
+        ("incidents opened", incidents["opened"]),
+        ("incidents resolved", incidents["resolved"]),
+        (
+            "critical transitions queued",
+            "-" if summary["critical_queue"] is None else summary["critical_queue"],
+        ),
         ("transient faults injected", summary["faults_injected"]),
         ("batches retried", summary["batches_retried"]),
         ("records sent to on-failure", summary["records_discarded"]),
-        ("invocations", summary["invocations"]),
         (
             "latency p50 / p95 (ms)",
             f"{summary['latency_ms']['p50']:.0f} / {summary['latency_ms']['p95']:.0f}",
@@ -348,9 +624,32 @@ def render(summary: dict[str, Any], ok: bool) -> str:
     lines.append("-" * (width + 12))
     expected = summary["expected"]
     lines.append(f"simulator ground truth: {', '.join(f'{k} {v}' for k, v in sorted(expected.items()))}")
-    verdict = "every published record accounted for exactly once" if ok else "MISMATCH"
+    crossing = summary["crossing_readings"]
     lines.append(
-        f"{'OK' if ok else 'FAILED'}: enriched {summary['enriched']} "
+        f"alarm lifecycle: {sum(alarms.values())} transitions for {summary['enriched']} readings, "
+        f"{crossing} of them past a threshold (one alert per crossing reading would have sent {crossing})"
+    )
+    truth = summary["truth"]
+    if truth["ok"] is None:
+        lines.append(f"transitions vs ground truth: not checked ({truth['why']})")
+    else:
+        stale = "" if truth["stale_checked"] else " (Device Stale not checked: a heartbeat ran mid-replay)"
+        lines.append(
+            f"transitions vs ground truth: {'match' if truth['ok'] else 'MISMATCH'}{stale}; "
+            f"expected {truth['expected']}, seen {truth['seen']}"
+        )
+        for m in truth["mismatches"][:10]:
+            lines.append(f"  {m['alarm_id']}: expected {m['expected']}, seen {m['seen']}")
+    problems = summary["notifications_problems"]
+    if not summary["notifications_match"]:
+        lines.append(
+            f"webhook: MISMATCH: {len(problems['missing'])} missing, {len(problems['twice'])} sent twice, "
+            f"{len(problems['unexpected'])} not routed to notify"
+        )
+    verdict = "every published record accounted for exactly once" if checks["accounted"] else "MISMATCH"
+    failed = [name for name, value in checks.items() if value is False]
+    lines.append(
+        f"{'OK' if not failed else 'FAILED (' + ', '.join(failed) + ')'}: enriched {summary['enriched']} "
         f"+ quarantined {sum(quarantined.values())} "
         f"= {summary['accounted']} of {summary['published']} published, {summary['duplicates']} stored twice "
         f"({verdict})"

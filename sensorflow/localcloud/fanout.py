@@ -1,15 +1,16 @@
 """SNS subscriptions, EventBridge rules and schedules that target Lambda functions, delivered locally.
 
 moto's CloudFormation reports ``AWS::SNS::Subscription`` as created but never creates it, and moto cannot
-invoke Lambda without Docker. So for each deployed subscription with protocol ``lambda`` (read from the
-deployed template via ``cloudformation.get_template``) a tap SQS queue is subscribed to the topic with the
-same filter policy; moto then applies the filter and wraps each message in SNS's JSON envelope, which is
-re-shaped into the exact Lambda SNS event. For an EventBridge rule with a Lambda target, the target is
-replaced (same target Id) by a tap SQS queue, so moto's own pattern matching decides what the function
+invoke Lambda without Docker. So every subscription the deployed template declares (read back with
+``cloudformation.get_template``) is created here: one with protocol ``sqs`` as declared (queue, raw
+delivery, filter policy), and for one with protocol ``lambda`` a tap SQS queue is subscribed to the topic
+with the same filter policy; moto then applies the filter and wraps each message in SNS's JSON envelope,
+which is re-shaped into the exact Lambda SNS event. For an EventBridge rule with a Lambda target, the target
+is replaced (same target Id) by a tap SQS queue, so moto's own pattern matching decides what the function
 sees: moto 5.2.5 answers PutEvents with HTTP 500 (NotImplementedError in ``send_to_targets``) when a
-matching rule has a Lambda target, so the Lambda target cannot stay in place. The tap queue is tagged
-with the function name, so a restarted runtime finds the route again. Schedule rules
-(``rate``/``cron``) fire on a local timer with the scheduled-event shape.
+matching rule has a Lambda target, so the Lambda target cannot stay in place. The tap queue is tagged with
+the function name, so a restarted runtime finds the route again. Schedule rules (``rate``/``cron``) fire on
+a local timer with the scheduled-event shape.
 
 Invocations are asynchronous, like on AWS: errors are retried twice, then dropped with a warning.
 Source: docs.aws.amazon.com/lambda/latest/dg/invocation-async.html (two retries by default)
@@ -39,11 +40,9 @@ logger = logging.getLogger(__name__)
 ASYNC_RETRY_ATTEMPTS = 2  # Lambda's default for asynchronous invocation (invocation-async.html)
 ASYNC_RETRY_DELAY_S = 1.0  # AWS waits minutes; locally a second keeps the demo moving
 RECEIVE_WAIT_S = 1  # SQS long-poll wait for tap queues
-SQS_RECEIVE_MAX = 10
+SQS_RECEIVE_MAX = 10  # ReceiveMessage MaxNumberOfMessages limit (SQS API reference)
 TAP_PREFIX = "sensorflow-localcloud-tap-"
-TAP_FUNCTION_TAG = (
-    "sensorflow:localcloud:function"  # ReceiveMessage MaxNumberOfMessages limit (SQS API reference)
-)
+TAP_FUNCTION_TAG = "sensorflow:localcloud:function"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +57,17 @@ class Delivery:
     subscription_arn: str | None = None
     schedule: str | None = None
     constant_input: str | None = None
+    filter_policy: str | None = None  # an SNS route's filter policy, as subscribed
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSubscription:
+    """An SNS -> SQS subscription from the template, created as declared."""
+
+    name: str
+    topic_arn: str
+    queue_arn: str
+    subscription_arn: str
 
 
 class Fanout:
@@ -65,6 +75,7 @@ class Fanout:
         self.runtime = runtime
         self.stack_name = stack_name
         self.deliveries: list[Delivery] = []
+        self.queue_subscriptions: list[QueueSubscription] = []
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._busy: dict[str, bool] = {}
@@ -113,7 +124,10 @@ class Fanout:
         function = sqs.list_queue_tags(QueueUrl=url).get("Tags", {}).get(TAP_FUNCTION_TAG)
         return function if function in self.runtime.functions else None
 
-    def _sns_deliveries(self) -> list[Delivery]:
+    def _template_subscriptions(self) -> list[tuple[str, dict[str, Any], str, dict[str, str]]]:
+        """``(logical id, properties, topic ARN, physical ids)`` of every SNS subscription the deployed
+        template declares (``AWS::SNS::Subscription`` and a topic's inline ``Subscription`` list), minus
+        those whose ``Condition`` left them out of the stack."""
         cloudformation = self.runtime.client("cloudformation")
         body = cloudformation.get_template(StackName=self.stack_name)["TemplateBody"]
         template = json.loads(body) if isinstance(body, str) else body
@@ -123,30 +137,68 @@ class Fanout:
             for p in resources
             for r in p["StackResourceSummaries"]
         }
-        subscriptions: list[tuple[str, dict[str, Any]]] = []
+        found: list[tuple[str, dict[str, Any]]] = []
         for logical, resource in template.get("Resources", {}).items():
             props = resource.get("Properties", {})
-            if resource.get("Type") == "AWS::SNS::Subscription" and props.get("Protocol") == "lambda":
-                subscriptions.append((logical, props))
+            if resource.get("Condition") and logical not in physical:
+                continue  # its condition was false: CloudFormation did not create it
+            if resource.get("Type") == "AWS::SNS::Subscription":
+                found.append((logical, props))
             if resource.get("Type") == "AWS::SNS::Topic":
                 for i, inline in enumerate(props.get("Subscription", [])):
-                    if inline.get("Protocol") == "lambda":
-                        subscriptions.append((f"{logical}-{i}", {**inline, "TopicArn": {"Ref": logical}}))
-        sns = self.runtime.client("sns")
+                    found.append((f"{logical}-{i}", {**inline, "TopicArn": {"Ref": logical}}))
         out = []
-        for logical, props in subscriptions:
+        for logical, props in found:
             topic = props.get("TopicArn")
             topic_arn = physical.get(topic["Ref"]) if isinstance(topic, dict) and "Ref" in topic else topic
+            if isinstance(topic_arn, str) and topic_arn:
+                out.append((logical, props, topic_arn, physical))
+            else:
+                logger.warning("SNS subscription not emulated", extra={"subscription": logical})
+        return out
+
+    @staticmethod
+    def _subscription_attributes(props: dict[str, Any], raw: bool) -> dict[str, str]:
+        attributes = {"RawMessageDelivery": "true" if raw else "false"}
+        if props.get("FilterPolicy"):
+            policy = props["FilterPolicy"]
+            attributes["FilterPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
+            attributes["FilterPolicyScope"] = props.get("FilterPolicyScope", "MessageAttributes")
+        return attributes
+
+    def _sns_deliveries(self) -> list[Delivery]:
+        """Lambda subscriptions become tap queues polled by the runtime; SQS subscriptions are created as
+        declared (moto's CloudFormation records them without subscribing anything)."""
+        sns = self.runtime.client("sns")
+        out = []
+        for logical, props, topic_arn, physical in self._template_subscriptions():
+            protocol = props.get("Protocol")
+            if protocol == "sqs":
+                queue_arn = self._queue_arn(props.get("Endpoint"), physical)
+                if queue_arn is None:
+                    logger.warning("SNS subscription not emulated", extra={"subscription": logical})
+                    continue
+                raw = str(props.get("RawMessageDelivery", "false")).lower() == "true"
+                subscription_arn = sns.subscribe(
+                    TopicArn=topic_arn,
+                    Protocol="sqs",
+                    Endpoint=queue_arn,
+                    Attributes=self._subscription_attributes(props, raw),
+                    ReturnSubscriptionArn=True,
+                )["SubscriptionArn"]
+                self.queue_subscriptions.append(
+                    QueueSubscription(logical, topic_arn, queue_arn, subscription_arn)
+                )
+                continue
+            if protocol != "lambda":
+                continue  # email, https, ...: nothing local to deliver to
             function = self._function_for(props.get("Endpoint"), physical)
-            if not isinstance(topic_arn, str) or function is None:
+            if function is None:
                 logger.warning("SNS subscription not emulated", extra={"subscription": logical})
                 continue
             url, queue_arn = self._tap_queue(f"sns:{logical}", function)
-            attributes = {"RawMessageDelivery": "false"}
-            if props.get("FilterPolicy"):
-                policy = props["FilterPolicy"]
-                attributes["FilterPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
-                attributes["FilterPolicyScope"] = props.get("FilterPolicyScope", "MessageAttributes")
+            # The tap wraps each message in SNS's JSON envelope, which becomes the Lambda SNS record.
+            attributes = self._subscription_attributes(props, raw=False)
             subscription_arn = sns.subscribe(
                 TopicArn=topic_arn,
                 Protocol="sqs",
@@ -154,8 +206,34 @@ class Fanout:
                 Attributes=attributes,
                 ReturnSubscriptionArn=True,
             )["SubscriptionArn"]
-            out.append(Delivery("sns", logical, function, topic_arn, url, subscription_arn))
+            out.append(
+                Delivery(
+                    "sns",
+                    logical,
+                    function,
+                    topic_arn,
+                    url,
+                    subscription_arn,
+                    filter_policy=attributes.get("FilterPolicy"),
+                )
+            )
         return out
+
+    def _queue_arn(self, endpoint: Any, physical: dict[str, str]) -> str | None:
+        """The queue ARN of an SQS subscription's ``Endpoint`` (an ARN, or ``Fn::GetAtt [Queue, Arn]``)."""
+        if isinstance(endpoint, str) and endpoint.startswith("arn:"):
+            return endpoint
+        if not (isinstance(endpoint, dict) and "Fn::GetAtt" in endpoint):
+            return None
+        queue = physical.get(endpoint["Fn::GetAtt"][0])
+        if not queue:
+            return None
+        sqs = self.runtime.client("sqs")
+        url = queue if queue.startswith("http") else sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        return arn
 
     def _rule_deliveries(self) -> list[Delivery]:
         events = self.runtime.client("events")
@@ -268,6 +346,21 @@ class Fanout:
             }
             for d in self.deliveries
         }
+
+    def settled(self) -> bool:
+        """Idle, and every tap queue empty with nothing in flight (asks SQS: for an end-of-run check,
+        not a tight loop)."""
+        if not self.idle():
+            return False
+        sqs = self.runtime.client("sqs")
+        names = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
+        for delivery in self.deliveries:
+            if delivery.queue_url is None:
+                continue
+            attributes = sqs.get_queue_attributes(QueueUrl=delivery.queue_url, AttributeNames=list(names))
+            if any(int(attributes["Attributes"].get(n, 0)) for n in names):
+                return False
+        return self.idle()
 
     def stop(self) -> None:
         self._stopping.set()

@@ -229,4 +229,7 @@ class LocalRuntime:
         out = {"streams": streams, "functions": functions, "mappings": mappings}
         if self.fanout is not None:
             out["subscriptions"] = self.fanout.status()
+            out["queue_subscriptions"] = {
+                q.name: {"topic": q.topic_arn, "queue": q.queue_arn} for q in self.fanout.queue_subscriptions
+            }
         return out
