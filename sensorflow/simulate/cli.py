@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from urllib.parse import urlparse
 
 from sensorflow.cli import UsageError
-from sensorflow.simulate import manifest, scenarios
+from sensorflow.simulate import manifest, scenarios, truth
 from sensorflow.simulate.errors import ProducerError, SimulationError
 from sensorflow.simulate.fleet import DEFAULT_FLEET_PATH, DeviceSpec, load_fleet, parse_fleet
 from sensorflow.simulate.generator import (
@@ -34,6 +34,7 @@ from sensorflow.simulate.generator import (
 )
 from sensorflow.simulate.producer import SHARD_RECORDS_PER_S, KinesisProducer, ProducerReport, shard_limits
 from sensorflow.simulate.progress import ProgressBar
+from sensorflow.simulate.truth import Expectation
 
 STACK_NAME = "sensorflow-{stage}"
 STREAM_OUTPUT = "SensorStreamName"
@@ -46,6 +47,8 @@ CONFIG_KEYS = (
     "rate",
     "malformed_rate",
     "scenario_rate",
+    "min_excursions",
+    "trailing_dropouts",
     "fleet",
     "scenarios",
     "malformed",
@@ -59,7 +62,11 @@ them to a JSON Lines file (dry run). Signals follow a daily cycle with site-wide
 and battery decay; scenarios are injected at --scenario-rate (excursions past the critical threshold
 with recovery, spikes, stuck sensors, dropouts, clock skew, late/out-of-order readings, producer-retry
 duplicates, unknown devices) and malformed payloads at --malformed-rate (truncated, random bytes,
-wrong schema, trailing bytes). Every record carries its ground truth.
+wrong schema, trailing bytes). Every record carries its ground truth, including the alarm transitions
+the default rules (sensorflow/rules.json) give each excursion (raised, escalated, cleared, each on the
+reading that causes it) and spike (none: the rules debounce it). --min-excursions and
+--trailing-dropouts force alarm scenarios: excursions that complete inside the run, and devices that
+fall silent long enough before the end for the heartbeat to report them stale.
 
 Device time: --duration seconds of it, ending now unless --start says otherwise; records are sent as
 fast as the stream allows (--rate caps records/s). Reproducible: the same --seed and --start give
@@ -78,7 +85,7 @@ destinations (pick one):
 
 --config FILE (JSON; flags win over it):
   {{"devices": 50, "duration_s": 3600, "interval_s": 10, "seed": 7, "start": "2025-01-01T00:00:00Z",
-   "rate": 500, "malformed_rate": 0.01, "scenario_rate": 0.005,
+   "rate": 500, "malformed_rate": 0.01, "scenario_rate": 0.005, "min_excursions": 5, "trailing_dropouts": 2,
    "fleet": "my-fleet.json" or [ {{device objects as in fleet.json}} ],
    "scenarios": {{{", ".join(f'"{n}": {w:g}' for n, w in scenarios.DEFAULT_SCENARIO_MIX.items())}}},
    "malformed": {{{", ".join(f'"{n}": 1' for n in scenarios.MALFORMED_KINDS)}}}}}
@@ -88,6 +95,8 @@ destinations (pick one):
 examples:
   # dry run, 50 devices, one hour of device time
   sensorflow simulate --devices 50 --duration 3600 --out sim.jsonl
+  # an alarm demo: 5 excursions that raise, escalate and clear, 2 devices that go stale
+  sensorflow simulate --devices 50 --duration 900 --min-excursions 5 --trailing-dropouts 2 --out alarms.jsonl
   # byte-for-byte reproducible
   sensorflow simulate --seed 7 --start 2025-01-01T00:00:00Z --duration 600 --out a.jsonl
   # the local cloud
@@ -140,6 +149,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="P",
         help=f"chance a reading is followed by a malformed payload (default: {DEFAULT_MALFORMED_RATE:g})",
     )
+    faults.add_argument(
+        "--min-excursions",
+        metavar="K",
+        help="force K excursions (on K devices) that raise, escalate and clear inside the run (default: 0)",
+    )
+    faults.add_argument(
+        "--trailing-dropouts",
+        metavar="N",
+        help="force N devices silent for the last stale_after + 60 s or more, so a heartbeat after the run "
+        "finds them stale (default: 0)",
+    )
     out = parser.add_argument_group("destination")
     out.add_argument("--stream", metavar="NAME", help="Kinesis stream name or ARN to publish to")
     out.add_argument("--stage", metavar="STAGE", help="publish to the stream of stack sensorflow-STAGE")
@@ -191,7 +211,7 @@ def build_config(args: argparse.Namespace) -> SimConfig:
     malformed_mix: dict[str, float] = dict(scenarios.DEFAULT_MALFORMED_MIX)
     if args.config:
         raw = _read_config(Path(args.config))
-        for key in ("devices", "seed"):
+        for key in ("devices", "seed", "min_excursions", "trailing_dropouts"):
             if key in raw:
                 values[key] = _int(raw[key], f"{args.config}: {key}", minimum=1 if key == "devices" else 0)
         for key in ("duration_s", "interval_s", "rate", "malformed_rate", "scenario_rate"):
@@ -213,6 +233,9 @@ def build_config(args: argparse.Namespace) -> SimConfig:
         values["devices"] = _int(args.devices, "--devices", minimum=1)
     if args.seed is not None:
         values["seed"] = _int(args.seed, "--seed", minimum=0)
+    for flag in ("min_excursions", "trailing_dropouts"):
+        if getattr(args, flag) is not None:
+            values[flag] = _int(getattr(args, flag), "--" + flag.replace("_", "-"), minimum=0)
     for flag, key in (
         ("duration", "duration_s"),
         ("interval", "interval_s"),
@@ -340,10 +363,11 @@ def _number(value: Any, what: str) -> float:
 
 def _dry_run(cfg: SimConfig, path: Path, stdout: TextIO, stderr: TextIO, quiet: bool) -> int:
     kinds: Counter[str] = Counter()
+    expect = Expectation()
     nbytes = 0
     try:
         with path.open("w", encoding="utf-8") as fh:
-            for record in _counted(generate(cfg), kinds):
+            for record in _counted(generate(cfg), kinds, expect):
                 fh.write(manifest.to_line(record))
                 nbytes += len(record.data)
     except OSError as exc:
@@ -351,7 +375,7 @@ def _dry_run(cfg: SimConfig, path: Path, stdout: TextIO, stderr: TextIO, quiet: 
     if not quiet:
         total = sum(kinds.values())
         stdout.write(f"wrote {total:,} records ({nbytes:,} payload bytes) to {path}\n")
-        stdout.write(_summary(cfg, kinds))
+        stdout.write(_summary(cfg, kinds, expect))
     return 0
 
 
@@ -390,6 +414,7 @@ def _publish(cfg: SimConfig, args: argparse.Namespace, stdout: TextIO, stderr: T
     bar = ProgressBar(stderr, cfg.start_ms, cfg.end_ms, enabled=not args.quiet and stderr.isatty())
     producer = KinesisProducer(kinesis, stream, rate=rate, byte_rate=byte_rate, progress=bar.update)
     kinds: Counter[str] = Counter()
+    expect = Expectation()
     with contextlib.ExitStack() as stack:
         on_done = None
         if args.manifest:
@@ -401,7 +426,7 @@ def _publish(cfg: SimConfig, args: argparse.Namespace, stdout: TextIO, stderr: T
             def on_done(record: Any, error_code: str | None) -> None:
                 fh.write(manifest.to_line(record, delivered=error_code is None))
 
-        records = _tracked(generate(cfg), kinds, bar)
+        records = _tracked(generate(cfg), kinds, expect, bar)
         try:
             with _aws_errors(f"publish to stream {stream}"):
                 report = producer.send(records, on_done=on_done)
@@ -411,7 +436,7 @@ def _publish(cfg: SimConfig, args: argparse.Namespace, stdout: TextIO, stderr: T
         bar.update(report.sent, report.failed, report.bytes, final=True)
         bar.close()
     if not args.quiet:
-        stdout.write(_report(report, stream, open_shards, local, cfg, kinds))
+        stdout.write(_report(report, stream, open_shards, local, cfg, kinds, expect))
     if report.failed:
         shown = report.failed_records[:5]
         stderr.write(f"{report.failed:,} records were not delivered after retries, e.g.:\n")
@@ -490,16 +515,20 @@ def _aws_errors(action: str) -> Iterator[None]:
         raise UsageError(f"cannot {action}: {exc}") from None
 
 
-def _tracked(records: Iterable[SimRecord], kinds: Counter[str], bar: ProgressBar) -> Iterator[SimRecord]:
+def _tracked(
+    records: Iterable[SimRecord], kinds: Counter[str], expect: Expectation, bar: ProgressBar
+) -> Iterator[SimRecord]:
     for record in records:
         kinds[record.truth["kind"]] += 1
+        expect.add(record.truth)
         bar.device_ms = record.truth["tick_ms"]
         yield record
 
 
-def _counted(records: Iterable[SimRecord], kinds: Counter[str]) -> Iterator[SimRecord]:
+def _counted(records: Iterable[SimRecord], kinds: Counter[str], expect: Expectation) -> Iterator[SimRecord]:
     for record in records:
         kinds[record.truth["kind"]] += 1
+        expect.add(record.truth)
         yield record
 
 
@@ -507,18 +536,27 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _summary(cfg: SimConfig, kinds: Counter[str]) -> str:
+def _summary(cfg: SimConfig, kinds: Counter[str], expect: Expectation) -> str:
     assert cfg.start_ms is not None and cfg.fleet is not None
     by_kind = "  ".join(f"{k} {kinds[k]:,}" for k in scenarios.KINDS if kinds[k])
+    predicted = truth.summary(expect.transitions(now_ms=cfg.end_ms))
+    alarms = "  ".join(f"{name} {predicted.get(name, 0):,}" for name in truth.PREDICTED)
     return (
         f"  kinds      {by_kind or 'none'}\n"
+        f"  alarms     {alarms} (predicted; Device Stale for a heartbeat at the end of device time)\n"
         f"  devices    {len(cfg.fleet)}, device time {_iso(cfg.start_ms)} .. {_iso(cfg.end_ms)}\n"
         f"  reproduce  --seed {cfg.seed} --start {cfg.start_ms} (with the same other flags)\n"
     )
 
 
 def _report(
-    report: ProducerReport, stream: str, shards: int, local: bool, cfg: SimConfig, kinds: Counter[str]
+    report: ProducerReport,
+    stream: str,
+    shards: int,
+    local: bool,
+    cfg: SimConfig,
+    kinds: Counter[str],
+    expect: Expectation,
 ) -> str:
     pacing = "unpaced (local endpoint)" if local else f"paced to {shards} open shard(s)"
     return (
@@ -528,5 +566,5 @@ def _report(
         f"  failed     {report.failed:,}\n"
         f"  records/s  {report.records_per_s:,.0f} (one shard accepts {SHARD_RECORDS_PER_S:,}/s)\n"
         f"  bytes      {report.bytes:,} in {report.calls:,} PutRecords calls, {report.elapsed_s:.2f} s\n"
-        + _summary(cfg, kinds)
+        + _summary(cfg, kinds, expect)
     )

@@ -30,6 +30,10 @@ from sensorflow.simulate.errors import SimulationError
 from sensorflow.simulate.fleet import DeviceSpec, load_fleet
 from sensorflow.simulate.payloads import ReadingEncoder, malformed_payload
 from sensorflow.simulate.signals import PROFILES, SITE_UTC_OFFSET_H, Battery, SignalModel, SiteProcess
+from sensorflow.simulate.truth import CLEARED as _CLEARED
+from sensorflow.simulate.truth import ESCALATED as _ESCALATED
+from sensorflow.simulate.truth import RAISED as _RAISED
+from sensorflow.simulate.truth import SensorRule, load_sensor_rules
 
 MINUTE_MS = 60_000
 # Readings older than 7 days are rejected by ingest (and outlive Kinesis retention); keep an hour to publish.
@@ -89,6 +93,12 @@ class SimConfig:
     malformed_mix: Mapping[str, float] = field(default_factory=lambda: dict(sc.DEFAULT_MALFORMED_MIX))
     rate: float | None = None  # records/s cap for publishing (used by the producer, not the simulation)
     fleet: tuple[DeviceSpec, ...] | None = None  # None = the committed default fleet
+    # Forced scenarios, on top of the random ones (each on its own device, which then runs no random
+    # scenario): excursions that raise, escalate and clear inside the run, and devices that go silent
+    # for good at least stale_after + 60 s of device time before the end (a heartbeat at the end finds
+    # them stale).
+    min_excursions: int = 0
+    trailing_dropouts: int = 0
 
     @property
     def end_ms(self) -> int:
@@ -140,6 +150,18 @@ def _validate(cfg: SimConfig, fleet_size: int) -> None:
         raise SimulationError(
             f"rate (--rate) must be a positive number of records per second; got {cfg.rate}"
         )
+    for name in ("min_excursions", "trailing_dropouts"):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SimulationError(
+                f"{name} (--{name.replace('_', '-')}) must be a whole number >= 0; got {value!r}"
+            )
+    devices = cfg.devices if cfg.devices is not None else fleet_size
+    if cfg.min_excursions + cfg.trailing_dropouts > devices:
+        raise SimulationError(
+            f"min_excursions + trailing_dropouts ({cfg.min_excursions} + {cfg.trailing_dropouts}) must not "
+            f"exceed the {devices} devices: each forced scenario needs a device of its own"
+        )
     _check_mix("scenario mix", cfg.scenario_mix, sc.SCENARIOS)
     _check_mix("malformed mix", cfg.malformed_mix, sc.MALFORMED_KINDS)
 
@@ -163,6 +185,7 @@ def generate(config: SimConfig, now_ms: int | None = None) -> Iterator[SimRecord
     assert cfg.fleet is not None and cfg.start_ms is not None and cfg.seed is not None
     shared = _Shared(cfg)
     sims = [_DeviceSim(spec, cfg, shared) for spec in cfg.fleet]
+    _force(sims, cfg, shared)
     end_ms = cfg.end_ms
     heap = [(sim.next_tick_ms, index) for index, sim in enumerate(sims) if sim.next_tick_ms < end_ms]
     heapq.heapify(heap)
@@ -176,14 +199,54 @@ def generate(config: SimConfig, now_ms: int | None = None) -> Iterator[SimRecord
         yield from sim.flush()
 
 
+def _force(sims: list[_DeviceSim], cfg: SimConfig, shared: _Shared) -> None:
+    """Give ``min_excursions`` devices an excursion that completes, and ``trailing_dropouts`` a final silence.
+
+    Devices are taken in a seeded random order; a device whose interval leaves no room in the duration is
+    passed over, and too few that fit is an error that says how long the run must be.
+    """
+    if not cfg.min_excursions and not cfg.trailing_dropouts:
+        return
+    rng = random.Random(f"{cfg.seed}:forced")
+    order = list(range(len(sims)))
+    rng.shuffle(order)
+    excursions = dropouts = 0
+    needed_s = 0.0
+    for index in order:
+        sim = sims[index]
+        # each returns None when the scenario was forced on the device, else the duration it would need
+        if excursions < cfg.min_excursions:
+            need = sim.force_excursion(rng)
+            if need is None:
+                excursions += 1
+                continue
+            needed_s = max(needed_s, need)
+        if dropouts < cfg.trailing_dropouts:
+            need = sim.force_trailing_dropout(rng)
+            if need is None:
+                dropouts += 1
+                continue
+            needed_s = max(needed_s, need)
+    if excursions < cfg.min_excursions or dropouts < cfg.trailing_dropouts:
+        raise SimulationError(
+            f"only {excursions} of min_excursions {cfg.min_excursions} and {dropouts} of trailing_dropouts "
+            f"{cfg.trailing_dropouts} fit in {cfg.duration_s:g} s of device time on {len(sims)} devices; "
+            f"use --duration {math.ceil(needed_s)} or more (or more devices, or fewer forced scenarios)"
+        )
+
+
 class _Shared:
-    """State shared by every device of one run: the encoder, site processes and ghost numbering."""
+    """State shared by every device of one run: the encoder, site processes, rules and ghost numbering."""
 
     def __init__(self, cfg: SimConfig) -> None:
         assert cfg.start_ms is not None
         self.cfg = cfg
         self.end_ms = cfg.end_ms
         self.encoder = ReadingEncoder()
+        self.rules = load_sensor_rules()
+        # After any scenario a device stays quiet for this many ticks, so the next one starts from a clean
+        # alarm (an M-of-N window still holding a spike would raise an excursion a reading early).
+        self.cooldown_ticks = max((r.n or 0 for r in self.rules.values()), default=0) + 1
         self._sites: dict[tuple[str, str], SiteProcess] = {}
         self._ghosts = 0
         self.scenario_names = [n for n in sc.SCENARIOS if cfg.scenario_mix.get(n, 0) > 0]
@@ -202,6 +265,108 @@ class _Shared:
         return f"ghost-{self._ghosts:05d}"
 
 
+# --- alarm scenarios: shapes and the transitions they cause -----------------------------------------------
+
+CLEAR, HOLD, WARNING, CRITICAL = 0, 1, 2, 3  # how a reading stands against its rule (as in core.rules)
+
+
+def hold_ticks(rule: SensorRule, interval_ms: int) -> int:
+    """Readings a plateau lasts: two more than the rule needs to raise (for_seconds or M-of-N)."""
+    if rule.m is not None:
+        return rule.m + 2
+    return math.ceil(rule.for_ms / interval_ms) + 2
+
+
+def recovery_ticks(rule: SensorRule) -> int:
+    """Readings back inside the clear band after an excursion: enough to clear, plus one."""
+    window = (rule.n - rule.m + 1) if rule.m is not None and rule.n is not None else 1
+    return window + (1 if rule.rate_max_per_min is not None else 0) + 1
+
+
+def excursion_phases(rule: SensorRule, interval_ms: int, peak: str = sc.LEVEL_CRITICAL) -> list[str]:
+    """warning plateau (raises warning) [, critical plateau (escalates)], recovery (clears)."""
+    k = hold_ticks(rule, interval_ms)
+    plateaus = ["warning"] * k + (["critical"] * k if peak == sc.LEVEL_CRITICAL else [])
+    return [*plateaus, *["recovery"] * recovery_ticks(rule)]
+
+
+def spike_is_debounced(rule: SensorRule, interval_ms: int) -> bool:
+    """Whether one critical reading and a jump back stay below the rule's debounce.
+
+    The jump back may itself be a rate-of-change crossing, so the spike can be two crossing readings
+    one interval apart: M-of-N must need more, for_seconds must be longer than the interval.
+    """
+    crossings = 1 + (1 if rule.rate_max_per_min is not None else 0)
+    if rule.m is not None:
+        return crossings < rule.m
+    return rule.for_ms > 0 and (crossings == 1 or interval_ms + 1_000 < rule.for_ms)
+
+
+@dataclass(slots=True)
+class _Prediction:
+    """The announced transitions of one alarm over the readings an alarm scenario shapes.
+
+    A deliberately small model of the documented rule semantics (for_seconds or M-of-N on device time,
+    the clear band, rate of change), fed only with the scenario's own readings: the scenarios start on a
+    quiet alarm (cooldown) and are shaped so nothing else matters. It does not use
+    ``sensorflow.core.alarms``; the alarm-scenario integration test holds the real state machine to it.
+    """
+
+    rule: SensorRule
+    alarm_id: str
+    previous: tuple[int, float] | None  # the sensor's last reading before the scenario (rate of change)
+    raised: bool = False
+    severity: str | None = None
+    pending_ms: int | None = None
+    critical_ms: int | None = None
+    ranks: list[int] = field(default_factory=list)
+
+    def observe(self, timestamp_ms: int, value: float, rank: int) -> list[dict[str, Any]]:
+        rule = self.rule
+        if rank == CLEAR and not rule.inside_clear_band(value):
+            rank = HOLD
+        if rule.rate_max_per_min is not None and self.previous is not None:
+            elapsed = timestamp_ms - self.previous[0]
+            if elapsed > 0:
+                speed = abs(value - self.previous[1]) * 60_000 / elapsed
+                if speed > rule.rate_max_per_min and rank < WARNING:
+                    rank = WARNING  # the default rules' rate crossings are warnings
+                elif rank == CLEAR and speed > (rule.rate_clear_per_min or 0.0):
+                    rank = HOLD
+        self.previous = (timestamp_ms, value)
+        self.ranks.append(rank)
+        if rule.m is not None and rule.n is not None:
+            window = self.ranks[-rule.n :]
+            critical = sum(r >= CRITICAL for r in window) >= rule.m
+            holds = sum(r >= (HOLD if self.raised else WARNING) for r in window) >= rule.m
+        else:
+            self.pending_ms = (self.pending_ms or timestamp_ms) if rank >= WARNING else None
+            self.critical_ms = (self.critical_ms or timestamp_ms) if rank >= CRITICAL else None
+            critical = self.critical_ms is not None and timestamp_ms - self.critical_ms >= rule.for_ms
+            if self.raised:
+                holds = rank >= HOLD
+            else:
+                holds = self.pending_ms is not None and timestamp_ms - self.pending_ms >= rule.for_ms
+        if not self.raised and holds:
+            self.raised, self.severity = True, sc.LEVEL_CRITICAL if critical else sc.LEVEL_WARNING
+            return [self._transition(_RAISED, self.severity)]
+        if self.raised and holds and critical and self.severity != sc.LEVEL_CRITICAL:
+            self.severity = sc.LEVEL_CRITICAL
+            return [self._transition(_ESCALATED, self.severity)]
+        if self.raised and not holds:
+            severity, self.raised, self.severity = self.severity, False, None
+            return [self._transition(_CLEARED, severity or sc.LEVEL_WARNING)]
+        return []
+
+    def _transition(self, name: str, severity: str) -> dict[str, Any]:
+        return {
+            "transition": name,
+            "alarm_id": self.alarm_id,
+            "rule_id": self.rule.rule_id,
+            "severity": severity,
+        }
+
+
 @dataclass(slots=True)
 class _Event:
     """An injected scenario in progress on one device: one phase per tick."""
@@ -212,6 +377,7 @@ class _Event:
     sensor_type: str | None = None
     values: dict[str, float] = field(default_factory=dict)
     index: int = 0
+    prediction: _Prediction | None = None  # excursions and spikes: what the alarm will announce
 
     @property
     def phase(self) -> str:
@@ -242,15 +408,67 @@ class _DeviceSim:
         self.firmware = self.rng.choice(FIRMWARE)
         self.event: _Event | None = None
         self.events_started = 0
+        self.cooldown = 0
         self.last_sent_ms: int | None = None
+        self.last_reading: dict[str, tuple[int, float]] = {}  # sensor -> (timestamp, canonical value)
         self.held: list[tuple[int, SimRecord]] = []  # (release tick, record) for late readings
+        self.forced = False  # a forced scenario owns this device: no random ones
+        self.forced_excursion: tuple[int, str] | None = None  # (tick, sensor type)
+        self.silent_from_ms: int | None = None  # trailing dropout: no reading at or after this tick
+
+    # --- forced scenarios (see _force) ------------------------------------------------------------------
+
+    def _tick_count(self) -> int:
+        return max(0, math.ceil((self.shared.end_ms - self.next_tick_ms) / self.interval_ms))
+
+    def force_excursion(self, rng: random.Random) -> float | None:
+        """Plan an excursion that completes inside the run; else return the duration (s) it would need."""
+        ticks = self._tick_count()
+        fits, shortest = [], math.inf
+        for sensor_type, _direction in self._excursion_candidates():
+            length = len(excursion_phases(self.shared.rules[sensor_type], self.interval_ms))
+            shortest = min(shortest, length)
+            if length + 1 <= ticks:
+                fits.append((sensor_type, length))
+        if not fits:
+            return (shortest + 2) * self.interval_ms / 1000 if shortest < math.inf else math.inf
+        sensor_type, length = rng.choice(fits)
+        start_index = rng.randint(1, ticks - length)
+        self.forced = True
+        self.forced_excursion = (self.next_tick_ms + start_index * self.interval_ms, sensor_type)
+        return None
+
+    def force_trailing_dropout(self, rng: random.Random) -> float | None:
+        """Plan a final silence of at least stale_after + 60 s; else return the duration it would need."""
+        stale = [self.shared.rules[st].stale_after_s for st in self.spec.sensor_types]
+        if not stale or any(s is None for s in stale):
+            return math.inf  # a sensor without a staleness rule: never stale
+        silence_ms = max(s or 0 for s in stale) * 1000 + 60_000 + rng.randint(0, 120_000) + 40
+        silent_from = self.shared.end_ms - silence_ms
+        if silent_from <= self.next_tick_ms + self.interval_ms:
+            return (silence_ms + 3 * self.interval_ms) / 1000
+        self.forced = True
+        self.silent_from_ms = silent_from
+        return None
 
     # --- per tick ---------------------------------------------------------------------------------
 
     def tick(self, t: int) -> list[SimRecord]:
         self.next_tick_ms = t + self.interval_ms
         cfg = self.shared.cfg
-        if self.event is None and not self.held and self.rng.random() < cfg.scenario_rate:
+        if self.silent_from_ms is not None and t >= self.silent_from_ms:
+            return []
+        if self.event is None and self.cooldown:
+            self.cooldown -= 1
+        elif self.event is None and self.forced:
+            if self.forced_excursion is not None and t >= self.forced_excursion[0]:
+                self.event = self._excursion(self.forced_excursion[1], sc.LEVEL_CRITICAL)
+                self.forced_excursion = None
+            elif self.silent_from_ms is not None and t + self.interval_ms >= self.silent_from_ms:
+                self.events_started += 1
+                event_id = f"{self.spec.device_id}:{sc.DROPOUT}:{self.events_started}"
+                self.event = _Event(sc.DROPOUT, event_id, ["start"], values={"trailing": 1})
+        elif self.event is None and not self.held and self.rng.random() < cfg.scenario_rate:
             self.event = self._start_event(t)
         event = self.event
         out: list[SimRecord] = []
@@ -296,37 +514,71 @@ class _DeviceSim:
 
     # --- scenarios ------------------------------------------------------------------------------------
 
-    def _start_event(self, t: int) -> _Event:
+    def _excursion_candidates(self) -> list[tuple[str, str]]:
+        return [
+            (st, d)
+            for st in self.spec.sensor_types
+            for d in ("high", "low")
+            if (st, d) in sc.EXCURSION_TARGETS and st in self.shared.rules
+        ]
+
+    def _excursion(self, sensor_type: str, peak: str, direction: str | None = None) -> _Event:
+        rng = self.rng
+        if direction is None:
+            direction = rng.choice([d for st, d in self._excursion_candidates() if st == sensor_type])
+        warning, critical = sc.EXCURSION_TARGETS[(sensor_type, direction)]
+        rule = self.shared.rules[sensor_type]
+        self.events_started += 1
+        return _Event(
+            sc.EXCURSION,
+            f"{self.spec.device_id}:{sc.EXCURSION}:{self.events_started}",
+            excursion_phases(rule, self.interval_ms, peak),
+            sensor_type,
+            {
+                "warning_low": warning[0],
+                "warning_high": warning[1],
+                "low": critical[0],
+                "high": critical[1],
+            },
+            prediction=_Prediction(
+                rule, rule.alarm_id(self.spec.device_id), self.last_reading.get(sensor_type)
+            ),
+        )
+
+    def _start_event(self, t: int) -> _Event | None:
         shared, rng = self.shared, self.rng
         name = rng.choices(shared.scenario_names, shared.scenario_weights)[0]
+        if name == sc.EXCURSION:
+            candidates = self._excursion_candidates()
+            if not candidates:
+                return None
+            sensor_type, direction = rng.choice(candidates)
+            peak = sc.LEVEL_CRITICAL if rng.random() < 0.75 else sc.LEVEL_WARNING
+            return self._excursion(sensor_type, peak, direction)
         self.events_started += 1
         event_id = f"{self.spec.device_id}:{name}:{self.events_started}"
-        if name == sc.EXCURSION:
-            candidates = [
-                (st, d)
+        if name == sc.SPIKE:
+            # Only where the rule debounces it: a spike is the story of an alarm that does *not* fire.
+            eligible = [
+                st
                 for st in self.spec.sensor_types
-                for d in ("high", "low")
-                if (st, d) in sc.EXCURSION_TARGETS
+                if st in shared.rules and spike_is_debounced(shared.rules[st], self.interval_ms)
             ]
-            sensor_type, direction = rng.choice(candidates)
-            warning, critical = sc.EXCURSION_TARGETS[(sensor_type, direction)]
-            hold = rng.randint(3, 8)
+            if not eligible:
+                return None
+            sensor_type = rng.choice(eligible)
+            low, high = sc.SPIKE_TARGETS[sensor_type]
+            rule = shared.rules[sensor_type]
             return _Event(
                 name,
                 event_id,
-                ["ramp_up", "start", *["hold"] * hold, "ramp_down", "recovery"],
+                ["peak", "recovery", "recovery"],
                 sensor_type,
-                {
-                    "warning_low": warning[0],
-                    "warning_high": warning[1],
-                    "low": critical[0],
-                    "high": critical[1],
-                },
+                {"low": low, "high": high},
+                prediction=_Prediction(
+                    rule, rule.alarm_id(self.spec.device_id), self.last_reading.get(sensor_type)
+                ),
             )
-        if name == sc.SPIKE:
-            sensor_type = rng.choice(self.spec.sensor_types)
-            low, high = sc.SPIKE_TARGETS[sensor_type]
-            return _Event(name, event_id, ["peak", "recovery"], sensor_type, {"low": low, "high": high})
         if name == sc.STUCK:
             sensor_type = rng.choice(self.spec.sensor_types)
             return _Event(name, event_id, ["start", *["hold"] * rng.randint(5, 20), "recovery"], sensor_type)
@@ -349,6 +601,7 @@ class _DeviceSim:
             self.event.index += 1
             if self.event.index >= len(self.event.phases):
                 self.event = None
+                self.cooldown = self.shared.cooldown_ticks
 
     def _shape(
         self, t: int, sensor_type: str, natural: float, event: _Event | None
@@ -361,16 +614,22 @@ class _DeviceSim:
         name, phase = event.name, event.phase
         notes: dict[str, Any] = {"scenario": name, "phase": phase, "event_id": event.event_id}
         value = natural
-        if name == sc.EXCURSION and phase in ("ramp_up", "ramp_down"):
+        if name == sc.EXCURSION and phase == "warning":
             value = self.rng.uniform(event.values["warning_low"], event.values["warning_high"])
-        elif (name == sc.EXCURSION and phase in ("start", "hold")) or (name == sc.SPIKE and phase == "peak"):
+        elif (name == sc.EXCURSION and phase == "critical") or (name == sc.SPIKE and phase == "peak"):
             value = self.rng.uniform(event.values["low"], event.values["high"])
+        elif name in (sc.EXCURSION, sc.SPIKE) and phase == "recovery":
+            # Back to the natural signal and held there, so the way back is one step and then level.
+            value = event.values.setdefault("recovery", natural)
         elif name == sc.STUCK and phase == "start":
             event.values["stuck"] = natural
         elif name == sc.STUCK and phase == "hold":
             value = event.values["stuck"]
         elif name == sc.DROPOUT and phase == "recovery" and self.last_sent_ms is not None:
             notes["gap_ms"] = t - self.last_sent_ms  # device time since the readings before the silence
+        elif name == sc.DROPOUT and event.values.get("trailing"):
+            assert self.silent_from_ms is not None
+            notes.update(trailing=True, silent_from_ms=self.silent_from_ms)
         elif name == sc.CLOCK_SKEW:
             notes["skew_ms"] = event.values["skew"] if phase != "recovery" else 0
         elif name in (sc.DUPLICATE, sc.UNKNOWN_DEVICE):
@@ -406,6 +665,13 @@ class _DeviceSim:
         truth.update(notes)
         if kind == sc.KIND_CLOCK_SKEW:
             truth["expected_reason"] = "timestamp_out_of_range"
+        else:
+            self.last_reading[sensor_type] = (timestamp, truth["canonical_value"])
+        if event is not None and event.prediction is not None and event.sensor_type == sensor_type:
+            rank = _RANK_OF_PHASE.get(event.phase, CLEAR)
+            truth["expected_transitions"] = event.prediction.observe(
+                timestamp, truth["canonical_value"], rank
+            )
         return SimRecord(self.spec.device_id, self.shared.encoder.encode(reading), truth)
 
     def _malformed(self, rec: SimRecord) -> SimRecord:
@@ -420,6 +686,7 @@ class _DeviceSim:
 
     def _duplicate(self, original: SimRecord, event: _Event) -> SimRecord:
         truth = dict(original.truth)
+        truth.pop("expected_transitions", None)  # the high-water mark skips it: it causes nothing
         truth.update(
             kind=sc.KIND_DUPLICATE,
             outcome=sc.OUTCOME_DUPLICATE,
@@ -447,6 +714,9 @@ class _DeviceSim:
         truth = _truth(reading, sc.KIND_UNKNOWN_DEVICE, t)
         truth.update(scenario=sc.UNKNOWN_DEVICE, event_id=event.event_id, expected_reason="unknown_device")
         return SimRecord(ghost_id, self.shared.encoder.encode(reading), truth)
+
+
+_RANK_OF_PHASE = {"warning": WARNING, "critical": CRITICAL, "peak": CRITICAL, "recovery": CLEAR}
 
 
 def _truth(reading: dict[str, Any], kind: str, tick_ms: int) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from sensorflow.core.checks import check_reading
 from sensorflow.core.decode import ReadingDecoder
 from sensorflow.core.errors import InvalidRecordError
 from sensorflow.simulate import SimConfig, SimulationError, generate, load_fleet
+from sensorflow.simulate.generator import spike_is_debounced
+from sensorflow.simulate.truth import load_sensor_rules
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DURATION_S = 3600
@@ -230,40 +232,109 @@ def test_each_device_sequence_is_contiguous_and_unique(records):
         assert sorted(values) == list(range(min(values), min(values) + len(values)))
 
 
-def test_excursions_cross_critical_then_recover(records):
+def _events(records, scenario):
     events = defaultdict(list)
     for r in records:
-        if r.truth["scenario"] == "excursion":
+        if r.truth["scenario"] == scenario:
             events[r.truth["event_id"]].append(r.truth)
-    complete = [e for e in events.values() if e[-1]["phase"] == "recovery"]
+    return events
+
+
+def test_excursions_hold_warning_then_critical_then_recover_inside_the_clear_band(records):
+    rules = load_sensor_rules()
+    complete = [e for e in _events(records, "excursion").values() if e[-1]["phase"] == "recovery"]
     assert len(complete) >= 10
 
     for event in complete:
+        sensor = event[0]["sensor_type"]
+        rule = rules[sensor]
         phases = [t["phase"] for t in event]
-        holds = len(phases) - 4
-        assert phases == ["ramp_up", "start", *["hold"] * holds, "ramp_down", "recovery"] and 3 <= holds <= 8
+        k = phases.count("warning")
+        assert phases in (
+            ["warning"] * k + ["critical"] * k + ["recovery"] * phases.count("recovery"),
+            ["warning"] * k + ["recovery"] * phases.count("recovery"),
+        )
         assert len({t["sensor_type"] for t in event}) == 1
         for t in event:
-            beyond = _beyond_critical(t["sensor_type"], t["canonical_value"])
-            assert beyond == (t["phase"] in ("start", "hold"))
-            expected = {"start": "critical", "hold": "critical", "recovery": "normal"}.get(
-                t["phase"], "warning"
-            )
-            assert t["expected_level"] == expected
+            level = {"warning": "warning", "critical": "critical", "recovery": "normal"}[t["phase"]]
+            assert t["expected_level"] == level
+            assert _beyond_critical(sensor, t["canonical_value"]) == (t["phase"] == "critical")
+            if t["phase"] == "recovery":
+                assert rule.inside_clear_band(t["canonical_value"])
+        # the warning plateau outlasts the rule's debounce: for_seconds by two readings, M-of-N by two
+        span = event[k - 1]["timestamp_ms"] - event[0]["timestamp_ms"]
+        assert k == rule.m + 2 if rule.m else span >= rule.for_ms + 1000
+        # the way back is one step, then level
+        assert len({t["value"] for t in event if t["phase"] == "recovery"}) == 1
         assert [t["seq"] for t in event] == sorted(t["seq"] for t in event)
 
 
-def test_spikes_are_one_critical_reading_then_normal(records):
-    events = defaultdict(list)
-    for r in records:
-        if r.truth["scenario"] == "spike":
-            events[r.truth["event_id"]].append(r.truth)
+def test_complete_excursions_predict_raise_escalate_clear_on_the_readings_that_cause_them(records):
+    rules = load_sensor_rules()
+    complete = [e for e in _events(records, "excursion").values() if e[-1]["phase"] == "recovery"]
+    escalated = 0
+    for event in complete:
+        sensor = event[0]["sensor_type"]
+        rule = rules[sensor]
+        alarm = f"{event[0]['device_id']}#{sensor}#{rule.rule_id}"
+        caused = [
+            (t["phase"], e["transition"], e["severity"]) for t in event for e in t["expected_transitions"]
+        ]
+        critical = "critical" in [t["phase"] for t in event]
+        assert caused == (
+            [
+                ("warning", "Alarm Raised", "warning"),
+                ("critical", "Alarm Escalated", "critical"),
+                ("recovery", "Alarm Cleared", "critical"),
+            ]
+            if critical
+            else [("warning", "Alarm Raised", "warning"), ("recovery", "Alarm Cleared", "warning")]
+        )
+        escalated += critical
+        assert all(
+            e["alarm_id"] == alarm and e["rule_id"] == rule.rule_id
+            for t in event
+            for e in t["expected_transitions"]
+        )
+        first = event[0]["timestamp_ms"]
+        raised_at = next(t for t in event if t["expected_transitions"])
+        if rule.m is None:
+            # raised by the first reading held for_seconds after the first crossing, not one earlier
+            before = event[event.index(raised_at) - 1]
+            assert raised_at["timestamp_ms"] - first >= rule.for_ms > before["timestamp_ms"] - first
+        else:
+            assert event.index(raised_at) == rule.m - 1
+        recovery = [t for t in event if t["phase"] == "recovery"]
+        cleared_at = next(i for i, t in enumerate(recovery) if t["expected_transitions"])
+        # M-of-N clears when fewer than M of the last N are out; the rate rule holds one more reading
+        assert cleared_at == ((rule.n - rule.m) if rule.m else 0) + (1 if rule.rate_max_per_min else 0)
+    assert escalated >= 5 and escalated < len(complete)
+
+
+def test_spikes_are_one_critical_reading_the_rules_debounce(records):
+    rules = load_sensor_rules()
+    events = _events(records, "spike")
     assert len(events) >= 5
 
     for event in events.values():
-        assert [t["phase"] for t in event] in (["peak"], ["peak", "recovery"])
+        assert [t["phase"] for t in event] in (
+            ["peak"],
+            ["peak", "recovery"],
+            ["peak", "recovery", "recovery"],
+        )
         assert _beyond_critical(event[0]["sensor_type"], event[0]["canonical_value"])
         assert all(t["expected_level"] == "normal" for t in event[1:])
+        assert all(t["expected_transitions"] == [] for t in event)
+        interval = event[1]["tick_ms"] - event[0]["tick_ms"] if len(event) > 1 else 10_000
+        assert spike_is_debounced(rules[event[0]["sensor_type"]], interval)
+
+
+def test_only_alarm_scenarios_predict_transitions(records):
+    for r in records:
+        if r.truth["scenario"] in ("excursion", "spike") and r.truth["kind"] == "valid":
+            assert isinstance(r.truth["expected_transitions"], list)
+        else:
+            assert "expected_transitions" not in r.truth
 
 
 def test_stuck_sensors_repeat_one_value(records):
