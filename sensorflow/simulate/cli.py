@@ -255,9 +255,11 @@ def build_config(args: argparse.Namespace) -> SimConfig:
             f"use --devices {len(fleet)} or fewer, or --fleet FILE with more devices"
         )
     try:
-        return SimConfig(
+        cfg = SimConfig(
             fleet=fleet, scenario_mix=scenario_mix, malformed_mix=malformed_mix, **values
         ).resolved()
+        generate(cfg)  # plans the forced scenarios now: one that does not fit is a usage error
+        return cfg
     except SimulationError as exc:
         raise UsageError(str(exc)) from None
 

@@ -9,6 +9,13 @@ Reproducibility: every device draws from its own ``random.Random(f"{seed}:{devic
 merge order is fixed, so the same ``SimConfig`` (seed *and* ``start_ms``) gives the same bytes and
 truth on every run and machine.
 
+Alarm scenarios are shaped for the rules (``sensorflow/rules.json``): an excursion jumps to a warning
+plateau that outlasts the rule's debounce (for_seconds or M-of-N, plus two readings), usually a critical
+plateau as long, then back to the natural value held level inside the clear band until it has cleared;
+a spike is one critical reading on a sensor whose rule debounces it. Each such reading carries
+``expected_transitions`` (see ``sensorflow.simulate.truth``). After any scenario a device stays quiet
+for a few ticks so the next one starts on a quiet alarm.
+
 Truth assumes the records arrive shortly after the end of device time (``end_ms``, which is "now"
 by default): a large clock skew puts timestamps >= 10 minutes past ``end_ms`` so the ingest window
 (+5 min) rejects them, while small skews stay under +4 minutes and pass.
@@ -180,13 +187,20 @@ def _check_mix(what: str, mix: Mapping[str, float], allowed: tuple[str, ...]) ->
 
 
 def generate(config: SimConfig, now_ms: int | None = None) -> Iterator[SimRecord]:
-    """Yield the simulation's records in publishing order. ``config`` is resolved first."""
+    """The simulation's records in publishing order. ``config`` is resolved first.
+
+    Validation and the forced-scenario plan happen on the call (a ``SimulationError`` raises here);
+    records are produced lazily as the iterator is consumed.
+    """
     cfg = config.resolved(now_ms)
     assert cfg.fleet is not None and cfg.start_ms is not None and cfg.seed is not None
     shared = _Shared(cfg)
     sims = [_DeviceSim(spec, cfg, shared) for spec in cfg.fleet]
     _force(sims, cfg, shared)
-    end_ms = cfg.end_ms
+    return _run(sims, cfg.end_ms)
+
+
+def _run(sims: list[_DeviceSim], end_ms: int) -> Iterator[SimRecord]:
     heap = [(sim.next_tick_ms, index) for index, sim in enumerate(sims) if sim.next_tick_ms < end_ms]
     heapq.heapify(heap)
     while heap:

@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 # --- scenarios ----------------------------------------------------------------------------------------
-EXCURSION = "excursion"  # sustained crossing of the critical threshold, then recovery
-SPIKE = "spike"  # one critical reading, then back to normal
+# Alarm scenarios (see generator.excursion_phases / spike_is_debounced and sensorflow.simulate.truth):
+EXCURSION = "excursion"  # a warning plateau, usually a critical one, then back inside the clear band
+SPIKE = "spike"  # one critical reading, then back to normal: debounced, no alarm
 STUCK = "stuck"  # one sensor repeats the exact same value for a while
 DROPOUT = "dropout"  # the device goes silent for a while
 CLOCK_SKEW = "clock_skew"  # the device clock is off for a while: small skews pass, large ones do not

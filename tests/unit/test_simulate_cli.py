@@ -38,6 +38,8 @@ def test_help_documents_flags_examples_and_reproducibility(capsys):
         "--rate",
         "--malformed-rate",
         "--scenario-rate",
+        "--min-excursions",
+        "--trailing-dropouts",
         "--config",
         "--fleet",
         "--start",
@@ -136,6 +138,16 @@ def test_config_file_sets_fleet_mix_and_defaults_and_flags_win(capsys, tmp_path:
         ([], "nowhere to send: pass --stream NAME or --stage STAGE"),
         (["--stage", "dev/../x"], "--stage 'dev/../x' is not a stage name"),
         (["--out", "/nonexistent/dir/out.jsonl"], "--out /nonexistent/dir/out.jsonl: cannot write"),
+        (["--min-excursions", "-1", "--out", "x"], "--min-excursions must be a whole number >= 0; got '-1'"),
+        (["--trailing-dropouts", "two", "--out", "x"], "--trailing-dropouts must be a whole number >= 0"),
+        (
+            ["--devices", "4", "--min-excursions", "3", "--trailing-dropouts", "2", "--out", "x"],
+            "min_excursions + trailing_dropouts (3 + 2) must not exceed the 4 devices",
+        ),
+        (
+            ["--duration", "120", "--min-excursions", "3", "--out", "x"],
+            "fit in 120 s of device time on 200 devices; use --duration",
+        ),
     ],
 )
 def test_bad_usage_is_one_line_with_a_fix_and_exit_2(capsys, argv, message):
@@ -210,3 +222,19 @@ def test_the_lambda_code_path_never_imports_the_simulator():
     assert sources
     offenders = [str(p) for p in sources if "sensorflow.simulate" in p.read_text(encoding="utf-8")]
     assert offenders == []
+
+
+def test_forced_alarm_scenarios_and_their_predicted_transitions_in_the_summary(capsys, tmp_path: Path):
+    out_file = tmp_path / "alarms.jsonl"
+    rc, out, err = _run(
+        capsys,
+        *("--devices", "10", "--duration", "900", "--seed", "4", "--start", START),
+        *("--scenario-rate", "0", "--malformed-rate", "0"),
+        *("--min-excursions", "3", "--trailing-dropouts", "1", "--out", str(out_file)),
+    )
+
+    assert rc == 0 and err == ""
+    assert "alarms     Alarm Raised 3  Alarm Escalated 3  Alarm Cleared 3  Device Stale 1 (predicted" in out
+    lines = out_file.read_text().splitlines()
+    caused = [e for line in lines for e in json.loads(line)["truth"].get("expected_transitions", [])]
+    assert [e["transition"] for e in caused].count("Alarm Raised") == 3
