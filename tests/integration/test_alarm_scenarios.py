@@ -25,7 +25,7 @@ from sensorflow.simulate.truth import expected_stale, expected_transitions, stal
 from tests.factories import SHARD, kinesis_event, seq_number
 from tests.integration.conftest import REGION, FakeContext, Stack
 
-START_MS = 1_795_900_000_000  # 2026-11-28T21:46:40Z; every record "arrives" at END_MS (Kinesis arrival time)
+START_MS = 1_795_900_000_000  # 2026-11-28T21:06:40Z; every record "arrives" at END_MS (Kinesis arrival time)
 DURATION_S = 1200
 END_MS = START_MS + DURATION_S * 1000
 HEARTBEAT_AT_MS = END_MS + 5_000
