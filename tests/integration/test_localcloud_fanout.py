@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def template(record_to: Path) -> dict[str, Any]:
     return {
+        "Conditions": {"Never": {"Fn::Equals": ["a", "b"]}},
         "Resources": {
             "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}}},
             "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alerts"}},
@@ -47,6 +48,27 @@ def template(record_to: Path) -> dict[str, Any]:
                     "FilterPolicy": {"severity": ["critical"]},
                 },
             },
+            "CriticalQueue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "critical"}},
+            "CriticalQueueSubscription": {
+                "Type": "AWS::SNS::Subscription",
+                "Properties": {
+                    "TopicArn": {"Ref": "Topic"},
+                    "Protocol": "sqs",
+                    "Endpoint": {"Fn::GetAtt": ["CriticalQueue", "Arn"]},
+                    "RawMessageDelivery": True,
+                    "FilterPolicy": {"severity": ["critical"]},
+                },
+            },
+            # Left out by its condition: the runtime must not subscribe it.
+            "SkippedQueueSubscription": {
+                "Type": "AWS::SNS::Subscription",
+                "Condition": "Never",
+                "Properties": {
+                    "TopicArn": {"Ref": "Topic"},
+                    "Protocol": "sqs",
+                    "Endpoint": {"Fn::GetAtt": ["CriticalQueue", "Arn"]},
+                },
+            },
             "CriticalRule": {
                 "Type": "AWS::Events::Rule",
                 "DependsOn": "Bus",
@@ -58,7 +80,7 @@ def template(record_to: Path) -> dict[str, Any]:
                     "Targets": [{"Id": "notify", "Arn": {"Fn::GetAtt": ["NotifyLambdaFunction", "Arn"]}}],
                 },
             },
-        }
+        },
     }
 
 
@@ -130,6 +152,42 @@ def test_sns_lambda_subscription_gets_the_lambda_sns_event_with_the_filter_appli
         "MessageAttributes",
     }
     assert runtime.status()["subscriptions"]["NotifySubscription"]["delivered"] == 1
+
+
+def test_sns_sqs_subscription_from_the_template_exists_with_raw_delivery_and_its_filter(
+    deployed: tuple[Endpoint, LocalRuntime, Path],
+) -> None:
+    endpoint, runtime, _ = deployed
+    sns, sqs = endpoint.client("sns"), endpoint.client("sqs")
+    topic_arn = sns.list_topics()["Topics"][0]["TopicArn"]
+    # GIVEN the deployed template's SNS -> SQS subscription (moto's CloudFormation creates none)
+    queue_url = sqs.get_queue_url(QueueName="critical")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    subscriptions = [
+        s
+        for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+        if s["Protocol"] == "sqs"
+    ]
+    declared = [s for s in subscriptions if s["Endpoint"] == queue_arn]
+    assert len(declared) == 1  # the one with a false Condition was not created
+    attributes = sns.get_subscription_attributes(SubscriptionArn=declared[0]["SubscriptionArn"])["Attributes"]
+    assert attributes["RawMessageDelivery"] == "true"
+    assert json.loads(attributes["FilterPolicy"]) == {"severity": ["critical"]}
+    assert runtime.status()["queue_subscriptions"] == {
+        "CriticalQueueSubscription": {"topic": topic_arn, "queue": queue_arn}
+    }
+    # WHEN a warning and a critical message are published
+    for severity in ("warning", "critical"):
+        sns.publish(
+            TopicArn=topic_arn,
+            Message=json.dumps({"severity": severity}),
+            MessageAttributes={"severity": {"DataType": "String", "StringValue": severity}},
+        )
+    # THEN only the critical one is in the queue, raw (the message itself, no SNS envelope)
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    assert [json.loads(m["Body"]) for m in messages] == [{"severity": "critical"}]
 
 
 def test_eventbridge_rule_with_a_lambda_target_delivers_matching_events_only(
