@@ -3,8 +3,9 @@
 Design (the index is shared with the ingest side, keys in ``sensorflow.core.staleness``):
 
 - Every reading moves its device's per-device item (``<device_id>#__device__`` in the alarms table)
-  forward: ``stale_deadline_ms`` = the earliest time one of its sensors goes stale (last arrival +
-  that sensor's ``stale_after_seconds``), and ``stale_bucket`` = ``"<deadline minute>#<shard>"``.
+  forward: ``stale_deadline_ms`` = the earliest time one of its sensors goes stale (its newest device
+  timestamp + that sensor's ``stale_after_seconds``), and ``stale_bucket`` = ``"<minute>#<shard>"`` of
+  that deadline, or of the arrival if the deadline had already passed when the reading arrived.
 - A sparse GSI ``stale-deadlines`` (partition ``stale_bucket``, sort ``stale_deadline_ms``) holds only
   device items that have a deadline. A minute's deadlines are spread over ``STALE_BUCKET_SHARDS``
   partitions so no index partition takes the whole fleet's writes for one minute.

@@ -573,8 +573,13 @@ class DeviceState:
 
     @property
     def stale_bucket(self) -> str | None:
+        """The index bucket of the deadline, but never of a minute before the latest arrival: a deadline
+        that is already past when its reading arrives (a backlog upload, a replay) goes in the bucket of
+        the arrival minute, which the heartbeat has not passed yet, so it is still found."""
         deadline = self.stale_deadline_ms
-        return None if deadline is None else staleness.stale_bucket(self.device_id, deadline)
+        if deadline is None:
+            return None
+        return staleness.stale_bucket(self.device_id, max(deadline, self.last_seen_ms or deadline))
 
     def _stale_after_of_deadline(self) -> int | None:
         deadline = self.stale_deadline_ms

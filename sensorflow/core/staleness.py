@@ -11,8 +11,10 @@ Per-device item in the alarms table, ``alarm_id = "<device_id>#__device__"``:
 - ``stale_since_ms``     set by heartbeat when it raised "Device Stale" (the deadline that passed);
 - ``stale_event_id``     the id of that "Device Stale" event.
 
-The deadline uses ingest time, not the device's clock, so a late or replayed reading never writes a
-deadline into a bucket heartbeat has already passed.
+The deadline is measured on device time (the sensor's newest timestamp + ``stale_after_seconds``), so
+a backlog upload does not make a silent device look alive. The *bucket* is never earlier than the
+minute the reading arrived, so a deadline that is already past on arrival lands in a bucket the
+heartbeat has not passed yet, and is still found.
 """
 
 from __future__ import annotations

@@ -412,3 +412,14 @@ def test_bad_rules_name_the_rule_and_field(fields, message):
     with pytest.raises(ConfigError) as err:
         parse_rule_book({"version": 2, "rules": [rule]}, TYPES)
     assert message in str(err.value)
+
+
+def test_a_deadline_already_past_on_arrival_is_bucketed_at_the_arrival_minute():
+    # GIVEN a backlog reading 10 minutes old: its deadline passed 5 minutes before it arrived
+    state, _ = am.DeviceState("dev-00001").observe(sample("temperature", 1, T0 - 600_000 + 200), 300, DEV)
+    arrived = replace(state, last_seen_ms=T0)
+    # THEN it is indexed where a heartbeat that already passed the deadline's minute still looks
+    assert arrived.stale_deadline_ms == T0 - 300_000
+    assert arrived.stale_bucket == staleness.stale_bucket("dev-00001", T0)
+    # AND a live reading is indexed at its deadline
+    assert state.stale_bucket == staleness.stale_bucket("dev-00001", state.stale_deadline_ms)
