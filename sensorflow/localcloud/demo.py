@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         summary["wall_s"] = round(time.monotonic() - started, 1)
         summary["deploy_s"] = info.timings_s.get("deploy", 0.0)
         if args.profile and cloud.moto is not None:
-            profile = cloud.moto.stats()
+            profile = {**cloud.moto.stats(), "functions": function_profile(cloud)}
     finally:
         say("tearing down the local cloud ...")
         cloud.down()
@@ -657,20 +657,49 @@ def render(summary: dict[str, Any], checks: dict[str, bool | None]) -> str:
     return "\n".join(lines)
 
 
+LONG_POLL = "sqs:ReceiveMessage"  # not serialized: its time is mostly waiting for messages
+
+
+def function_profile(cloud: LocalCloud) -> dict[str, dict[str, float]]:
+    """Invocations per function with their mean and p50/max duration (ms), from the runtime's history."""
+    assert cloud.runtime is not None
+    out: dict[str, dict[str, float]] = {}
+    for name in sorted(cloud.runtime.functions):
+        durations = sorted(i.duration_ms for i in cloud.runtime.stats.history(name))
+        if durations:
+            out[name] = {
+                "invocations": len(durations),
+                "mean_ms": round(sum(durations) / len(durations), 1),
+                "p50_ms": round(durations[len(durations) // 2], 1),
+                "max_ms": round(durations[-1], 1),
+            }
+    return out
+
+
 def render_profile(profile: dict[str, Any], top: int = 25) -> str:
-    """moto's time per AWS operation, busiest first: where the local cloud's one moto core goes."""
-    operations = profile["operations"]
+    """moto's time per AWS operation, busiest first (where the local cloud's one moto core goes), and the
+    functions' invocation times."""
+    operations = {k: v for k, v in profile["operations"].items() if k != LONG_POLL}
     total = sum(o["service_s"] for o in operations.values()) or 1.0
+    polls = profile["operations"].get(LONG_POLL, {"count": 0})
     lines = [
         "",
-        f"moto profile: {sum(o['count'] for o in operations.values())} requests, {total:.1f} s in moto "
-        f"over {profile['uptime_s']:.0f} s up",
+        f"moto profile: {sum(o['count'] for o in operations.values())} serialized requests, {total:.1f} s "
+        f"in moto over {profile['uptime_s']:.0f} s up (plus {polls['count']} SQS long polls, not serialized)",
         f"{'operation':<40} {'requests':>8} {'moto s':>8} {'share':>6} {'mean ms':>8} {'queued s':>9}",
     ]
     ranked = sorted(operations.items(), key=lambda kv: kv[1]["service_s"], reverse=True)
     for name, o in ranked[:top]:
         lines.append(
-            f"{name:<40} {o['count']:>8} {o['service_s']:>8.2f} {o['service_s'] / total:>6.1%} "
+            f"{name[:40]:<40} {o['count']:>8} {o['service_s']:>8.2f} {o['service_s'] / total:>6.1%} "
             f"{1000 * o['service_s'] / max(1, o['count']):>8.2f} {o['wait_s']:>9.2f}"
         )
+    functions = profile.get("functions", {})
+    if functions:
+        lines += ["", f"{'function':<40} {'invocations':>11} {'mean ms':>9} {'p50 ms':>9} {'max ms':>9}"]
+        for name, f in functions.items():
+            lines.append(
+                f"{name[:40]:<40} {f['invocations']:>11} {f['mean_ms']:>9.0f} {f['p50_ms']:>9.0f} "
+                f"{f['max_ms']:>9.0f}"
+            )
     return "\n".join(lines)
