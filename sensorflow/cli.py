@@ -24,6 +24,23 @@ class UsageError(Exception):
     """A user-facing error: bad flags, config or environment. Printed without a traceback."""
 
 
+def aws_setup_hint(exc: BaseException) -> str | None:
+    """A one-line fix for AWS set-up problems any sub-command can hit (region, credentials, endpoint)."""
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
+
+    if isinstance(exc, NoRegionError):
+        return "no AWS region: pass --region or export AWS_DEFAULT_REGION (e.g. us-east-1)"
+    if isinstance(exc, NoCredentialsError):
+        return (
+            "no AWS credentials: configure a profile (aws configure / AWS_PROFILE), or for the local cloud "
+            "run the exports that `sensorflow local up --detach` prints"
+        )
+    if isinstance(exc, EndpointConnectionError):
+        endpoint = exc.kwargs.get("endpoint_url")
+        return f"cannot reach {endpoint}: is `sensorflow local up` running, or is AWS_ENDPOINT_URL stale?"
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sensorflow",
@@ -52,10 +69,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"sensorflow {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        hint = aws_setup_hint(exc)
+        if hint is None:
+            raise
+        print(f"sensorflow {args.command}: error: {hint}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m sensorflow.cli`, this file is loaded twice (as __main__ and as sensorflow.cli);
+    # call the imported module's main so sub-commands raise the same UsageError class it catches.
+    from sensorflow.cli import main as _main
+
+    sys.exit(_main())
