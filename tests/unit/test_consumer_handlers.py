@@ -12,9 +12,16 @@ from sensorflow.config import HeartbeatSettings, IncidentsSettings, NotifySettin
 from sensorflow.core.errors import ConfigError
 
 
-def test_handlers_import_with_an_empty_environment():
+def test_handlers_import_with_an_empty_environment_and_no_network():
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.getcwd()}
-    code = "import handlers.notify, handlers.incidents, handlers.heartbeat; print('ok')"
+    code = (
+        "import socket\n"
+        "def refuse(*a, **k): raise RuntimeError('network call at import')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "import handlers.ingest, handlers.notify, handlers.incidents, handlers.heartbeat\n"
+        "print('ok')"
+    )
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout.strip()) == (0, "ok"), result.stderr
 
