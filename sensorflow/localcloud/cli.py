@@ -57,7 +57,8 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _check_port(port: int) -> None:
+def check_port(port: int) -> None:
+    """A usage error unless ``port`` is a TCP port free on 127.0.0.1 (shared by `local up` and `demo`)."""
     if not 1 <= port <= 65535:
         raise UsageError(f"--port {port} is not a TCP port (1-65535)")
     if not port_is_free(port):
@@ -96,7 +97,7 @@ def run_up(args: argparse.Namespace) -> int:
             f"a local cloud is already running on {existing.endpoint} (pid {existing.pid}); "
             "stop it with `sensorflow local down`"
         )
-    _check_port(args.port)
+    check_port(args.port)
     if args.detach:
         return _up_detached(args.port)
     cloud = LocalCloud(port=args.port)

@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sensorflow.cli import UsageError
+from sensorflow.localcloud.cli import check_port
 from sensorflow.localcloud.cloud import STATE_DIR, LocalCloud, project_root
 from sensorflow.localcloud.deploy import DeployError
 from sensorflow.localcloud.faults import Fault
-from sensorflow.localcloud.motoserver import PortInUseError, port_is_free
+from sensorflow.localcloud.motoserver import PortInUseError
 
 DEFAULT_DEVICES = 50
 DEFAULT_DURATION_S = 900.0  # device time: 15 minutes of fleet readings, published as fast as Kinesis allows
@@ -119,8 +120,8 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError(f"--devices {args.devices}: need at least 1 device")
     if args.duration <= 0:
         raise UsageError(f"--duration {args.duration:g}: must be a positive number of seconds")
-    if args.port and not port_is_free(args.port):
-        raise UsageError(f"port {args.port} on 127.0.0.1 is already in use; pick another with --port N")
+    if args.port:  # 0: any free port
+        check_port(args.port)
 
 
 def _sim_config(args: argparse.Namespace, devices: int) -> Any:

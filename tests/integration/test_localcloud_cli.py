@@ -28,7 +28,9 @@ def test_local_up_on_a_busy_port_is_a_usage_error(busy_port: int, capsys: pytest
 
 def test_demo_on_a_busy_port_is_a_usage_error(busy_port: int, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--port", str(busy_port)]) == 2
-    assert "already in use" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = f"port {busy_port} on 127.0.0.1 is already in use; pick another with --port N"
+    assert err == [f"sensorflow demo: error: {expected}"]
 
 
 @pytest.mark.parametrize(
@@ -43,6 +45,8 @@ def test_demo_on_a_busy_port_is_a_usage_error(busy_port: int, capsys: pytest.Cap
             ["local", "up", "--port", "70000"],
             "sensorflow local: error: --port 70000 is not a TCP port (1-65535)",
         ),
+        (["demo", "--port", "70000"], "sensorflow demo: error: --port 70000 is not a TCP port (1-65535)"),
+        (["demo", "--port", "-1"], "sensorflow demo: error: --port -1 is not a TCP port (1-65535)"),
     ],
 )
 def test_bad_flags(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
