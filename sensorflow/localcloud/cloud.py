@@ -143,9 +143,7 @@ class LocalCloud:
         progress(f"moto server listening on {self.moto.url}")
         self.proxy = FaultProxy(self.moto.port or 0).start()
         progress(f"deploying serverless.yml (stage {self.stage}) with npx sls deploy ...")
-        timings["deploy"] = deploy(
-            self.endpoint, self.root, self.stage, self.log_dir / "deploy.log", self.state_dir / "package"
-        )
+        timings["deploy"] = deploy(self.endpoint, self.root, self.stage, self.log_dir / "deploy.log")
         outputs = stack_outputs(self.endpoint, self.stage)
         progress(f"stack {stack_name(self.stage)} deployed in {timings['deploy']:.1f}s")
         t = time.monotonic()

@@ -15,6 +15,7 @@ from sensorflow.localcloud.endpoint import Endpoint
 
 SERVICE = "sensorflow"
 DEPLOY_TIMEOUT_S = 900
+SLS_BIN = Path("node_modules/.bin/sls")
 # BatchWriteItem takes at most 25 put requests per call.
 # Source: docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
 BATCH_WRITE_MAX_ITEMS = 25
@@ -28,12 +29,14 @@ def stack_name(stage: str) -> str:
     return f"{SERVICE}-{stage}"
 
 
-def deploy(endpoint: Endpoint, project_root: Path, stage: str, log_path: Path, package_dir: Path) -> float:
-    """``npx sls package`` then ``npx sls deploy --package`` against ``endpoint``; returns the seconds taken.
+def deploy(endpoint: Endpoint, project_root: Path, stage: str, log_path: Path) -> float:
+    """Run the project's ``npx sls deploy --stage <stage>`` against ``endpoint``; returns the seconds taken.
 
-    The package goes to ``package_dir`` instead of the shared ``.serverless/``, so a local deploy never
-    trips over a concurrent ``sls package`` (tests, CI) in the same checkout.
+    It packages into the checkout's ``.serverless/`` like any ``sls deploy``.
     """
+    if not (project_root / SLS_BIN).exists():
+        # npx would otherwise run a global `sls` (another Serverless Framework) or fail obscurely.
+        raise DeployError(f"osls is not installed ({SLS_BIN} is missing): run `make setup`")
     env = {
         **os.environ,
         **endpoint.environ(),
