@@ -355,7 +355,15 @@ def test_the_batching_window_gathers_records_into_one_batch(local: LocalStack) -
     local.runtime = LocalRuntime(local.endpoint, task_root=REPO, log_dir=local.log_dir)
     local.runtime.start()
     s = local.put({"id": "a"}, {"id": "b"}, {"id": "c"})
-    time.sleep(0.3)
+    # the reader's last empty poll may predate the puts (idle until its next one): wait until it read them
+    deadline = time.monotonic() + 15
+    while records_seen(local.runtime) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert records_seen(local.runtime) == 3
     # WHEN / THEN one invocation carries all three
     assert local.runtime.wait_idle(15)
     assert calls(local.runtime.stats.history()) == [(tuple(s), "ok")]
+
+
+def records_seen(runtime: LocalRuntime) -> int:
+    return int(runtime.stats.snapshot().get("stream", {}).get("readings", {}).get("records_seen", 0))
