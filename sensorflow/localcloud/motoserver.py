@@ -31,6 +31,7 @@ from urllib.parse import parse_qs
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 60.0
+PARENT_POLL_S = 1.0
 
 
 class PortInUseError(Exception):
@@ -75,7 +76,15 @@ class MotoServer:
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self._log_path.open("ab")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "sensorflow.localcloud.motoserver", "--port", str(self.requested_port)],
+            [
+                sys.executable,
+                "-m",
+                "sensorflow.localcloud.motoserver",
+                "--port",
+                str(self.requested_port),
+                "--parent-pid",
+                str(os.getpid()),
+            ],
             stdout=subprocess.PIPE,
             stderr=self._log if self._log is not None else subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
@@ -212,7 +221,19 @@ class SerializedApp:
         return response
 
 
-def serve(port: int) -> int:
+def _stop_when_orphaned(server: Any, parent_pid: int) -> None:
+    """The server runs in its own session, so nothing stops it if its parent dies without calling
+    :meth:`MotoServer.stop` (SIGKILL, a test timeout): shut down once it is re-parented."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        server.shutdown()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def serve(port: int, parent_pid: int | None = None) -> int:
     from moto.awslambda.models import LambdaFunction
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import (
@@ -238,6 +259,8 @@ def serve(port: int) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    if parent_pid is not None:
+        _stop_when_orphaned(server, parent_pid)
     sys.stdout.write(f"ready {server.server_address[1]}\n")
     sys.stdout.flush()
     try:
@@ -252,4 +275,6 @@ def serve(port: int) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="moto server on 127.0.0.1 for the sensorflow local cloud")
     parser.add_argument("--port", type=int, default=0)
-    sys.exit(serve(parser.parse_args().port))
+    parser.add_argument("--parent-pid", type=int, help="stop serving when this process is gone")
+    cli_args = parser.parse_args()
+    sys.exit(serve(cli_args.port, cli_args.parent_pid))
