@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sensorflow.cli import UsageError
+from sensorflow.cli import UsageError, aws_setup_hint
 from sensorflow.core import alarms as am
 from sensorflow.core.errors import ConfigError, TransientError
 from sensorflow.core.ports import TransitionPublisher, VersionConflictError
@@ -309,4 +309,4 @@ def _aws(action: str) -> Iterator[None]:
     except TransientError as exc:
         raise UsageError(f"{action}: {exc}") from None
     except BotoCoreError as exc:
-        raise UsageError(f"{action}: {exc}") from None
+        raise UsageError(f"{action}: {aws_setup_hint(exc) or exc}") from None

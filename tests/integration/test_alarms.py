@@ -386,3 +386,17 @@ def test_disable_then_readings_emit_nothing(deployed: Stack, capsys: pytest.Capt
     out = AlarmEvaluator(store(deployed), RULES, publishers(deployed)).evaluate(enriched([50.0] * 8), plenty)
     assert out.transitions == []
     assert Counter(m["transition"] for m in sns_transitions(deployed)) == Counter({"Alarm Disabled": 1})
+
+
+def test_cli_unreachable_endpoint_is_one_line_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    # GIVEN a stale AWS_ENDPOINT_URL: the discard port on loopback, where nothing listens
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    # WHEN an operator lists alarms THEN one line says what failed and how to fix it
+    assert cli.main(["alarms", "list", "--stage", STAGE]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"sensorflow alarms: error: read stack sensorflow-{STAGE}: cannot reach http://127.0.0.1:9/: "
+        "is `sensorflow local up` running, or is AWS_ENDPOINT_URL stale?"
+    ]
