@@ -24,7 +24,9 @@ from sensorflow.observability import logger
 PUBLISH_BATCH_MAX_ENTRIES = 10  # SNS PublishBatch: entries per call
 PUBLISH_BATCH_MAX_BYTES = 262_144  # SNS: message + attributes, per message and per batch
 TRANSITION_ATTRIBUTES = ("transition", "severity", "sensor_type", "site", "device_id")
-SUBJECT_MAX_CHARS = 100  # SNS: Subject must be under 100 characters
+# SNS Publish/PublishBatch: "Subjects must be ... less than 100 characters long" (API_Publish.html). A
+# longer one is a SenderFault, which the outbox would keep and resend forever, stalling the shard.
+SUBJECT_MAX_CHARS = 99
 
 
 def transition_entry(event: TransitionLike) -> dict[str, Any]:
