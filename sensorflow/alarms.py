@@ -121,7 +121,14 @@ class AlarmEvaluator:
             for r in rules
         }  # alarm id -> first reading index touching it
         device_first = {e.reading.device_id: i for i, e in reversed(list(enumerate(readings)))}
-        stored_alarms, stored_devices = self._store.load(list(alarm_keys), list(device_first))
+        try:
+            stored_alarms, stored_devices = self._store.load(list(alarm_keys), list(device_first))
+        except TransientError as exc:
+            # Reported from the first reading (batchItemFailures), not raised: a function error would
+            # retry the whole batch and drop the quarantine and readings already decided before it.
+            logger.warning("alarm state read failed; failing from the first reading", error=str(exc))
+            out.fail_from(0)
+            return out
 
         # Step in order, skipping readings the device high-water mark has passed.
         devices = {

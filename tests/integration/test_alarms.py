@@ -199,6 +199,37 @@ def test_a_failed_alarm_write_keeps_the_device_high_water_mark_back(alarms: Stac
     assert (out2.skipped, out2.transitions) == (0, ["Alarm Raised", "Alarm Cleared"])
 
 
+class FailingLoad:
+    """The real store, except that the first batch read raises a transient fault."""
+
+    def __init__(self, inner: DynamoAlarmStore) -> None:
+        self.inner, self.failed = inner, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def load(self, alarm_ids: Sequence[str], device_ids: Sequence[str]) -> Any:
+        if not self.failed:
+            self.failed = True
+            from sensorflow.core.errors import TransientError
+
+            raise TransientError("dynamodb:BatchGetItem failed: ProvisionedThroughputExceededException")
+        return self.inner.load(alarm_ids, device_ids)
+
+
+def test_a_failed_state_read_fails_from_the_first_reading_instead_of_raising(alarms: Stack):
+    # GIVEN the batch read of alarm state fails
+    readings = enriched(BATCH)
+    flaky = FailingLoad(store(alarms))
+    out1 = AlarmEvaluator(flaky, RULES, publishers(alarms)).evaluate(readings, plenty)  # type: ignore[arg-type]
+    # THEN the outcome reports every reading as failed, with nothing written or published
+    assert (out1.transitions, out1.failed_from, out1.writes) == ([], 0, 0)
+    assert store(alarms).load([ALARM], ["dev-00001"]) == ({}, {})
+    # WHEN Lambda redelivers the batch THEN both transitions come out once
+    out2 = AlarmEvaluator(flaky, RULES, publishers(alarms)).evaluate(readings, plenty)  # type: ignore[arg-type]
+    assert (out2.skipped, out2.transitions, out2.failed_from) == (0, ["Alarm Raised", "Alarm Cleared"], None)
+
+
 def test_sns_attributes_drive_a_filter_policy(alarms: Stack):
     # critical-only queue of the stack fixture (FilterPolicy severity=critical)
     AlarmEvaluator(store(alarms), RULES, publishers(alarms)).evaluate(
