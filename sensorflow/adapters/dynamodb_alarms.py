@@ -29,7 +29,9 @@ most once per device per Kinesis batch, so the index costs one GSI write per dev
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, replace
 from typing import Any
 
@@ -47,6 +49,10 @@ from sensorflow.core.ports import (
 
 BATCH_GET_MAX_KEYS = 100  # DynamoDB BatchGetItem: at most 100 keys per call (API reference, BatchGetItem)
 BATCH_GET_MAX_ROUNDS = 8  # UnprocessedKeys re-requests before giving up with a TransientError
+# UnprocessedKeys means throttling; the SDK's retries do not cover it, and AWS asks for exponential backoff
+# before asking again (DynamoDB API reference, BatchGetItem). Full jitter, capped.
+BATCH_GET_BASE_DELAY_S = 0.05
+BATCH_GET_MAX_DELAY_S = 1.0
 STALE_INDEX = "stale-deadlines"
 CONDITION = "attribute_not_exists(alarm_id) OR version = :expected"
 
@@ -179,9 +185,12 @@ def device_from_item(item: dict[str, Any]) -> tuple[DeviceState, tuple[StoredTra
 
 
 class DynamoAlarmStore:
-    def __init__(self, table_name: str, client: Any = None) -> None:
+    def __init__(
+        self, table_name: str, client: Any = None, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self._table = table_name
         self._client = client
+        self._sleep = sleep
 
     client = clients.lazy_client("dynamodb")
 
@@ -211,7 +220,11 @@ class DynamoAlarmStore:
                     "ConsistentRead": True,
                 }
             }
-            for _ in range(BATCH_GET_MAX_ROUNDS):
+            for attempt in range(BATCH_GET_MAX_ROUNDS):
+                if attempt:
+                    self._sleep(
+                        random.uniform(0, min(BATCH_GET_MAX_DELAY_S, BATCH_GET_BASE_DELAY_S * 2**attempt))
+                    )
                 with transient("dynamodb:BatchGetItem"):
                     resp = self.client.batch_get_item(RequestItems=request)
                 items += resp.get("Responses", {}).get(self._table, [])
