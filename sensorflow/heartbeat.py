@@ -40,6 +40,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from sensorflow.core import staleness
 from sensorflow.core.alarms import DeviceState, device_staleness
+from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import (
     RemainingTime,
     StoredDevice,
@@ -155,7 +156,11 @@ class HeartbeatService:
                 continue
             owed = self._publish(events, remaining_ms)
             if not owed:
-                self.store.clear_device_outbox(written)
+                try:
+                    self.store.clear_device_outbox(written)
+                except TransientError as exc:  # VersionConflictError too: a reading wrote the item first
+                    # The event is out; whoever reads the outbox next republishes it with the same id.
+                    logger.warning("outbox not cleared", device_id=state.device_id, error=str(exc))
                 out.raised += [e.event_id for e in events]
                 logger.info("device stale", device_id=state.device_id, event_id=events[0].event_id)
                 return True

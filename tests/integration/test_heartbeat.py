@@ -15,7 +15,7 @@ from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
 from sensorflow.adapters.dynamodb_heartbeat import DynamoHeartbeatCheckpoint
 from sensorflow.core import staleness
 from sensorflow.core.alarms import DeviceState, Sample, SensorSeen
-from sensorflow.core.ports import RemainingTime, TransitionLike
+from sensorflow.core.ports import RemainingTime, TransitionLike, VersionConflictError
 from sensorflow.heartbeat import HeartbeatService
 from tests.integration.conftest import REGION, create_alarms_table
 
@@ -179,3 +179,29 @@ def test_a_reading_clears_the_stale_device_and_the_heartbeat_leaves_it_alone(fle
     fleet.now += 300_000
     outcome = fleet.service().run(lambda: 60_000)
     assert outcome.raised == [staleness.stale_event_id("dev-00001", NOW + 300_000)]  # device time + 300 s
+
+
+class ConflictingClear:
+    """The real store, except that clearing an outbox loses a race (a reading wrote the item first)."""
+
+    def __init__(self, inner: DynamoAlarmStore) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def clear_device_outbox(self, state: DeviceState, keep: Sequence[TransitionLike] = ()) -> DeviceState:
+        raise VersionConflictError(f"{state.item_id} changed since version {state.version}")
+
+
+def test_a_lost_race_on_the_outbox_clear_does_not_fail_the_run(fleet: Fleet):
+    # GIVEN a silent device, and an outbox clear that loses a race after the publish went out
+    fleet.device("dev-00001", silent_for_s=600)
+    service = fleet.service()
+    service.store = ConflictingClear(fleet.store)  # type: ignore[assignment]
+    # WHEN the heartbeat runs
+    out = service.run(lambda: 60_000)
+    # THEN the event counts as raised, the run completes and the checkpoint moves on
+    assert out.raised == [staleness.stale_event_id("dev-00001", NOW - 300_000)]
+    assert (out.failed_minutes, out.checkpoint) == ([], staleness.minute_of(NOW) - 1)
+    assert stale_ids(fleet) == ["dev-00001"]
