@@ -135,7 +135,6 @@ class HeartbeatSettings:
     initial_lookback_minutes: int = 60
     # Catch-up after an outage is spread over runs: at most this many minute buckets per run.
     max_minutes_per_run: int = 240
-    stale_severity: str = "warning"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HeartbeatSettings:
@@ -149,12 +148,8 @@ class HeartbeatSettings:
             },
             "heartbeat",
         )
-        severity = env.get("STALE_SEVERITY") or "warning"
-        if severity not in ("warning", "critical"):
-            raise ConfigError(f"environment variable STALE_SEVERITY={severity!r} must be warning or critical")
         return cls(
             **values,
             initial_lookback_minutes=int(_number(env, "HEARTBEAT_INITIAL_LOOKBACK_MINUTES", 60)),
             max_minutes_per_run=max(1, int(_number(env, "HEARTBEAT_MAX_MINUTES_PER_RUN", 240))),
-            stale_severity=severity,
         )
