@@ -181,9 +181,15 @@ def run_down(args: argparse.Namespace) -> int:
 
 
 def fetch_status(info: CloudInfo) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{info.control_port}/status", timeout=30) as response:
-        status: dict[str, Any] = json.loads(response.read())
-        return status
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{info.control_port}/status", timeout=30) as response:
+            status: dict[str, Any] = json.loads(response.read())
+            return status
+    except (OSError, ValueError) as exc:  # URLError and timeouts are OSErrors
+        raise UsageError(
+            f"the local cloud (pid {info.pid}) does not answer on its control port {info.control_port} ({exc}); "
+            "see .sensorflow/logs/, or restart it with `sensorflow local down` and `sensorflow local up --detach`"
+        ) from None
 
 
 def run_status(args: argparse.Namespace) -> int:

@@ -308,7 +308,8 @@ def test_the_execution_environment_matches_lambda(local: LocalStack) -> None:
     assert first["memory_limit_in_mb"] == 256
     assert first["invoked_function_arn"] == local.function_arn
     assert first["log_group_name"] == "/aws/lambda/fn"
-    assert 6000 < first["remaining_ms"] <= 7000
+    # counted down from the deployed 7 s timeout (loose below: a loaded CI machine may be slow to start it)
+    assert 1000 < first["remaining_ms"] <= 7000
     assert first["env"]["APP_MODE"] == "local"
     assert first["env"]["AWS_ENDPOINT_URL"] == local.endpoint.url
     assert first["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "fn"
