@@ -187,8 +187,9 @@ def fetch_status(info: CloudInfo) -> dict[str, Any]:
             return status
     except (OSError, ValueError) as exc:  # URLError and timeouts are OSErrors
         raise UsageError(
-            f"the local cloud (pid {info.pid}) does not answer on its control port {info.control_port} ({exc}); "
-            "see .sensorflow/logs/, or restart it with `sensorflow local down` and `sensorflow local up --detach`"
+            f"the local cloud (pid {info.pid}) does not answer on its control port {info.control_port} "
+            f"({exc}); see .sensorflow/logs/, or restart it with `sensorflow local down` and "
+            "`sensorflow local up --detach`"
         ) from None
 
 
