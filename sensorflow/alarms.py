@@ -30,8 +30,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from sensorflow.core.alarms import Alarm, DeviceState, Sample, TransitionEvent, step
-from sensorflow.core.errors import TransientError
+from sensorflow.core.errors import ConfigError, TransientError
 from sensorflow.core.ports import (
     AlarmStore,
     RemainingTime,
@@ -42,7 +44,7 @@ from sensorflow.core.ports import (
 from sensorflow.core.records import Device, EnrichedReading
 from sensorflow.core.rules import AlarmRule, RuleBook
 from sensorflow.fanout import publish_all, still_owed
-from sensorflow.observability import logger
+from sensorflow.observability import logger, metrics
 
 DEFAULT_MAX_CONFLICT_RETRIES = 3
 
@@ -114,7 +116,7 @@ class AlarmEvaluator:
         out = AlarmOutcome()
         if not readings:
             return out
-        plans = [(e, self._rules.for_device(e.reading.sensor_type, e.device)) for e in readings]
+        plans = [(e, self._rules_for(e)) for e in readings]
         alarm_keys = {
             Alarm.new(e.reading.device_id, e.reading.sensor_type, r.rule_id).alarm_id: i
             for i, (e, rules) in reversed(list(enumerate(plans)))
@@ -188,6 +190,16 @@ class AlarmEvaluator:
                     written.append(p)
         self._publish(written, out, remaining_ms)
         return out
+
+    def _rules_for(self, e: EnrichedReading) -> list[AlarmRule]:
+        """The device's rules; a malformed override in the registry falls back to the file's rules, loudly,
+        rather than failing every delivery of the shard until its records expire."""
+        try:
+            return self._rules.for_device(e.reading.sensor_type, e.device)
+        except ConfigError as exc:
+            logger.error("invalid device override ignored", device_id=e.reading.device_id, error=str(exc))
+            metrics.add_metric(name="InvalidDeviceOverrides", unit=MetricUnit.Count, value=1)
+            return self._rules.for_device(e.reading.sensor_type, None)
 
     # --- write with the outbox, re-applying on a version conflict ----------------------------------------
 

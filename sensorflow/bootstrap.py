@@ -16,6 +16,7 @@ from sensorflow.config import (
     load_rules_document,
 )
 from sensorflow.core.cache import CachingRegistry
+from sensorflow.core.checks import PLAUSIBLE_RANGE
 from sensorflow.core.ports import DeviceRegistry, QuarantineSink, ReadingSink, TransitionPublisher
 from sensorflow.core.rules import RuleBook, parse_rule_book
 from sensorflow.ingest import IngestService
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from sensorflow.incidents import IncidentService
     from sensorflow.notify import NotifyService
 
-SENSOR_TYPES = {"temperature", "humidity", "pressure", "vibration", "co2"}
+SENSOR_TYPES = set(PLAUSIBLE_RANGE)  # the sensor types the checks know how to validate
 
 
 def load_rules(settings: Settings) -> RuleBook:

@@ -4,8 +4,10 @@ reading) and the ``heartbeat`` function (which finds deadlines that passed). Pur
 Per-device item in the alarms table, ``alarm_id = "<device_id>#__device__"``:
 
 - ``last_seen_ms``       ingest wall-clock time of the device's latest reading;
-- ``stale_deadline_ms``  ``last_seen_ms + stale_after``; past it with no reading, the device is stale;
-- ``stale_bucket``       ``"<deadline minute>#<shard>"``: the partition key of the sparse GSI
+- ``stale_deadline_ms``  the earliest (newest device timestamp of a sensor + its ``stale_after``); past it
+                         with no newer reading, the device is stale;
+- ``stale_bucket``       ``"<minute>#<shard>"`` of the deadline (or of the arrival, if the deadline had
+                         already passed when the reading arrived): the partition key of the sparse GSI
                          ``stale-deadlines`` (sort key ``stale_deadline_ms``). Heartbeat Queries only the
                          buckets that have come due, so it never scans the fleet;
 - ``stale_since_ms``     set by heartbeat when it raised "Device Stale" (the deadline that passed);

@@ -230,6 +230,19 @@ def test_a_failed_state_read_fails_from_the_first_reading_instead_of_raising(ala
     assert (out2.skipped, out2.transitions, out2.failed_from) == (0, ["Alarm Raised", "Alarm Cleared"], None)
 
 
+def test_a_malformed_device_override_falls_back_to_the_file_rules(alarms: Stack):
+    # GIVEN a registry device whose override is invalid (warning above critical)
+    bad = device("dev-00001", thresholds={"temperature-range": {"warning": {"max": 60.0}}})
+    readings = [
+        EnrichedReading(r.reading, bad, r.value, r.unit, r.ingest_time_ms, r.shard_id, r.sequence_number)
+        for r in enriched(BATCH)
+    ]
+    # WHEN its readings are evaluated
+    out = AlarmEvaluator(store(alarms), RULES, publishers(alarms)).evaluate(readings, plenty)
+    # THEN nothing fails: the file's rule applies (raise and clear as for a device without overrides)
+    assert (out.failed_from, out.transitions) == (None, ["Alarm Raised", "Alarm Cleared"])
+
+
 def test_sns_attributes_drive_a_filter_policy(alarms: Stack):
     # critical-only queue of the stack fixture (FilterPolicy severity=critical)
     AlarmEvaluator(store(alarms), RULES, publishers(alarms)).evaluate(
