@@ -455,7 +455,9 @@ class KinesisEventSourceMapping:
             consumer.join(5)
 
     def idle(self) -> bool:
-        return all(c.idle() for c in list(self.consumers.values()))
+        # Not idle before the shards have been listed: an empty consumer map means "not started yet".
+        consumers = list(self.consumers.values())
+        return bool(consumers) and all(c.idle() for c in consumers)
 
     def pending(self) -> int:
         return sum(c.pending() for c in list(self.consumers.values()))

@@ -300,7 +300,7 @@ def test_the_execution_environment_matches_lambda(local: LocalStack) -> None:
     local.deploy(handler=f"{HANDLERS}.introspect", timeout=7, BatchSize=1, environment={"APP_MODE": "local"})
     local.put({"id": "a"}, {"id": "b"}, key="dev-00001")
     # WHEN
-    assert local.run() and local.runtime is not None
+    assert [len(i.sequence_numbers) for i in local.run()] == [1, 1] and local.runtime is not None
     # THEN the handler saw the exact Kinesis event, a real context and the deployed environment, warm
     results = [local.runtime.invoke("fn", {"Records": []}).payload for _ in range(2)]
     first = results[0]
@@ -314,8 +314,10 @@ def test_the_execution_environment_matches_lambda(local: LocalStack) -> None:
     assert first["env"]["AWS_ENDPOINT_URL"] == local.endpoint.url
     assert first["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "fn"
     assert first["env"]["_HANDLER"] == f"{HANDLERS}.introspect"
+    # the same execution environment serves the next invocation, warm (which of the pool's environments
+    # took the two stream batches depends on scheduling, as on Lambda)
     assert results[1]["pid"] == first["pid"]
-    assert results[1]["warm_invocations"] == first["warm_invocations"] + 1 == 4
+    assert results[1]["warm_invocations"] == first["warm_invocations"] + 1 >= 2
 
 
 def test_the_kinesis_event_has_lambdas_exact_shape(local: LocalStack, tmp_path: Path) -> None:
