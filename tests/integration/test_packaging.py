@@ -114,6 +114,40 @@ def test_alarm_functions_and_their_triggers(template: dict):
     assert not any("hooks." in str(v) or "http" in str(v) for v in env.values())
 
 
+def actions_of(template: dict, role: str) -> set[str]:
+    [policy] = template["Resources"][role]["Properties"]["Policies"]
+    out: set[str] = set()
+    for statement in policy["PolicyDocument"]["Statement"]:
+        actions = statement["Action"]
+        out |= {actions} if isinstance(actions, str) else set(actions)
+    return out
+
+
+def test_each_function_has_its_own_least_privilege_role(template: dict):
+    r = template["Resources"]
+    roles = {
+        name: r[f"{name}LambdaFunction"]["Properties"]["Role"]
+        for name in ("Ingest", "Notify", "Incidents", "Heartbeat")
+    }
+    assert roles == {name: {"Fn::Sub": f"${{{name}Role.Arn}}"} for name in roles}
+    assert "IamRoleLambdaExecution" not in r  # no shared role with the union of permissions
+    assert "kinesis:GetRecords" in actions_of(template, "IngestRole")
+    assert "s3:PutObject" in actions_of(template, "IngestRole")
+    for name in ("NotifyRole", "IncidentsRole", "HeartbeatRole"):
+        assert not {a for a in actions_of(template, name) if a.startswith(("s3:", "kinesis:"))}
+    assert "ssm:GetParameter" in actions_of(template, "NotifyRole")
+    assert not any(
+        a.startswith("ssm:")
+        for a in actions_of(template, "IngestRole") | actions_of(template, "HeartbeatRole")
+    )
+    assert {"dynamodb:Query"} & actions_of(template, "HeartbeatRole") == {"dynamodb:Query"}
+    assert not any(
+        a.endswith("*") and a.split(":")[1] == "*"
+        for role in roles
+        for a in actions_of(template, f"{role}Role")
+    )
+
+
 def test_data_at_rest_is_encrypted(template: dict):
     r = template["Resources"]
     assert r["SensorStream"]["Properties"]["StreamEncryption"]["EncryptionType"] == "KMS"
