@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from sensorflow.core.errors import ConfigError
+from sensorflow.jsonfile import read_json
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("rules.json")
 
@@ -62,14 +62,7 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def load_rules_document(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"rules file {path}: cannot be read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"rules file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+    return dict(read_json(path, f"rules file {path}", ConfigError))
 
 
 def _require(env: Mapping[str, str], names: Mapping[str, str], function: str) -> dict[str, str]:

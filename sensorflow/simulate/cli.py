@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import re
 import sys
@@ -21,6 +20,7 @@ from typing import Any, TextIO
 from urllib.parse import urlparse
 
 from sensorflow.cli import UsageError
+from sensorflow.jsonfile import read_json
 from sensorflow.simulate import manifest, scenarios, truth
 from sensorflow.simulate.errors import ProducerError, SimulationError
 from sensorflow.simulate.fleet import DEFAULT_FLEET_PATH, DeviceSpec, load_fleet, parse_fleet
@@ -289,14 +289,7 @@ def parse_start(value: Any, what: str) -> int:
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--config {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--config {path} cannot be read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--config {path} is not valid JSON: {exc}") from None
+    raw = read_json(path, f"--config {path}", UsageError)
     if not isinstance(raw, dict):
         raise UsageError(f"--config {path} must hold a JSON object with keys from: {', '.join(CONFIG_KEYS)}")
     unknown = sorted(set(raw) - set(CONFIG_KEYS))

@@ -18,6 +18,7 @@ from typing import Any
 
 from sensorflow.core.checks import DEVICE_ID_PATTERN, PLAUSIBLE_RANGE
 from sensorflow.core.units import accepted_units
+from sensorflow.jsonfile import read_json
 from sensorflow.simulate.errors import SimulationError
 
 DEFAULT_FLEET_PATH = Path(__file__).with_name("fleet.json")
@@ -61,14 +62,7 @@ class DeviceSpec:
 def load_fleet(path: str | Path | None = None) -> list[DeviceSpec]:
     """Load and validate a fleet file (default: the committed ``fleet.json``)."""
     fleet_path = Path(path) if path is not None else DEFAULT_FLEET_PATH
-    try:
-        raw = json.loads(fleet_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FleetError(f"fleet file {fleet_path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FleetError(f"cannot read fleet file {fleet_path}: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise FleetError(f"fleet file {fleet_path} is not valid JSON: {exc}") from exc
+    raw = read_json(fleet_path, f"fleet file {fleet_path}", FleetError)
     return parse_fleet(raw, source=str(fleet_path))
 
 
