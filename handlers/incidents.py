@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sensorflow import bootstrap
+from sensorflow.core.contract import eventbridge_transition
 from sensorflow.observability import logger, metrics, tracer
-from sensorflow.transition_event import eventbridge_transition
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sensorflow import bootstrap
-from sensorflow.kinesis_event import stream_records
+from sensorflow.adapters.lambda_events import stream_records
 from sensorflow.observability import logger, metrics, record_batch, tracer
 
 

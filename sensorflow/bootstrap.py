@@ -19,13 +19,13 @@ from sensorflow.core.cache import CachingRegistry
 from sensorflow.core.checks import PLAUSIBLE_RANGE
 from sensorflow.core.ports import DeviceRegistry, QuarantineSink, ReadingSink, TransitionPublisher
 from sensorflow.core.rules import RuleBook, parse_rule_book
-from sensorflow.ingest import IngestService
+from sensorflow.services.ingest import IngestService
 
 if TYPE_CHECKING:
-    from sensorflow.alarms import AlarmEvaluator
-    from sensorflow.heartbeat import HeartbeatService
-    from sensorflow.incidents import IncidentService
-    from sensorflow.notify import NotifyService
+    from sensorflow.services.alarm_evaluator import AlarmEvaluator
+    from sensorflow.services.heartbeat import HeartbeatService
+    from sensorflow.services.incidents import IncidentService
+    from sensorflow.services.notify import NotifyService
 
 SENSOR_TYPES = set(PLAUSIBLE_RANGE)  # the sensor types the checks know how to validate
 
@@ -37,8 +37,8 @@ def load_rules(settings: Settings) -> RuleBook:
 def transition_publishers(
     topic_arn: str, bus_name: str, clients: dict[str, Any] | None = None
 ) -> list[TransitionPublisher]:
-    from sensorflow.adapters.eventbridge_events import EventBridgeTransitionPublisher
-    from sensorflow.adapters.sns_alerts import SnsTransitionPublisher
+    from sensorflow.adapters.eventbridge_transitions import EventBridgeTransitionPublisher
+    from sensorflow.adapters.sns_transitions import SnsTransitionPublisher
 
     c = clients or {}
     return [
@@ -53,7 +53,7 @@ def build_alarm_evaluator(
     clients: dict[str, Any] | None = None,
 ) -> AlarmEvaluator:
     from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
-    from sensorflow.alarms import AlarmEvaluator
+    from sensorflow.services.alarm_evaluator import AlarmEvaluator
 
     c = clients or {}
     return AlarmEvaluator(
@@ -101,8 +101,8 @@ def ingest_service() -> IngestService:
 def build_notify_service(settings: NotifySettings, clients: dict[str, Any] | None = None) -> NotifyService:
     from sensorflow.adapters.dynamodb_notifications import DynamoNotificationLedger
     from sensorflow.adapters.ssm_secret import SsmSecret
-    from sensorflow.adapters.webhook import WebhookSender
-    from sensorflow.notify import NotifyService
+    from sensorflow.adapters.webhook_sender import WebhookSender
+    from sensorflow.services.notify import NotifyService
 
     c = clients or {}
     secret = SsmSecret(settings.webhook_url_parameter, c.get("ssm"), ttl_s=settings.webhook_cache_ttl_s)
@@ -123,7 +123,7 @@ def build_incident_service(
     import time
 
     from sensorflow.adapters.dynamodb_incidents import DynamoIncidentStore
-    from sensorflow.incidents import IncidentService
+    from sensorflow.services.incidents import IncidentService
 
     store = DynamoIncidentStore(settings.incidents_table, (clients or {}).get("dynamodb"))
     return IncidentService(store, sleep=time.sleep)
@@ -139,7 +139,7 @@ def build_heartbeat_service(
 ) -> HeartbeatService:
     from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
     from sensorflow.adapters.dynamodb_heartbeat import DynamoHeartbeatCheckpoint
-    from sensorflow.heartbeat import HeartbeatService
+    from sensorflow.services.heartbeat import HeartbeatService
 
     c = clients or {}
     return HeartbeatService(

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 if TYPE_CHECKING:
-    from sensorflow.ingest import BatchOutcome
+    from sensorflow.services.ingest import BatchOutcome
 
 SERVICE = "sensorflow"
 NAMESPACE = "sensorflow"

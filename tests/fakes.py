@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sensorflow.alarms import AlarmOutcome
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import QuarantineEntry, RemainingTime
 from sensorflow.core.records import Device, EnrichedReading
+from sensorflow.services.alarm_evaluator import AlarmOutcome
 
 
 class FakeRegistry:

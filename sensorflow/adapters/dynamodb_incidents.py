@@ -15,7 +15,15 @@ from botocore.exceptions import ClientError
 from sensorflow.adapters import clients
 from sensorflow.adapters.errors import transient
 from sensorflow.core.errors import TransientError
-from sensorflow.incidents import ConflictError, Decision, Incident, Step, Tracker, as_plain, tracker_key
+from sensorflow.services.incidents import (
+    ConflictError,
+    Decision,
+    Incident,
+    Step,
+    Tracker,
+    as_plain,
+    tracker_key,
+)
 
 
 def _to_item(plain: dict[str, Any]) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from botocore.exceptions import ClientError
 
 from sensorflow.adapters import clients
 from sensorflow.adapters.errors import transient
-from sensorflow.notify import Claim, ClaimStatus
+from sensorflow.core.contract import TransitionEvent
 from sensorflow.observability import logger
-from sensorflow.transition_event import TransitionEvent
+from sensorflow.services.notify import Claim, ClaimStatus
 
 DEFAULT_RETENTION_S = 7 * 24 * 3600  # longer than Lambda's 6 h maximum event age for async retries
 

@@ -8,7 +8,7 @@ from typing import Any
 from sensorflow.adapters import clients
 from sensorflow.adapters.errors import transient
 from sensorflow.core.ports import QuarantineEntry
-from sensorflow.ingest import quarantine_line
+from sensorflow.services.ingest import quarantine_line
 
 
 class S3QuarantineSink:

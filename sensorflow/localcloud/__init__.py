@@ -9,7 +9,7 @@ CloudFormation leaves unwired. Nothing here ships in the Lambda zip.
 
 from __future__ import annotations
 
-from sensorflow.localcloud.endpoint import Endpoint
-from sensorflow.localcloud.runtime import LocalRuntime
+from sensorflow.localcloud.emulator.endpoint import Endpoint
+from sensorflow.localcloud.emulator.runtime import LocalRuntime
 
 __all__ = ["Endpoint", "LocalRuntime"]

@@ -28,11 +28,11 @@ from sensorflow.localcloud.deploy import (
     stack_name,
     stack_outputs,
 )
-from sensorflow.localcloud.endpoint import Endpoint
-from sensorflow.localcloud.faults import Fault, FaultProxy
-from sensorflow.localcloud.motoserver import MotoServer
-from sensorflow.localcloud.runtime import LocalRuntime
-from sensorflow.localcloud.webhook import WebhookReceiver
+from sensorflow.localcloud.emulator.endpoint import Endpoint
+from sensorflow.localcloud.emulator.fault_proxy import Fault, FaultProxy
+from sensorflow.localcloud.emulator.moto_server import MotoServer
+from sensorflow.localcloud.emulator.runtime import LocalRuntime
+from sensorflow.localcloud.webhook_receiver import WebhookReceiver
 
 logger = logging.getLogger(__name__)
 

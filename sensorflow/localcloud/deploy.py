@@ -11,7 +11,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from sensorflow.localcloud.endpoint import Endpoint
+from sensorflow.localcloud.emulator.endpoint import Endpoint
 
 SERVICE = "sensorflow"
 DEPLOY_TIMEOUT_S = 900

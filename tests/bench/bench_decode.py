@@ -14,7 +14,7 @@ import fastavro
 from sensorflow.core import schemas
 from sensorflow.core.checks import check_reading
 from sensorflow.core.decode import ReadingDecoder, encode_reading
-from sensorflow.ingest import IngestService
+from sensorflow.services.ingest import IngestService
 from tests.factories import NOW_MS, device, reading, stream_record
 from tests.fakes import FakeAlarms, FakeQuarantineSink, FakeReadingSink, FakeRegistry
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-# The installed console script, not `python -m sensorflow.cli`: run as __main__, cli.py is a second module
+# The installed console script, not `python -m sensorflow.cli`: run as __main__, main.py is a second module
 # whose UsageError is not the class the sub-commands raise.
 SENSORFLOW = [str(Path(sys.executable).with_name("sensorflow"))]
 DOCUMENTED_KEYS = {

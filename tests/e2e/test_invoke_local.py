@@ -64,7 +64,7 @@ def test_sls_invoke_local_writes_to_the_local_stack(cloud: CloudInfo) -> None:
     # WHEN the poison sample (malformed and unknown-device records) is invoked locally
     assert invoke_local(cloud, "events/ingest-poison.json") == {"batchItemFailures": []}
     # THEN its quarantine lines are in the local cloud's quarantine bucket
-    from sensorflow.localcloud.endpoint import Endpoint
+    from sensorflow.localcloud.emulator.endpoint import Endpoint
 
     s3 = Endpoint(cloud.endpoint).client("s3")
     listing = s3.list_objects_v2(Bucket=cloud.outputs["QuarantineBucketName"], Prefix="quarantine/")

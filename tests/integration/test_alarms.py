@@ -14,16 +14,16 @@ from typing import Any
 import boto3
 import pytest
 
-from sensorflow import cli
 from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
-from sensorflow.adapters.eventbridge_events import EventBridgeTransitionPublisher
-from sensorflow.adapters.sns_alerts import SnsTransitionPublisher
-from sensorflow.alarms import AlarmEvaluator
-from sensorflow.alarms_cli import resolve_stack
+from sensorflow.adapters.eventbridge_transitions import EventBridgeTransitionPublisher
+from sensorflow.adapters.sns_transitions import SnsTransitionPublisher
+from sensorflow.cli import main as cli
+from sensorflow.cli.alarms_command import resolve_stack
 from sensorflow.core import alarms as am
 from sensorflow.core.ports import RemainingTime, TransitionLike, VersionConflictError
 from sensorflow.core.records import EnrichedReading, Reading
 from sensorflow.core.rules import parse_rule_book
+from sensorflow.services.alarm_evaluator import AlarmEvaluator
 from tests.factories import NOW_MS, SHARD, device, seq_number
 from tests.integration.conftest import REGION, STAGE, Stack
 

@@ -16,7 +16,7 @@ from sensorflow.adapters.dynamodb_heartbeat import DynamoHeartbeatCheckpoint
 from sensorflow.core import staleness
 from sensorflow.core.alarms import DeviceState, Sample, SensorSeen
 from sensorflow.core.ports import RemainingTime, TransitionLike, VersionConflictError
-from sensorflow.heartbeat import HeartbeatService
+from sensorflow.services.heartbeat import HeartbeatService
 from tests.integration.conftest import REGION, create_alarms_table
 
 TABLE = "sensorflow-test-alarms"

@@ -13,8 +13,8 @@ from handlers import incidents as incidents_handler
 from sensorflow import bootstrap
 from sensorflow.adapters import clients as client_factory
 from sensorflow.adapters.dynamodb_incidents import DynamoIncidentStore
-from sensorflow.incidents import Incident, incident_id, tracker_key
-from sensorflow.transition_event import InvalidTransitionError
+from sensorflow.core.contract import InvalidTransitionError
+from sensorflow.services.incidents import Incident, incident_id, tracker_key
 from tests.integration.conftest import REGION, FakeContext
 from tests.transitions import eventbridge_event, transition
 
@@ -161,7 +161,7 @@ def test_wrong_source_or_detail_type_is_rejected(store: DynamoIncidentStore):
 
 def test_a_concurrent_writer_is_detected_and_the_event_reapplied(store: DynamoIncidentStore):
     # GIVEN another invocation applies the acknowledgement between our read and our write
-    from sensorflow.incidents import IncidentService
+    from sensorflow.services.incidents import IncidentService
 
     deliver(RAISED)
 
@@ -178,7 +178,7 @@ def test_a_concurrent_writer_is_detected_and_the_event_reapplied(store: DynamoIn
         def save(self, before, decision):
             store.save(before, decision)
 
-    from sensorflow.transition_event import parse_transition as parse
+    from sensorflow.core.contract import parse_transition as parse
 
     # WHEN our clear is applied THEN the conditional write fails once, and the retry keeps both events
     assert IncidentService(RacingStore()).handle(parse(CLEARED)) == "resolved"

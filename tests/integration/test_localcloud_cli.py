@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sensorflow.cli import main
+from sensorflow.cli.main import main
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from sensorflow.localcloud.endpoint import Endpoint
-from sensorflow.localcloud.motoserver import MotoServer
-from sensorflow.localcloud.runtime import LocalRuntime
-from sensorflow.localcloud.stats import Invocation
+from sensorflow.localcloud.emulator.endpoint import Endpoint
+from sensorflow.localcloud.emulator.moto_server import MotoServer
+from sensorflow.localcloud.emulator.runtime import LocalRuntime
+from sensorflow.localcloud.emulator.runtime_stats import Invocation
 
 REPO = Path(__file__).resolve().parents[2]
 HANDLERS = "tests/e2e/fixtures/handlers"
@@ -326,7 +326,7 @@ def test_the_kinesis_event_has_lambdas_exact_shape(local: LocalStack, tmp_path: 
     assert local.run() and local.runtime is not None
     # Re-run the same record through a fresh invocation to read what the handler received.
     shard = next(iter(local.runtime.mappings[0].consumers.values()))
-    from sensorflow.localcloud.events import StreamRecord
+    from sensorflow.localcloud.emulator.event_documents import StreamRecord
 
     record = StreamRecord("shardId-000000000000", seq, "dev-00042", json.dumps({"id": "a"}).encode(), 1.0)
     payload = shard.invoke([record]).payload

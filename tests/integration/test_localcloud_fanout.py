@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from sensorflow.localcloud.endpoint import Endpoint
-from sensorflow.localcloud.motoserver import MotoServer
-from sensorflow.localcloud.runtime import LocalRuntime
+from sensorflow.localcloud.emulator.endpoint import Endpoint
+from sensorflow.localcloud.emulator.moto_server import MotoServer
+from sensorflow.localcloud.emulator.runtime import LocalRuntime
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -75,7 +75,10 @@ def template(record_to: Path) -> dict[str, Any]:
                 "Properties": {
                     "Name": "critical",
                     "EventBusName": "alerts-bus",
-                    "EventPattern": {"source": ["sensorflow.ingest"], "detail": {"severity": ["critical"]}},
+                    "EventPattern": {
+                        "source": ["sensorflow.services.ingest"],
+                        "detail": {"severity": ["critical"]},
+                    },
                     "State": "ENABLED",
                     "Targets": [{"Id": "notify", "Arn": {"Fn::GetAtt": ["NotifyLambdaFunction", "Arn"]}}],
                 },
@@ -196,7 +199,11 @@ def test_eventbridge_rule_with_a_lambda_target_delivers_matching_events_only(
     endpoint, _, record_to = deployed
     events = endpoint.client("events")
     entries = [
-        {"Source": "sensorflow.ingest", "DetailType": "SensorAlert", "Detail": json.dumps({"severity": s})}
+        {
+            "Source": "sensorflow.services.ingest",
+            "DetailType": "SensorAlert",
+            "Detail": json.dumps({"severity": s}),
+        }
         for s in ("warning", "critical")
     ]
     assert (
@@ -204,7 +211,7 @@ def test_eventbridge_rule_with_a_lambda_target_delivers_matching_events_only(
         == 0
     )
     [event] = received(record_to, 1)
-    assert event["source"] == "sensorflow.ingest"
+    assert event["source"] == "sensorflow.services.ingest"
     assert event["detail-type"] == "SensorAlert"
     assert event["detail"] == {"severity": "critical"}
     assert list(event) == [

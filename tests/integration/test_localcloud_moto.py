@@ -14,7 +14,7 @@ from sensorflow.localcloud.cloud import pid_alive
 REPO = Path(__file__).resolve().parents[2]
 PARENT = """
 import sys, time
-from sensorflow.localcloud.motoserver import MotoServer
+from sensorflow.localcloud.emulator.moto_server import MotoServer
 server = MotoServer(0).start()
 print(server.pid, flush=True)
 time.sleep(600)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sensorflow.localcloud.schedule import ScheduleError, parse
+from sensorflow.localcloud.emulator.schedules import ScheduleError, parse
 
 T0 = datetime(2026, 3, 6, 10, 7, 30, tzinfo=UTC)  # a Friday
 

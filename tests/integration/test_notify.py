@@ -1,6 +1,6 @@
 """notify under moto: SNS event -> ledger claim in DynamoDB -> webhook on loopback, exactly once.
 
-The webhook is ``sensorflow.localcloud.webhook.WebhookReceiver`` on 127.0.0.1; its URL (with a
+The webhook is ``sensorflow.localcloud.webhook_receiver.WebhookReceiver`` on 127.0.0.1; its URL (with a
 secret-looking path, like a Slack webhook) lives only in an SSM SecureString parameter.
 """
 
@@ -18,10 +18,10 @@ from moto import mock_aws
 from handlers import notify as notify_handler
 from sensorflow import bootstrap
 from sensorflow.adapters import clients as client_factory
-from sensorflow.adapters import webhook
+from sensorflow.adapters import webhook_sender
 from sensorflow.core.errors import ConfigError
-from sensorflow.localcloud.webhook import WebhookReceiver
-from sensorflow.notify import DeliveryError
+from sensorflow.localcloud.webhook_receiver import WebhookReceiver
+from sensorflow.services.notify import DeliveryError
 from tests.integration.conftest import REGION, FakeContext
 from tests.transitions import sns_event, transition
 
@@ -42,7 +42,7 @@ class NotifyStack:
 
 @pytest.fixture
 def notify_stack(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[NotifyStack]:
-    monkeypatch.setattr(webhook, "BASE_DELAY_S", 0.001)  # keep retry tests fast; the logic is the same
+    monkeypatch.setattr(webhook_sender, "BASE_DELAY_S", 0.001)  # keep retry tests fast; the logic is the same
     with mock_aws(), WebhookReceiver(tmp_path / "webhook.jsonl") as hook:
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(
@@ -109,7 +109,7 @@ def test_5xx_then_success_is_retried_within_one_invocation(notify_stack: NotifyS
 
 def test_failure_after_retries_raises_and_a_later_retry_delivers_once(notify_stack: NotifyStack):
     # GIVEN a webhook that fails every attempt of the first invocation
-    notify_stack.hook.fail_next(*([502] * webhook.MAX_ATTEMPTS))
+    notify_stack.hook.fail_next(*([502] * webhook_sender.MAX_ATTEMPTS))
     doc = transition()
     # WHEN notify runs: it raises, so Lambda's async retry / on-failure destination take over
     with pytest.raises(DeliveryError, match=r"after 5 attempt\(s\): HTTP 502"):
@@ -170,7 +170,7 @@ def test_the_webhook_url_never_appears_in_logs(notify_stack: NotifyStack, capfd,
     notify_stack.hook.fail_next(500, 404)  # 404 also re-reads the parameter
     # WHEN notify delivers (after a retry and a refresh) and then fails a second event
     notify_handler.handler(sns_event(transition()), FakeContext())
-    notify_stack.hook.fail_next(*([503] * webhook.MAX_ATTEMPTS))
+    notify_stack.hook.fail_next(*([503] * webhook_sender.MAX_ATTEMPTS))
     with pytest.raises(DeliveryError):
         notify_handler.handler(sns_event(transition("Alarm Cleared", seq=99)), FakeContext())
     # THEN the SecureString was read with decryption (once, then again after the 404) ...

@@ -19,7 +19,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from moto import mock_aws
 
-from sensorflow.cli import main
+from sensorflow.cli.main import main
 from sensorflow.core.decode import ReadingDecoder
 from sensorflow.simulate import KinesisProducer, SimConfig, generate, manifest
 from sensorflow.simulate.producer import PUT_RECORDS_MAX_BYTES, PUT_RECORDS_MAX_RECORDS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sensorflow import cli
+from sensorflow.cli import main as cli
 
 
 def test_missing_region_is_one_line_with_the_fix(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sensorflow.core.ports import RemainingTime, StoredTransition, TransitionLike
-from sensorflow.fanout import publish_all, still_owed
+from sensorflow.services.outbox import publish_all, still_owed
 
 
 class Publisher:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sensorflow.ingest import IngestService, quarantine_line
+from sensorflow.services.ingest import IngestService, quarantine_line
 from tests.factories import NOW_MS, device, reading, seq_number, stream_record
 from tests.fakes import FakeAlarms, FakeQuarantineSink, FakeReadingSink, FakeRegistry
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sensorflow.localcloud.deploy import DeployError, deploy
-from sensorflow.localcloud.endpoint import Endpoint
+from sensorflow.localcloud.emulator.endpoint import Endpoint
 
 
 def test_deploy_without_node_modules_says_run_make_setup(tmp_path: Path) -> None:

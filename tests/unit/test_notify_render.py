@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sensorflow.notify import duration, render
-from sensorflow.transition_event import InvalidTransitionError, parse_transition
+from sensorflow.core.contract import InvalidTransitionError, parse_transition
+from sensorflow.services.notify import duration, render
 from tests.transitions import transition
 
 

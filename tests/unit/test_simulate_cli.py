@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sensorflow.cli import main
+from sensorflow.cli.main import main
 from sensorflow.core.decode import ReadingDecoder
 from sensorflow.simulate import manifest
 from sensorflow.simulate.progress import ProgressBar
@@ -216,7 +216,7 @@ def test_the_lambda_code_path_never_imports_the_simulator():
     sources = [*repo.glob("sensorflow/core/**/*.py"), *repo.glob("sensorflow/adapters/**/*.py")]
     sources += [
         *repo.glob("handlers/**/*.py"),
-        *repo.glob("sensorflow/ingest.py"),
+        *repo.glob("sensorflow/services/ingest.py"),
         *repo.glob("sensorflow/bootstrap.py"),
     ]
     assert sources

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sensorflow.adapters.sns_alerts import SUBJECT_MAX_CHARS, transition_entry
+from sensorflow.adapters.sns_transitions import SUBJECT_MAX_CHARS, transition_entry
 from sensorflow.core.ports import StoredTransition
 
 

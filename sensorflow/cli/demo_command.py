@@ -29,12 +29,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sensorflow.cli import UsageError
-from sensorflow.localcloud.cli import check_port
+from sensorflow.cli.local_command import check_port
+from sensorflow.cli.main import UsageError
 from sensorflow.localcloud.cloud import STATE_DIR, LocalCloud, project_root
 from sensorflow.localcloud.deploy import DeployError
-from sensorflow.localcloud.faults import Fault
-from sensorflow.localcloud.motoserver import PortInUseError
+from sensorflow.localcloud.emulator.fault_proxy import Fault
+from sensorflow.localcloud.emulator.moto_server import PortInUseError
 
 DEFAULT_DEVICES = 50
 DEFAULT_DURATION_S = 900.0  # device time: 15 minutes of fleet readings, published as fast as Kinesis allows

@@ -15,16 +15,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sensorflow.localcloud.discovery import (
+from sensorflow.localcloud.emulator.discovery import (
     FunctionConfig,
     KinesisMapping,
     list_functions,
     list_kinesis_mappings,
 )
-from sensorflow.localcloud.endpoint import Endpoint
-from sensorflow.localcloud.kinesis_esm import KinesisEventSourceMapping
-from sensorflow.localcloud.stats import Invocation, RuntimeStats
-from sensorflow.localcloud.worker import FunctionPool, InvokeResult, lambda_environment
+from sensorflow.localcloud.emulator.endpoint import Endpoint
+from sensorflow.localcloud.emulator.kinesis_esm import KinesisEventSourceMapping
+from sensorflow.localcloud.emulator.runtime_stats import Invocation, RuntimeStats
+from sensorflow.localcloud.emulator.worker_pool import FunctionPool, InvokeResult, lambda_environment
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class LocalRuntime:
         for mapping in mappings:
             self._start_mapping(mapping)
         if self.stack_name:
-            from sensorflow.localcloud.fanout import Fanout
+            from sensorflow.localcloud.emulator.async_delivery import Fanout
 
             self.fanout = Fanout(self, self.stack_name)
             self.fanout.start()

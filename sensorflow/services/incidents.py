@@ -27,8 +27,8 @@ from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from sensorflow.core.contract import TransitionEvent
 from sensorflow.observability import logger, metrics
-from sensorflow.transition_event import TransitionEvent
 
 OPEN, ACKNOWLEDGED, RESOLVED = "OPEN", "ACKNOWLEDGED", "RESOLVED"
 OPENING = frozenset({"Alarm Raised", "Alarm Escalated", "Device Stale"})

@@ -1,6 +1,7 @@
 """Local Lambda execution environments: warm worker processes, one invocation at a time each.
 
-Each function gets a pool of environments. An environment is a ``python -m sensorflow.localcloud.bootstrap``
+Each function gets a pool of environments. An environment is a
+``python -m sensorflow.localcloud.emulator.worker_process``
 process started with the function's deployed ``Environment`` plus the variables Lambda sets itself, and it
 is reused between invocations like a warm Lambda sandbox. A run past the function's ``Timeout`` is killed;
 the environment is discarded and the invocation counts as a function error ("Task timed out").
@@ -21,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sensorflow.localcloud.bootstrap import read_message, write_message
-from sensorflow.localcloud.discovery import FunctionConfig
-from sensorflow.localcloud.endpoint import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY
+from sensorflow.localcloud.emulator.discovery import FunctionConfig
+from sensorflow.localcloud.emulator.endpoint import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY
+from sensorflow.localcloud.emulator.worker_process import read_message, write_message
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,13 @@ class ExecutionEnvironment:
         request_r, self._request_w = os.pipe()
         self._response_r, response_w = os.pipe()
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "sensorflow.localcloud.bootstrap", str(request_r), str(response_w)],
+            [
+                sys.executable,
+                "-m",
+                "sensorflow.localcloud.emulator.worker_process",
+                str(request_r),
+                str(response_w),
+            ],
             env=env,
             cwd=task_root,
             pass_fds=(request_r, response_w),

@@ -2,9 +2,10 @@
 
 moto's Lambda backend tries to run every Kinesis record through Docker when an event source mapping
 exists; with ``lambda.use_docker`` off it stores functions and mappings but runs nothing, which is what
-we want: ``sensorflow.localcloud.runtime`` runs them.
+we want: ``sensorflow.localcloud.emulator.runtime`` runs them.
 
-Run as ``python -m sensorflow.localcloud.motoserver --port N``: prints ``ready <port>`` when listening.
+Run as ``python -m sensorflow.localcloud.emulator.moto_server --port N``: prints ``ready <port>``
+when listening.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class MotoServer:
             [
                 sys.executable,
                 "-m",
-                "sensorflow.localcloud.motoserver",
+                "sensorflow.localcloud.emulator.moto_server",
                 "--port",
                 str(self.requested_port),
                 "--parent-pid",

@@ -24,8 +24,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sensorflow.core.ports import RemainingTime
-from sensorflow.notify import DeliveryError
 from sensorflow.observability import logger
+from sensorflow.services.notify import DeliveryError
 
 DEFAULT_TIMEOUT_S = 5.0
 MAX_ATTEMPTS = 5

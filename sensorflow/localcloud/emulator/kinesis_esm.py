@@ -23,15 +23,15 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sensorflow.localcloud.discovery import INFINITE, FunctionConfig, KinesisMapping
-from sensorflow.localcloud.events import (
+from sensorflow.localcloud.emulator.discovery import INFINITE, FunctionConfig, KinesisMapping
+from sensorflow.localcloud.emulator.event_documents import (
     StreamRecord,
     kinesis_event_record,
     kinesis_failure_record,
     kinesis_record_size,
 )
-from sensorflow.localcloud.stats import Invocation, RuntimeStats
-from sensorflow.localcloud.worker import InvokeResult
+from sensorflow.localcloud.emulator.runtime_stats import Invocation, RuntimeStats
+from sensorflow.localcloud.emulator.worker_pool import InvokeResult
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlparse
 
-from sensorflow.cli import UsageError
+from sensorflow.cli.main import UsageError
 from sensorflow.jsonfile import read_json
 from sensorflow.simulate import manifest, scenarios, truth
 from sensorflow.simulate.errors import ProducerError, SimulationError

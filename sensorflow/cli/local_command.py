@@ -12,7 +12,7 @@ import time
 import urllib.request
 from typing import Any
 
-from sensorflow.cli import UsageError
+from sensorflow.cli.main import UsageError
 from sensorflow.localcloud.cloud import (
     DEFAULT_PORT,
     STATE_DIR,
@@ -24,7 +24,7 @@ from sensorflow.localcloud.cloud import (
     read_state,
 )
 from sensorflow.localcloud.deploy import DeployError
-from sensorflow.localcloud.motoserver import PortInUseError, port_is_free
+from sensorflow.localcloud.emulator.moto_server import PortInUseError, port_is_free
 
 DETACH_READY_TIMEOUT_S = 600
 STATUS_REFRESH_S = 1.0

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sensorflow.cli import UsageError, aws_setup_hint
+from sensorflow.cli.main import UsageError, aws_setup_hint
 from sensorflow.core import alarms as am
 from sensorflow.core.errors import ConfigError, TransientError
 from sensorflow.core.ports import TransitionPublisher, VersionConflictError
@@ -281,8 +281,8 @@ def resolve_stack(cloudformation: Any, stage: str) -> StackTargets:
 
 
 def _publishers(session: Any, targets: StackTargets) -> list[TransitionPublisher]:
-    from sensorflow.adapters.eventbridge_events import EventBridgeTransitionPublisher
-    from sensorflow.adapters.sns_alerts import SnsTransitionPublisher
+    from sensorflow.adapters.eventbridge_transitions import EventBridgeTransitionPublisher
+    from sensorflow.adapters.sns_transitions import SnsTransitionPublisher
 
     out: list[TransitionPublisher] = []
     if targets.topic_arn:

@@ -29,10 +29,10 @@ from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from sensorflow.core.contract import TransitionEvent, iso_to_ms
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import RemainingTime
 from sensorflow.observability import logger, metrics
-from sensorflow.transition_event import TransitionEvent, iso_to_ms
 
 # Slack Block Kit limits (api.slack.com/reference/block-kit/blocks): header text 150 characters,
 # section field text 2,000 characters.

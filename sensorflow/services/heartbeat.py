@@ -48,8 +48,8 @@ from sensorflow.core.ports import (
     TransitionPublisher,
     VersionConflictError,
 )
-from sensorflow.fanout import publish_all, still_owed
 from sensorflow.observability import logger, metrics
+from sensorflow.services.outbox import publish_all, still_owed
 
 OVERLAP_MINUTES = 1
 MAX_RACE_RETRIES = 3

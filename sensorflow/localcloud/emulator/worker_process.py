@@ -1,6 +1,7 @@
 """The runtime inside a local Lambda execution environment (a worker process).
 
-The parent (``sensorflow.localcloud.worker``) starts ``python -m sensorflow.localcloud.bootstrap`` with the
+The parent (``sensorflow.localcloud.emulator.worker_pool``) starts
+``python -m sensorflow.localcloud.emulator.worker_process`` with the
 function's deployed environment and two pipe descriptors. Like the Lambda Python runtime, this imports
 the handler once (the init phase) and then serves invocations one at a time, so module state stays warm
 between them. Messages are length-prefixed JSON; the handler's own stdout/stderr go to the function log.

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sensorflow.localcloud.endpoint import LOCAL_ACCOUNT_ID
-from sensorflow.localcloud.events import eventbridge_event, scheduled_event, sns_event
-from sensorflow.localcloud.schedule import ScheduleError, now_utc, parse
+from sensorflow.localcloud.emulator.endpoint import LOCAL_ACCOUNT_ID
+from sensorflow.localcloud.emulator.event_documents import eventbridge_event, scheduled_event, sns_event
+from sensorflow.localcloud.emulator.schedules import ScheduleError, now_utc, parse
 
 if TYPE_CHECKING:
-    from sensorflow.localcloud.runtime import LocalRuntime
+    from sensorflow.localcloud.emulator.runtime import LocalRuntime
 
 logger = logging.getLogger(__name__)
 

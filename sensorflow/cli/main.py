@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 # sub-command -> module exposing ``add_parser(subparsers)``; each parser sets ``func(args) -> int``.
 _COMMANDS: dict[str, str] = {
-    "simulate": "sensorflow.simulate.cli",
-    "local": "sensorflow.localcloud.cli",
-    "demo": "sensorflow.localcloud.demo",
-    "alarms": "sensorflow.alarms_cli",
+    "simulate": "sensorflow.cli.simulate_command",
+    "local": "sensorflow.cli.local_command",
+    "demo": "sensorflow.cli.demo_command",
+    "alarms": "sensorflow.cli.alarms_command",
 }
 
 
@@ -78,11 +78,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    # Run as `python -m sensorflow.cli`, this file is loaded twice (as __main__ and as sensorflow.cli);
-    # call the imported module's main so sub-commands raise the same UsageError class it catches.
-    from sensorflow.cli import main as _main
-
-    sys.exit(_main())

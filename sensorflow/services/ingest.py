@@ -41,7 +41,7 @@ from sensorflow.core.records import EnrichedReading, StreamRecord
 from sensorflow.observability import logger
 
 if TYPE_CHECKING:
-    from sensorflow.alarms import AlarmOutcome, Emitted
+    from sensorflow.services.alarm_evaluator import AlarmOutcome, Emitted
 
 # Stop starting records when less than this is left, so the flush (alerts, S3) still fits.
 DEFAULT_DEADLINE_MARGIN_MS = 5_000
@@ -55,7 +55,7 @@ class _Done:
 
 
 class AlarmEvaluation(Protocol):
-    """What the service needs of ``sensorflow.alarms.AlarmEvaluator`` (tests pass a fake)."""
+    """What the service needs of ``sensorflow.services.alarm_evaluator.AlarmEvaluator`` (faked in tests)."""
 
     def evaluate(self, readings: Sequence[EnrichedReading], remaining_ms: RemainingTime) -> AlarmOutcome: ...
 

@@ -43,8 +43,8 @@ from sensorflow.core.ports import (
 )
 from sensorflow.core.records import Device, EnrichedReading
 from sensorflow.core.rules import AlarmRule, RuleBook
-from sensorflow.fanout import publish_all, still_owed
 from sensorflow.observability import logger, metrics
+from sensorflow.services.outbox import publish_all, still_owed
 
 DEFAULT_MAX_CONFLICT_RETRIES = 3
 

@@ -1,0 +1,1 @@
+"""The ``sensorflow`` command line. Runs outside Lambda; never packaged."""

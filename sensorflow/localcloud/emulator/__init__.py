@@ -1,0 +1,2 @@
+"""AWS behaviour moto lacks (Lambda event source mappings, async delivery, schedules, a worker pool),
+knowing nothing about sensorflow."""
