@@ -1,7 +1,8 @@
 """Capped exponential backoff with full jitter, the one schedule every retry loop here uses.
 
 Full jitter (a uniform draw below the capped exponential) spreads the retries of many callers that
-failed together, so they do not come back in step: aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter
+failed together, so they do not come back in step:
+aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter
 """
 
 from __future__ import annotations
