@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sensorflow import bootstrap
-from sensorflow.core.contract import eventbridge_transition
+from sensorflow.adapters.lambda_events import eventbridge_transition
 from sensorflow.observability import logger, metrics, tracer
 
 

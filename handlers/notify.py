@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sensorflow import bootstrap
-from sensorflow.core.contract import sns_transitions
+from sensorflow.adapters.lambda_events import sns_transitions
 from sensorflow.observability import logger, metrics, tracer
 
 

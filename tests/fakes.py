@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sensorflow.core.errors import TransientError
-from sensorflow.core.ports import QuarantineEntry, RemainingTime
+from sensorflow.core.ports import AlarmOutcome, QuarantineEntry, RemainingTime
 from sensorflow.core.records import Device, EnrichedReading
-from sensorflow.services.alarm_evaluator import AlarmOutcome
 
 
 class FakeRegistry:

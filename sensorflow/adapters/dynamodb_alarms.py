@@ -29,15 +29,16 @@ most once per device per Kinesis batch, so the index costs one GSI write per dev
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, replace
 from typing import Any
 
 from sensorflow.adapters import clients
+from sensorflow.adapters.dynamodb_codec import condition_failed, from_attribute, to_attribute
 from sensorflow.adapters.errors import transient
 from sensorflow.core.alarms import Alarm, DeviceState, SensorSeen
+from sensorflow.core.backoff import jittered_delay
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import (
     StoredAlarm,
@@ -72,25 +73,6 @@ _FLOAT_FIELDS = {"threshold", "clear_threshold"}
 _BOOL_FIELDS = {"raised", "announced"}
 
 
-def _attr(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int | float):
-        return {"N": repr(value)}
-    if isinstance(value, str):
-        return {"S": value}
-    raise TypeError(f"cannot store {type(value).__name__}")
-
-
-def _plain(attr: dict[str, Any]) -> Any:
-    (kind, value), *_ = attr.items()
-    if kind == "N":
-        return float(value) if any(c in value for c in ".eE") else int(value)
-    if kind == "L":
-        return [_plain(v) for v in value]
-    return value
-
-
 def outbox_attr(outbox: Sequence[TransitionLike]) -> dict[str, Any]:
     """Outbox entries as JSON strings: the event document, wrapped with the publishers still owed it."""
     entries = []
@@ -116,7 +98,7 @@ def alarm_item(alarm: Alarm, outbox: Sequence[TransitionLike] = ()) -> dict[str,
     for name in _ALARM_FIELDS:
         value = getattr(alarm, name)
         if value is not None and value != "":
-            item[name] = _attr(value)
+            item[name] = to_attribute(value)
     if outbox:
         item["outbox"] = outbox_attr(outbox)
     return item
@@ -127,13 +109,13 @@ def alarm_from_item(item: dict[str, Any]) -> StoredAlarm:
     for name in _ALARM_FIELDS:
         if name not in item:
             continue
-        v = _plain(item[name])
+        v = from_attribute(item[name])
         if name in _INT_FIELDS:
             v = int(v)
         elif name in _FLOAT_FIELDS:
             v = float(v)
         values[name] = v
-    return StoredAlarm(Alarm(**values), outbox_from(_plain(item.get("outbox", {"L": []}))))
+    return StoredAlarm(Alarm(**values), outbox_from(from_attribute(item.get("outbox", {"L": []}))))
 
 
 def device_item(state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> dict[str, Any]:
@@ -145,10 +127,10 @@ def device_item(state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> di
         "alarm_id": {"S": state.item_id},
         "item_type": {"S": "device"},
         "device_id": {"S": state.device_id},
-        "last_seq": _attr(state.last_seq),
+        "last_seq": to_attribute(state.last_seq),
         "sensors": {"S": json.dumps(sensors, separators=(",", ":"), sort_keys=True)},
         "context": {"S": json.dumps(state.context, separators=(",", ":"), sort_keys=True)},
-        "version": _attr(state.version),
+        "version": to_attribute(state.version),
     }
     optional = {
         "last_seen_ms": state.last_seen_ms,
@@ -157,7 +139,7 @@ def device_item(state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> di
         "stale_deadline_ms": state.stale_deadline_ms,
         "stale_bucket": state.stale_bucket,
     }
-    item.update({k: _attr(v) for k, v in optional.items() if v is not None})
+    item.update({k: to_attribute(v) for k, v in optional.items() if v is not None})
     if outbox:
         item["outbox"] = outbox_attr(outbox)
     return item
@@ -165,14 +147,14 @@ def device_item(state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> di
 
 def device_from_item(item: dict[str, Any]) -> tuple[DeviceState, tuple[StoredTransition, ...]]:
     def opt(name: str) -> Any:
-        return _plain(item[name]) if name in item else None
+        return from_attribute(item[name]) if name in item else None
 
     sensors = {
         name: SensorSeen(int(v[0]), int(v[1]), float(v[2]), int(v[3]), None if v[4] is None else int(v[4]))
         for name, v in json.loads(opt("sensors") or "{}").items()
     }
     state = DeviceState(
-        device_id=_plain(item["device_id"]),
+        device_id=from_attribute(item["device_id"]),
         last_seq=int(opt("last_seq") if opt("last_seq") is not None else -1),
         last_seen_ms=None if opt("last_seen_ms") is None else int(opt("last_seen_ms")),
         sensors=sensors,
@@ -203,7 +185,7 @@ class DynamoAlarmStore:
         alarms: dict[str, StoredAlarm] = {}
         devices: dict[str, StoredDevice] = {}
         for item in self._batch_get(keys):
-            if _plain(item.get("item_type", {"S": "alarm"})) == "device":
+            if from_attribute(item.get("item_type", {"S": "alarm"})) == "device":
                 state, outbox = device_from_item(item)
                 devices[state.device_id] = StoredDevice(state, outbox)
             else:
@@ -222,9 +204,7 @@ class DynamoAlarmStore:
             }
             for attempt in range(BATCH_GET_MAX_ROUNDS):
                 if attempt:
-                    self._sleep(
-                        random.uniform(0, min(BATCH_GET_MAX_DELAY_S, BATCH_GET_BASE_DELAY_S * 2**attempt))
-                    )
+                    self._sleep(jittered_delay(attempt, BATCH_GET_BASE_DELAY_S, BATCH_GET_MAX_DELAY_S))
                 with transient("dynamodb:BatchGetItem"):
                     resp = self.client.batch_get_item(RequestItems=request)
                 items += resp.get("Responses", {}).get(self._table, [])
@@ -242,7 +222,7 @@ class DynamoAlarmStore:
                 TableName=self._table, Key={"alarm_id": {"S": alarm_key}}, ConsistentRead=True
             )
         item = resp.get("Item")
-        if not item or _plain(item.get("item_type", {"S": "alarm"})) != "alarm":
+        if not item or from_attribute(item.get("item_type", {"S": "alarm"})) != "alarm":
             return None
         return alarm_from_item(item)
 
@@ -258,7 +238,7 @@ class DynamoAlarmStore:
             with transient("dynamodb:Scan"):
                 resp = self.client.scan(**kwargs)
             for item in resp.get("Items", []):
-                if _plain(item.get("item_type", {"S": "alarm"})) == "device":
+                if from_attribute(item.get("item_type", {"S": "alarm"})) == "device":
                     alarm = device_from_item(item)[0].stale_alarm()
                 else:
                     alarm = alarm_from_item(item).alarm
@@ -318,7 +298,7 @@ class DynamoAlarmStore:
                     ExpressionAttributeValues=values,
                 )
         except TransientError as exc:
-            if _conditional(exc):
+            if condition_failed(exc):
                 raise VersionConflictError(f"{key} changed since version {version}") from exc
             raise
 
@@ -337,10 +317,6 @@ class DynamoAlarmStore:
                     ExpressionAttributeValues={":expected": {"N": str(expected)}},
                 )
         except TransientError as exc:
-            if _conditional(exc):
+            if condition_failed(exc):
                 raise VersionConflictError(f"{key} changed since version {expected}") from exc
             raise
-
-
-def _conditional(exc: TransientError) -> bool:
-    return "ConditionalCheckFailed" in str(exc)

@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sensorflow.adapters import clients
+from sensorflow.adapters.dynamodb_codec import condition_failed
 from sensorflow.adapters.errors import transient
 
 CHECKPOINT_KEY = "__heartbeat__"
@@ -39,5 +40,5 @@ class DynamoHeartbeatCheckpoint:
                     ExpressionAttributeValues={":m": {"N": str(minute)}, ":t": {"S": "heartbeat"}},
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not condition_failed(exc):
                     raise

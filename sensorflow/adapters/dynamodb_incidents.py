@@ -7,57 +7,14 @@ two invocations applying events of the same alarm never lose each other's work.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from sensorflow.adapters import clients
+from sensorflow.adapters.dynamodb_codec import condition_failed, from_item, to_item
 from sensorflow.adapters.errors import transient
 from sensorflow.core.errors import TransientError
-from sensorflow.services.incidents import (
-    ConflictError,
-    Decision,
-    Incident,
-    Step,
-    Tracker,
-    as_plain,
-    tracker_key,
-)
-
-
-def _to_item(plain: dict[str, Any]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeSerializer
-
-    ser = TypeSerializer()
-    return {k: ser.serialize(_decimals(v)) for k, v in plain.items() if v is not None}
-
-
-def _decimals(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, list):
-        return [_decimals(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _decimals(v) for k, v in value.items() if v is not None}
-    return value
-
-
-def _from_item(item: dict[str, Any]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    de = TypeDeserializer()
-    return {k: _numbers(de.deserialize(v)) for k, v in item.items()}
-
-
-def _numbers(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, list):
-        return [_numbers(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _numbers(v) for k, v in value.items()}
-    return value
+from sensorflow.core.incidents import Decision, Incident, Step, Tracker, as_plain, tracker_key
+from sensorflow.core.ports import VersionConflictError
 
 
 def _step(d: dict[str, Any]) -> Step:
@@ -93,7 +50,7 @@ class DynamoIncidentStore:
             item = self.client.get_item(
                 TableName=self._table, Key={"incident_id": {"S": key}}, ConsistentRead=True
             ).get("Item")
-        return _from_item(item) if item else None
+        return from_item(item) if item else None
 
     def get_incident(self, incident_id: str) -> Incident | None:
         plain = self._get(incident_id)
@@ -126,15 +83,12 @@ class DynamoIncidentStore:
             with transient("dynamodb:TransactWriteItems incidents"):
                 self.client.transact_write_items(TransactItems=items)
         except TransientError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ClientError):
-                reasons = cause.response.get("CancellationReasons") or []
-                if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
-                    raise ConflictError(f"incidents for {before.alarm_id} changed concurrently") from exc
+            if condition_failed(exc):
+                raise VersionConflictError(f"incidents for {before.alarm_id} changed concurrently") from exc
             raise
 
     def _put(self, plain: dict[str, Any], version: int) -> dict[str, Any]:
-        put: dict[str, Any] = {"TableName": self._table, "Item": _to_item(plain)}
+        put: dict[str, Any] = {"TableName": self._table, "Item": to_item(plain)}
         if version == 0:
             put["ConditionExpression"] = "attribute_not_exists(incident_id)"
         else:

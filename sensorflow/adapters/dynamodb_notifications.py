@@ -14,16 +14,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sensorflow.adapters import clients
+from sensorflow.adapters.dynamodb_codec import condition_failed
 from sensorflow.adapters.errors import transient
-from sensorflow.core.contract import TransitionEvent
-from sensorflow.observability import logger
-from sensorflow.services.notify import Claim, ClaimStatus
+from sensorflow.adapters.logs import logger
+from sensorflow.core.contract import TransitionView
+from sensorflow.core.ports import Claim, ClaimStatus
 
 DEFAULT_RETENTION_S = 7 * 24 * 3600  # longer than Lambda's 6 h maximum event age for async retries
-
-
-def _condition_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class DynamoNotificationLedger:
@@ -34,7 +31,7 @@ class DynamoNotificationLedger:
 
     client = clients.lazy_client("dynamodb")
 
-    def claim(self, event: TransitionEvent, token: str, now_ms: int, lease_until_ms: int) -> Claim:
+    def claim(self, event: TransitionView, token: str, now_ms: int, lease_until_ms: int) -> Claim:
         with transient("dynamodb:UpdateItem notification claim"):
             try:
                 self.client.update_item(
@@ -63,7 +60,7 @@ class DynamoNotificationLedger:
                     },
                 )
             except ClientError as exc:
-                if not _condition_failed(exc):
+                if not condition_failed(exc):
                     raise
                 return Claim(self._current_status(event.event_id), token)
         return Claim("claimed", token)
@@ -103,7 +100,7 @@ class DynamoNotificationLedger:
                     ExpressionAttributeValues={**values, ":token": {"S": token}},
                 )
             except ClientError as exc:
-                if not _condition_failed(exc):
+                if not condition_failed(exc):
                     raise
                 # Our lease ran out and another invocation claimed the event: its outcome counts.
                 logger.warning("notification claim lost", event_id=event_id)

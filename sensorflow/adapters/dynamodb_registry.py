@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sensorflow.adapters import clients
+from sensorflow.adapters.dynamodb_codec import from_item
 from sensorflow.adapters.errors import transient
 from sensorflow.core.records import Device
 
 
 def device_from_item(item: dict[str, Any]) -> Device:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    plain = {k: TypeDeserializer().deserialize(v) for k, v in item.items()}
+    plain = from_item(item)
     return Device(
         device_id=plain["device_id"],
         site=str(plain.get("site", "unknown")),
@@ -24,7 +23,7 @@ def device_from_item(item: dict[str, Any]) -> Device:
 
 
 def _floats(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; rules compare floats."""
+    """Threshold numbers as floats (the codec reads ``35`` back as an ``int``); rules compare floats."""
     if isinstance(value, dict):
         return {k: _floats(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -18,10 +18,10 @@ from typing import Any
 
 from sensorflow.adapters import clients
 from sensorflow.adapters.errors import transient
+from sensorflow.adapters.logs import logger
 from sensorflow.adapters.retry import resend_failed
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import RemainingTime, TransitionLike
-from sensorflow.observability import logger
 
 PUT_EVENTS_MAX_ENTRIES = 10  # EventBridge PutEvents: entries per call
 PUT_EVENTS_MAX_ENTRY_BYTES = 256 * 1024  # EventBridge: per-entry size by the formula above

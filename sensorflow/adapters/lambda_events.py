@@ -1,10 +1,16 @@
-"""Translate Lambda's Kinesis event into core ``StreamRecord`` values."""
+"""Lambda's event envelopes into core values: Kinesis records, SNS and EventBridge transitions.
+
+The documents inside are the core's (``sensorflow.core.records``, ``sensorflow.core.contract``); this
+module only knows where Lambda puts them.
+"""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from typing import Any
 
+from sensorflow.core.contract import SOURCE, InvalidTransitionError, TransitionView, parse_transition
 from sensorflow.core.records import StreamRecord
 
 
@@ -23,3 +29,31 @@ def stream_records(event: dict[str, Any]) -> list[StreamRecord]:
             )
         )
     return records
+
+
+def sns_transitions(event: Mapping[str, Any]) -> list[TransitionView]:
+    """The transitions in a Lambda SNS event (``Records[].Sns.Message``; SNS sends one record per invoke)."""
+    records = event.get("Records")
+    if not isinstance(records, list):
+        raise InvalidTransitionError("SNS event has no 'Records' list")
+    out = []
+    for rec in records:
+        try:
+            message = rec["Sns"]["Message"]
+        except (KeyError, TypeError):
+            raise InvalidTransitionError("SNS record has no Sns.Message") from None
+        out.append(parse_transition(message))
+    return out
+
+
+def eventbridge_transition(event: Mapping[str, Any]) -> TransitionView:
+    """The transition in an EventBridge event; ``detail-type`` must agree with ``detail.transition``."""
+    if event.get("source") != SOURCE:
+        raise InvalidTransitionError(f"EventBridge event source {event.get('source')!r} is not {SOURCE!r}")
+    parsed = parse_transition(event.get("detail"))
+    if event.get("detail-type") != parsed.transition:
+        raise InvalidTransitionError(
+            f"event {parsed.event_id}: detail-type {event.get('detail-type')!r} "
+            f"does not match transition {parsed.transition!r}"
+        )
+    return parsed

@@ -3,11 +3,11 @@ for as long as the invocation's remaining time allows."""
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from sensorflow.core.backoff import jittered_delay
 from sensorflow.core.ports import RemainingTime
 
 T = TypeVar("T")
@@ -35,7 +35,7 @@ def resend_failed[T](
     given_up: list[T] = []
     for attempt in range(max_attempts):
         if attempt:
-            delay = random.uniform(0, min(MAX_DELAY_S, BASE_DELAY_S * 2**attempt))
+            delay = jittered_delay(attempt, BASE_DELAY_S, MAX_DELAY_S)
             if remaining_ms() - delay * 1000 < RESEND_FLOOR_MS:
                 break
             sleep(delay)

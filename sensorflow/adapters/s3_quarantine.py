@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import json
+from base64 import b64encode
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sensorflow.adapters import clients
 from sensorflow.adapters.errors import transient
 from sensorflow.core.ports import QuarantineEntry
-from sensorflow.services.ingest import quarantine_line
+
+
+def quarantine_line(entry: QuarantineEntry) -> str:
+    """The JSON Lines form of a quarantine entry (one record per line)."""
+    return json.dumps(
+        {
+            "reason": entry.reason,
+            "detail": entry.detail,
+            "payload": b64encode(entry.payload).decode("ascii"),
+            "partition_key": entry.partition_key,
+            "sequence_number": entry.sequence_number,
+            "shard_id": entry.shard_id,
+            "arrival_time": datetime.fromtimestamp(entry.arrival_time_ms / 1000, tz=UTC).isoformat(
+                timespec="milliseconds"
+            ),
+        },
+        separators=(",", ":"),
+    )
 
 
 class S3QuarantineSink:

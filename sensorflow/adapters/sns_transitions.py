@@ -16,10 +16,10 @@ from typing import Any
 
 from sensorflow.adapters import clients
 from sensorflow.adapters.errors import transient
+from sensorflow.adapters.logs import logger
 from sensorflow.adapters.retry import resend_failed
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import RemainingTime, TransitionLike
-from sensorflow.observability import logger
 
 PUBLISH_BATCH_MAX_ENTRIES = 10  # SNS PublishBatch: entries per call
 PUBLISH_BATCH_MAX_BYTES = 262_144  # SNS: message + attributes, per message and per batch

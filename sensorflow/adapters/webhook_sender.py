@@ -15,7 +15,6 @@ secret once (the URL may have been rotated) before giving up; other 4xx are perm
 from __future__ import annotations
 
 import json
-import random
 import time
 import urllib.error
 import urllib.request
@@ -23,9 +22,10 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from sensorflow.adapters.logs import logger
+from sensorflow.core.backoff import jittered_delay
+from sensorflow.core.errors import DeliveryError
 from sensorflow.core.ports import RemainingTime
-from sensorflow.observability import logger
-from sensorflow.services.notify import DeliveryError
 
 DEFAULT_TIMEOUT_S = 5.0
 MAX_ATTEMPTS = 5
@@ -78,7 +78,7 @@ class WebhookSender:
         for attempt in range(self._max_attempts):
             delay = 0.0
             if attempt:
-                delay = random.uniform(0, min(MAX_DELAY_S, BASE_DELAY_S * 2**attempt))
+                delay = jittered_delay(attempt, BASE_DELAY_S, MAX_DELAY_S)
             timeout = min(self._timeout_s, (remaining_ms() - TIME_FLOOR_MS) / 1000 - delay)
             if timeout <= 0:
                 break

@@ -1,6 +1,6 @@
 """The alarm transition event (issue 5 contract) as the consumers read it, and its two Lambda envelopes.
 
-The producer side builds events with ``sensorflow.core.alarms.TransitionEvent``; this module is the
+The producer side builds events with ``sensorflow.core.alarms.TransitionView``; this module is the
 reader's typed view of the JSON document it publishes (``to_message()``).
 
 The same JSON document is the SNS ``Message`` and the EventBridge ``detail``::
@@ -21,22 +21,28 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
+from sensorflow.core.clock import iso_to_ms
+
 SOURCE = "sensorflow.alarms"
-TRANSITIONS = frozenset(
-    {
-        "Alarm Raised",
-        "Alarm Escalated",
-        "Alarm Cleared",
-        "Alarm Acknowledged",
-        "Device Stale",
-        "Alarm Snoozed",
-        "Alarm Disabled",
-        "Alarm Enabled",
-    }
-)
+
+
+class Transition(StrEnum):
+    """The transition names: the SNS ``transition`` attribute and the EventBridge ``detail-type``."""
+
+    RAISED = "Alarm Raised"
+    ESCALATED = "Alarm Escalated"
+    CLEARED = "Alarm Cleared"
+    ACKNOWLEDGED = "Alarm Acknowledged"
+    STALE = "Device Stale"
+    SNOOZED = "Alarm Snoozed"
+    DISABLED = "Alarm Disabled"
+    ENABLED = "Alarm Enabled"
+
+
+TRANSITIONS = frozenset(Transition)
 SEVERITIES = frozenset({"warning", "critical"})
 
 
@@ -85,7 +91,7 @@ class DeviceView:
 
 
 @dataclass(frozen=True, slots=True)
-class TransitionEvent:
+class TransitionView:
     event_id: str
     transition: str
     occurred_at: str
@@ -148,7 +154,7 @@ class TransitionEvent:
         return json.dumps(self.to_message(), separators=(",", ":"))
 
 
-def parse_transition(doc: Any) -> TransitionEvent:
+def parse_transition(doc: Any) -> TransitionView:
     """Validate and type a transition document (a dict, or its JSON text)."""
     if isinstance(doc, str | bytes):
         try:
@@ -163,7 +169,7 @@ def parse_transition(doc: Any) -> TransitionEvent:
     if transition not in TRANSITIONS:
         raise InvalidTransitionError(f"{where}: unknown transition {transition!r}")
     occurred_at = _str(doc, "occurred_at", where)
-    iso_to_ms(occurred_at, where)
+    _time_ms(occurred_at, where)
     alarm = _obj(doc, "alarm", where)
     severity = _opt_str(alarm, "severity", where)
     if severity is not None and severity not in SEVERITIES:
@@ -175,7 +181,7 @@ def parse_transition(doc: Any) -> TransitionEvent:
     reading = doc.get("reading")
     if reading is not None and not isinstance(reading, Mapping):
         raise InvalidTransitionError(f"{where}: field 'reading' must be an object or null")
-    return TransitionEvent(
+    return TransitionView(
         event_id=event_id,
         transition=transition,
         occurred_at=occurred_at,
@@ -216,47 +222,11 @@ def parse_transition(doc: Any) -> TransitionEvent:
     )
 
 
-def sns_transitions(event: Mapping[str, Any]) -> list[TransitionEvent]:
-    """The transitions in a Lambda SNS event (``Records[].Sns.Message``; SNS sends one record per invoke)."""
-    records = event.get("Records")
-    if not isinstance(records, list):
-        raise InvalidTransitionError("SNS event has no 'Records' list")
-    out = []
-    for rec in records:
-        try:
-            message = rec["Sns"]["Message"]
-        except (KeyError, TypeError):
-            raise InvalidTransitionError("SNS record has no Sns.Message") from None
-        out.append(parse_transition(message))
-    return out
-
-
-def eventbridge_transition(event: Mapping[str, Any]) -> TransitionEvent:
-    """The transition in an EventBridge event; ``detail-type`` must agree with ``detail.transition``."""
-    if event.get("source") != SOURCE:
-        raise InvalidTransitionError(f"EventBridge event source {event.get('source')!r} is not {SOURCE!r}")
-    parsed = parse_transition(event.get("detail"))
-    if event.get("detail-type") != parsed.transition:
-        raise InvalidTransitionError(
-            f"event {parsed.event_id}: detail-type {event.get('detail-type')!r} "
-            f"does not match transition {parsed.transition!r}"
-        )
-    return parsed
-
-
-def iso_to_ms(value: str, where: str = "timestamp") -> int:
+def _time_ms(value: str, where: str) -> int:
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidTransitionError(f"{where}: {value!r} is not an ISO-8601 time") from None
-    if parsed.tzinfo is None:
-        raise InvalidTransitionError(f"{where}: {value!r} has no time zone (expected UTC, e.g. ...Z)")
-    return int(parsed.timestamp() * 1000)
-
-
-def ms_to_iso(ms: int) -> str:
-    """ISO-8601 UTC with milliseconds and a ``Z``, the contract's time format."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+        return iso_to_ms(value)
+    except ValueError as exc:
+        raise InvalidTransitionError(f"{where}: {exc}") from None
 
 
 def _obj(doc: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:

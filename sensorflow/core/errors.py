@@ -25,5 +25,9 @@ class TransientError(IngestError):
     """A downstream fault worth retrying: throttling, 5xx, timeouts, partial failures."""
 
 
+class DeliveryError(Exception):
+    """A notification that could not be delivered after its retries. Never carries the webhook URL."""
+
+
 class ConfigError(IngestError):
     """Settings or rule files that are missing or malformed. Raised at load time with the field named."""

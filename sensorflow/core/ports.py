@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 from sensorflow.core.alarms import Alarm, DeviceState, attributes_of
+from sensorflow.core.contract import TransitionView
 from sensorflow.core.errors import TransientError
+from sensorflow.core.incidents import Decision, Incident, Tracker
 from sensorflow.core.records import Device, EnrichedReading
 
 # Milliseconds left before the invocation's deadline (Lambda's context.get_remaining_time_in_millis).
@@ -123,4 +125,104 @@ class AlarmStore(Protocol):
 
     def put_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState:
         """Write the per-device item if its version is still ``state.version`` (else VersionConflictError)."""
+        ...
+
+
+# --- the alarm evaluator, as the ingest service sees it -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    index: int  # position in the readings given to ``evaluate`` (for a leftover: first reading touching it)
+    event: TransitionLike
+
+
+@dataclass(slots=True)
+class AlarmOutcome:
+    events: list[Emitted] = field(default_factory=list)  # delivered to every publisher, in order
+    undelivered: list[Emitted] = field(default_factory=list)
+    failed_from: int | None = None  # lowest reading index to report as failed (None: all committed)
+    skipped: int = 0  # readings at or below the device high-water mark
+    writes: int = 0
+
+    @property
+    def transitions(self) -> list[str]:
+        return [e.event.to_message()["transition"] for e in self.events]
+
+    def fail_from(self, index: int) -> None:
+        self.failed_from = index if self.failed_from is None else min(self.failed_from, index)
+
+
+class AlarmEvaluation(Protocol):
+    """What the service needs of ``sensorflow.services.alarm_evaluator.AlarmEvaluator`` (faked in tests)."""
+
+    def evaluate(self, readings: Sequence[EnrichedReading], remaining_ms: RemainingTime) -> AlarmOutcome: ...
+
+
+# --- heartbeat --------------------------------------------------------------------------------------------
+
+
+class StaleDeviceStore(Protocol):
+    """The parts of ``sensorflow.adapters.dynamodb_alarms.DynamoAlarmStore`` the heartbeat uses."""
+
+    def due_devices(self, bucket: str, now_ms: int) -> list[DeviceState]: ...
+
+    def load(
+        self, alarm_ids: Sequence[str], device_ids: Sequence[str]
+    ) -> tuple[dict, dict[str, StoredDevice]]: ...
+
+    def put_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState: ...
+
+    def clear_device_outbox(self, state: DeviceState, keep: Sequence[TransitionLike] = ()) -> DeviceState: ...
+
+
+class HeartbeatCheckpoint(Protocol):
+    def get(self) -> int | None:
+        """The last minute (epoch minutes) fully handled, or None before the first run."""
+        ...
+
+    def advance(self, minute: int) -> None:
+        """Move the checkpoint forward to ``minute`` (never backwards)."""
+        ...
+
+
+# --- notify -------------------------------------------------------------------------------------------------
+
+
+ClaimStatus = Literal["claimed", "sent", "busy"]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    status: ClaimStatus
+    token: str
+
+
+class NotificationLedger(Protocol):
+    def claim(self, event: TransitionView, token: str, now_ms: int, lease_until_ms: int) -> Claim:
+        """Claim the event for sending, or report that it was sent or is being sent elsewhere."""
+        ...
+
+    def mark_sent(self, event_id: str, token: str, now_ms: int) -> None: ...
+
+    def mark_failed(self, event_id: str, token: str, error: str) -> None: ...
+
+
+class MessageSender(Protocol):
+    def send(self, message: dict[str, Any], remaining_ms: RemainingTime) -> None:
+        """Deliver, retrying transient faults; raise ``DeliveryError`` when it cannot be delivered."""
+        ...
+
+
+# --- incidents ----------------------------------------------------------------------------------------------
+
+
+class IncidentStore(Protocol):
+    def load(self, alarm_id: str) -> tuple[Tracker, Incident | None]:
+        """The alarm's tracker (a new one if absent) and its open incident, read consistently."""
+        ...
+
+    def save(self, before: Tracker, decision: Decision) -> None:
+        """Write tracker and incident atomically, conditional on their versions; ``VersionConflictError`` if
+        not."""
         ...

@@ -28,14 +28,16 @@ An outbox left behind by a batch that Lambda gave up on is published with that a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sensorflow.core.alarms import Alarm, DeviceState, Sample, TransitionEvent, step
 from sensorflow.core.errors import ConfigError, TransientError
 from sensorflow.core.ports import (
+    AlarmOutcome,
     AlarmStore,
+    Emitted,
     RemainingTime,
     TransitionLike,
     TransitionPublisher,
@@ -47,28 +49,6 @@ from sensorflow.observability import logger, metrics
 from sensorflow.services.outbox import publish_all, still_owed
 
 DEFAULT_MAX_CONFLICT_RETRIES = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Emitted:
-    index: int  # position in the readings given to ``evaluate`` (for a leftover: first reading touching it)
-    event: TransitionLike
-
-
-@dataclass(slots=True)
-class AlarmOutcome:
-    events: list[Emitted] = field(default_factory=list)  # delivered to every publisher, in order
-    undelivered: list[Emitted] = field(default_factory=list)
-    failed_from: int | None = None  # lowest reading index to report as failed (None: all committed)
-    skipped: int = 0  # readings at or below the device high-water mark
-    writes: int = 0
-
-    @property
-    def transitions(self) -> list[str]:
-        return [e.event.to_message()["transition"] for e in self.events]
-
-    def fail_from(self, index: int) -> None:
-        self.failed_from = index if self.failed_from is None else min(self.failed_from, index)
 
 
 @dataclass(slots=True)

@@ -34,7 +34,6 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -42,8 +41,9 @@ from sensorflow.core import staleness
 from sensorflow.core.alarms import DeviceState, device_staleness
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import (
+    HeartbeatCheckpoint,
     RemainingTime,
-    StoredDevice,
+    StaleDeviceStore,
     TransitionLike,
     TransitionPublisher,
     VersionConflictError,
@@ -55,30 +55,6 @@ OVERLAP_MINUTES = 1
 MAX_RACE_RETRIES = 3
 # Stop starting new minutes with less than this left: a half-done minute is redone next run anyway.
 TIME_FLOOR_MS = 5_000
-
-
-class StaleDeviceStore(Protocol):
-    """The parts of ``sensorflow.adapters.dynamodb_alarms.DynamoAlarmStore`` the heartbeat uses."""
-
-    def due_devices(self, bucket: str, now_ms: int) -> list[DeviceState]: ...
-
-    def load(
-        self, alarm_ids: Sequence[str], device_ids: Sequence[str]
-    ) -> tuple[dict, dict[str, StoredDevice]]: ...
-
-    def put_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState: ...
-
-    def clear_device_outbox(self, state: DeviceState, keep: Sequence[TransitionLike] = ()) -> DeviceState: ...
-
-
-class Checkpoint(Protocol):
-    def get(self) -> int | None:
-        """The last minute (epoch minutes) fully handled, or None before the first run."""
-        ...
-
-    def advance(self, minute: int) -> None:
-        """Move the checkpoint forward to ``minute`` (never backwards)."""
-        ...
 
 
 @dataclass
@@ -95,7 +71,7 @@ class HeartbeatOutcome:
 @dataclass
 class HeartbeatService:
     store: StaleDeviceStore
-    checkpoint: Checkpoint
+    checkpoint: HeartbeatCheckpoint
     publishers: Sequence[TransitionPublisher]
     initial_lookback_minutes: int = 60
     max_minutes_per_run: int = 240

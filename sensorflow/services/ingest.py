@@ -17,20 +17,20 @@ the same record (whole-batch retry, timeout, bisect) overwrites them instead of 
 
 from __future__ import annotations
 
-import json
-from base64 import b64encode
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from sensorflow.core.checks import check_reading
 from sensorflow.core.decode import ReadingDecoder
 from sensorflow.core.enrich import enrich
 from sensorflow.core.errors import InvalidRecordError, TransientError
 from sensorflow.core.ports import (
+    AlarmEvaluation,
     DeviceRegistry,
+    Emitted,
     QuarantineEntry,
     QuarantineSink,
     ReadingSink,
@@ -39,9 +39,6 @@ from sensorflow.core.ports import (
 )
 from sensorflow.core.records import EnrichedReading, StreamRecord
 from sensorflow.observability import logger
-
-if TYPE_CHECKING:
-    from sensorflow.services.alarm_evaluator import AlarmOutcome, Emitted
 
 # Stop starting records when less than this is left, so the flush (alerts, S3) still fits.
 DEFAULT_DEADLINE_MARGIN_MS = 5_000
@@ -52,12 +49,6 @@ class _Done:
     index: int
     enriched: EnrichedReading | None = None
     quarantined: QuarantineEntry | None = None
-
-
-class AlarmEvaluation(Protocol):
-    """What the service needs of ``sensorflow.services.alarm_evaluator.AlarmEvaluator`` (faked in tests)."""
-
-    def evaluate(self, readings: Sequence[EnrichedReading], remaining_ms: RemainingTime) -> AlarmOutcome: ...
 
 
 @dataclass(slots=True)
@@ -213,22 +204,4 @@ def _quarantine_entry(record: StreamRecord, reason: str, detail: str) -> Quarant
         sequence_number=record.sequence_number,
         shard_id=record.shard_id,
         arrival_time_ms=record.arrival_time_ms,
-    )
-
-
-def quarantine_line(entry: QuarantineEntry) -> str:
-    """The JSON Lines form of a quarantine entry (one record per line)."""
-    return json.dumps(
-        {
-            "reason": entry.reason,
-            "detail": entry.detail,
-            "payload": b64encode(entry.payload).decode("ascii"),
-            "partition_key": entry.partition_key,
-            "sequence_number": entry.sequence_number,
-            "shard_id": entry.shard_id,
-            "arrival_time": datetime.fromtimestamp(entry.arrival_time_ms / 1000, tz=UTC).isoformat(
-                timespec="milliseconds"
-            ),
-        },
-        separators=(",", ":"),
     )

@@ -20,6 +20,7 @@ from sensorflow.adapters.sns_transitions import SnsTransitionPublisher
 from sensorflow.cli import main as cli
 from sensorflow.cli.alarms_command import resolve_stack
 from sensorflow.core import alarms as am
+from sensorflow.core import staleness
 from sensorflow.core.ports import RemainingTime, TransitionLike, VersionConflictError
 from sensorflow.core.records import EnrichedReading, Reading
 from sensorflow.core.rules import parse_rule_book
@@ -329,7 +330,7 @@ def test_device_item_feeds_the_stale_index(alarms: Stack):
     assert (state.last_seq, state.stale_deadline_ms, state.stale_bucket) == (
         2,
         deadline,
-        am.staleness.stale_bucket("dev-00001", deadline),
+        staleness.stale_bucket("dev-00001", deadline),
     )
     assert s.due_devices(state.stale_bucket, deadline - 1) == []
     assert [d.device_id for d in s.due_devices(state.stale_bucket, deadline)] == ["dev-00001"]

@@ -19,9 +19,8 @@ from handlers import notify as notify_handler
 from sensorflow import bootstrap
 from sensorflow.adapters import clients as client_factory
 from sensorflow.adapters import webhook_sender
-from sensorflow.core.errors import ConfigError
+from sensorflow.core.errors import ConfigError, DeliveryError
 from sensorflow.localcloud.webhook_receiver import WebhookReceiver
-from sensorflow.services.notify import DeliveryError
 from tests.integration.conftest import REGION, FakeContext
 from tests.transitions import sns_event, transition
 

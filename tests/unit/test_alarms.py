@@ -10,6 +10,8 @@ import pytest
 
 from sensorflow.core import alarms as am
 from sensorflow.core import staleness
+from sensorflow.core.clock import iso
+from sensorflow.core.contract import Transition
 from sensorflow.core.errors import ConfigError
 from sensorflow.core.rules import parse_rule_book
 from tests.factories import NOW_MS, device
@@ -44,7 +46,7 @@ def run(rule, values, every_s=10, start=None, first_seq=1):
     return alarm, out, states
 
 
-R, E, C = am.RAISED, am.ESCALATED, am.CLEARED
+R, E, C = Transition.RAISED, Transition.ESCALATED, Transition.CLEARED
 
 
 @pytest.mark.parametrize(
@@ -170,7 +172,7 @@ def test_event_ids_are_deterministic_and_the_message_has_the_contract_shape():
     assert msg == {
         "event_id": ev1.event_id,
         "transition": "Alarm Raised",
-        "occurred_at": am.iso(T0),
+        "occurred_at": iso(T0),
         "alarm": {
             "alarm_id": "dev-00001#temperature#t",
             "device_id": "dev-00001",
@@ -178,12 +180,12 @@ def test_event_ids_are_deterministic_and_the_message_has_the_contract_shape():
             "rule_id": "t",
             "state": "ACTIVE",
             "severity": "warning",
-            "since": am.iso(T0),
+            "since": iso(T0),
             "acknowledged_by": None,
             "note": None,
             "snoozed_until": None,
         },
-        "reading": {"value": 36.5, "unit": "C", "timestamp": am.iso(T0), "seq": 7},
+        "reading": {"value": 36.5, "unit": "C", "timestamp": iso(T0), "seq": 7},
         "rule": {
             "rule_id": "t",
             "bound": "max",
@@ -222,7 +224,7 @@ def test_acknowledge_then_clear():
     done, events, _ = run(rule, [20], start=still, first_seq=4)
     assert events == [(0, C, "warning")]
     assert (done.state, done.acknowledged_by) == ("NORMAL", None)
-    with pytest.raises(am.InvalidTransitionError, match="only an ACTIVE alarm"):
+    with pytest.raises(am.ActionNotAllowedError, match="only an ACTIVE alarm"):
         am.acknowledge(done, "ana", None, T0, rule)
 
 
@@ -280,7 +282,7 @@ def test_disable_and_enable():
     assert (on.state, ev.transition) == ("NORMAL", "Alarm Enabled")
     again, events, _ = run(rule, [36], start=on, first_seq=10)
     assert events == [(0, R, "warning")]
-    with pytest.raises(am.InvalidTransitionError):
+    with pytest.raises(am.ActionNotAllowedError):
         am.enable(again, "cy", None, T0, rule)
 
 

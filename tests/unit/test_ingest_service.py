@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from sensorflow.services.ingest import IngestService, quarantine_line
+from sensorflow.adapters.s3_quarantine import quarantine_line
+from sensorflow.services.ingest import IngestService
 from tests.factories import NOW_MS, device, reading, seq_number, stream_record
 from tests.fakes import FakeAlarms, FakeQuarantineSink, FakeReadingSink, FakeRegistry
 

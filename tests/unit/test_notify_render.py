@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sensorflow.core.contract import InvalidTransitionError, parse_transition
-from sensorflow.services.notify import duration, render
+from sensorflow.core.notification import duration, render
 from tests.transitions import transition
 
 

@@ -11,7 +11,8 @@ import json
 
 import pytest
 
-from sensorflow.core import alarms, staleness
+from sensorflow.core import staleness
+from sensorflow.core.contract import Transition
 from sensorflow.core.rules import parse_rule_book
 from sensorflow.simulate import SimConfig, SimulationError, generate, manifest
 from sensorflow.simulate import scenarios as sc
@@ -154,10 +155,10 @@ def test_the_simulators_vocabulary_matches_the_pipelines():
     from sensorflow.simulate import truth
 
     assert (truth.RAISED, truth.ESCALATED, truth.CLEARED, truth.STALE) == (
-        alarms.RAISED,
-        alarms.ESCALATED,
-        alarms.CLEARED,
-        alarms.STALE,
+        Transition.RAISED,
+        Transition.ESCALATED,
+        Transition.CLEARED,
+        Transition.STALE,
     )
     assert stale_alarm_id("dev-00001") == staleness.stale_alarm_id("dev-00001")
     # the thresholds the scenarios aim at are the rules file's

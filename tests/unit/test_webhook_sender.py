@@ -8,7 +8,7 @@ import urllib.error
 import pytest
 
 from sensorflow.adapters.webhook_sender import MAX_ATTEMPTS, WebhookSender
-from sensorflow.services.notify import DeliveryError
+from sensorflow.core.errors import DeliveryError
 
 URL = "https://hooks.example.com/services/T000/B000/SECRETTOKEN"
 

@@ -1,0 +1,69 @@
+"""The alarm lifecycle as a pure state machine: one alarm per (device, sensor type, rule).
+
+States: NORMAL, PENDING (condition seen, duration / M-of-N not met yet), ACTIVE, ACKNOWLEDGED,
+SNOOZED (until a time), DISABLED. Only transitions emit events, never one per reading:
+
+- ``Alarm Raised``     the condition held long / often enough (or a snooze ran out with it still held);
+- ``Alarm Escalated``  warning -> critical while raised (an acknowledged alarm becomes ACTIVE again);
+- ``Alarm Cleared``    the value is back inside the clear band (hysteresis), or a stale sensor reports;
+- ``Alarm Acknowledged`` / ``Alarm Snoozed`` / ``Alarm Disabled`` / ``Alarm Enabled``: operator actions;
+- ``Device Stale``     a sensor silent for its ``stale_after_seconds`` (the heartbeat calls
+  ``device_staleness``; one alarm per device, keys and buckets from ``sensorflow.core.staleness``).
+
+Replays: every alarm keeps a high-water mark on the device ``seq`` (``last_seq``). A reading at or below
+it changes nothing and emits nothing, so Lambda's redelivery after a partial failure, a producer's
+duplicate and a late out-of-order reading are all no-ops. Event ids are deterministic
+(``sha256(alarm_id|transition|seq)``, or the stale deadline / action time), so a transition that is
+published twice is the same event twice and consumers dedupe on ``event_id``.
+
+Clocks: for-duration uses device time (reading timestamps); snooze expiry and staleness use arrival /
+wall time (the record's Kinesis arrival, the heartbeat's now), which a device's clock cannot skew.
+
+Modules by concern: ``state`` (the alarm value), ``condition`` (debounce and hysteresis), ``machine``
+(``step``), ``actions`` (operator actions), ``device`` (replay guard and staleness) and ``transitions``
+(the events they emit).
+"""
+
+from __future__ import annotations
+
+from sensorflow.core.alarms.actions import ActionNotAllowedError, acknowledge, disable, enable, snooze
+from sensorflow.core.alarms.device import DeviceState, SensorSeen, device_staleness
+from sensorflow.core.alarms.machine import step
+from sensorflow.core.alarms.state import (
+    ACKNOWLEDGED,
+    ACTIVE,
+    DISABLED,
+    NORMAL,
+    PENDING,
+    SNOOZED,
+    STATES,
+    Alarm,
+    Sample,
+    alarm_id,
+)
+from sensorflow.core.alarms.transitions import TransitionEvent, attributes_of, event_id
+
+__all__ = [
+    "ACKNOWLEDGED",
+    "ACTIVE",
+    "DISABLED",
+    "NORMAL",
+    "PENDING",
+    "SNOOZED",
+    "STATES",
+    "ActionNotAllowedError",
+    "Alarm",
+    "DeviceState",
+    "Sample",
+    "SensorSeen",
+    "TransitionEvent",
+    "acknowledge",
+    "alarm_id",
+    "attributes_of",
+    "device_staleness",
+    "disable",
+    "enable",
+    "event_id",
+    "snooze",
+    "step",
+]

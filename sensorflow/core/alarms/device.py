@@ -1,0 +1,167 @@
+"""Per-device state: the replay guard, rate-of-change memory, and staleness (``Device Stale``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sensorflow.core import staleness
+from sensorflow.core.alarms.state import ACTIVE, NORMAL, Alarm, Sample
+from sensorflow.core.alarms.transitions import TransitionEvent, device_context, event_id, reading_context
+from sensorflow.core.contract import Transition
+from sensorflow.core.records import Device
+
+
+@dataclass(frozen=True, slots=True)
+class SensorSeen:
+    last_seen_ms: int  # newest device timestamp of the sensor (staleness is measured on device time)
+    timestamp_ms: int  # its device time (rate of change)
+    value: float
+    seq: int
+    stale_after_s: int | None = None  # the smallest stale_after_seconds of the sensor's rules
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """The ``<device_id>#__device__`` item: replay guard, rate-of-change memory and staleness.
+
+    A device is stale when any of its sensors has been silent longer than that sensor's
+    ``stale_after_seconds``: one ``Device Stale`` alarm per device (``staleness.stale_alarm_id``). It clears
+    on the first reading after which no sensor is past its deadline any more.
+
+    Silence is measured from the newest *device timestamp* of each sensor, against the wall clock. That
+    is what "no reading for X seconds" means to an operator, and it stays true when readings arrive in
+    bursts: a gateway that uploads an hour of buffered readings at once does not look alive for the hour
+    it was offline, and a replayed or delayed stream does not hide a device that went quiet. The ingest
+    timestamp check bounds how far a device clock can push a deadline (+5 minutes).
+    """
+
+    device_id: str
+    last_seq: int = -1
+    last_seen_ms: int | None = None
+    sensors: dict[str, SensorSeen] = field(default_factory=dict)
+    stale_since_ms: int | None = None  # set by the heartbeat: the deadline that passed
+    stale_event_id: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)  # site, location, model, owner_team
+    version: int = 0
+
+    @property
+    def item_id(self) -> str:
+        return staleness.device_item_key(self.device_id)
+
+    def previous(self, sensor_type: str) -> tuple[int, float] | None:
+        seen = self.sensors.get(sensor_type)
+        return (seen.timestamp_ms, seen.value) if seen else None
+
+    @property
+    def stale_deadline_ms(self) -> int | None:
+        """The earliest time a sensor goes stale, or None if no rule of its sensors asks for staleness."""
+        deadlines = [
+            s.last_seen_ms + s.stale_after_s * 1000 for s in self.sensors.values() if s.stale_after_s
+        ]
+        return min(deadlines, default=None)
+
+    @property
+    def stale_bucket(self) -> str | None:
+        """The index bucket of the deadline, but never of a minute before the latest arrival: a deadline
+        that is already past when its reading arrives (a backlog upload, a replay) goes in the bucket of
+        the arrival minute, which the heartbeat has not passed yet, so it is still found."""
+        deadline = self.stale_deadline_ms
+        if deadline is None:
+            return None
+        return staleness.stale_bucket(self.device_id, max(deadline, self.last_seen_ms or deadline))
+
+    def _stale_after_of_deadline(self) -> int | None:
+        deadline = self.stale_deadline_ms
+        for s in self.sensors.values():
+            if s.stale_after_s and s.last_seen_ms + s.stale_after_s * 1000 == deadline:
+                return s.stale_after_s
+        return None
+
+    def observe(
+        self, sample: Sample, stale_after_s: int | None, device: Device | None
+    ) -> tuple[DeviceState, list[TransitionEvent]]:
+        """Record a reading above the high-water mark; clear a raised staleness it ends."""
+        if sample.seq <= self.last_seq:
+            return self, []
+        sensors = dict(self.sensors)
+        before = sensors.get(sample.sensor_type)
+        seen_at = max(sample.timestamp_ms, before.last_seen_ms if before else sample.timestamp_ms)
+        sensors[sample.sensor_type] = SensorSeen(
+            seen_at, sample.timestamp_ms, sample.value, sample.seq, stale_after_s
+        )
+        new = replace(
+            self,
+            last_seq=sample.seq,
+            last_seen_ms=max(self.last_seen_ms or 0, sample.arrival_ms),
+            sensors=sensors,
+            context=device_context(device, self.device_id) if device else self.context,
+        )
+        if self.stale_since_ms is None:
+            return new, []
+        deadline = new.stale_deadline_ms
+        if deadline is not None and deadline <= sample.arrival_ms:
+            return new, []  # another sensor is still silent: the device stays stale
+        stale_after = self._stale_after_of_deadline()
+        cleared = replace(new, stale_since_ms=None, stale_event_id=None)
+        alarm = replace(self.stale_alarm(), state=NORMAL, severity=None)
+        return cleared, [
+            TransitionEvent(
+                event_id=event_id(alarm.alarm_id, Transition.CLEARED, sample.seq),
+                transition=Transition.CLEARED,
+                occurred_at_ms=sample.arrival_ms,
+                alarm=alarm,
+                severity="warning",
+                rule=_stale_rule_context(stale_after),
+                reading=reading_context(sample),
+                device=device_context(device, self.device_id) if device else dict(self.context),
+            )
+        ]
+
+    def stale_alarm(self) -> Alarm:
+        return Alarm(
+            alarm_id=staleness.stale_alarm_id(self.device_id),
+            device_id=self.device_id,
+            sensor_type=staleness.STALE_SENSOR_TYPE,
+            rule_id=staleness.STALE_RULE_ID,
+            state=ACTIVE if self.stale_since_ms is not None else NORMAL,
+            severity="warning" if self.stale_since_ms is not None else None,
+            raised=self.stale_since_ms is not None,
+            since_ms=self.stale_since_ms,
+            bound="stale",
+        )
+
+
+def device_staleness(state: DeviceState, now_ms: int) -> tuple[DeviceState, list[TransitionEvent]]:
+    """The heartbeat's check of one device: ``Device Stale`` once a sensor's deadline has passed.
+
+    The event id is ``staleness.stale_event_id(device_id, deadline)``, so every run that finds the same
+    silence produces the same event; a reading (``DeviceState.observe``) clears it.
+    """
+    deadline = state.stale_deadline_ms
+    if deadline is None or deadline > now_ms or state.stale_since_ms is not None:
+        return state, []
+    eid = staleness.stale_event_id(state.device_id, deadline)
+    new = replace(state, stale_since_ms=deadline, stale_event_id=eid)
+    return new, [
+        TransitionEvent(
+            event_id=eid,
+            transition=Transition.STALE,
+            occurred_at_ms=now_ms,
+            alarm=new.stale_alarm(),
+            severity="warning",
+            rule=_stale_rule_context(state._stale_after_of_deadline()),
+            reading=None,
+            device=dict(state.context) or device_context(None, state.device_id),
+        )
+    ]
+
+
+def _stale_rule_context(stale_after_s: int | None) -> dict[str, Any]:
+    return {
+        "rule_id": staleness.STALE_RULE_ID,
+        "bound": "stale",
+        "threshold": None if stale_after_s is None else float(stale_after_s),
+        "clear_threshold": None,
+        "for_seconds": stale_after_s,
+    }

@@ -1,0 +1,112 @@
+"""Alarm state: the lifecycle states, the alarm value, and the sample of a reading it is stepped on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sensorflow.core.clock import iso
+from sensorflow.core.records import EnrichedReading
+
+NORMAL, PENDING, ACTIVE, ACKNOWLEDGED, SNOOZED, DISABLED = (
+    "NORMAL",
+    "PENDING",
+    "ACTIVE",
+    "ACKNOWLEDGED",
+    "SNOOZED",
+    "DISABLED",
+)
+STATES = (NORMAL, PENDING, ACTIVE, ACKNOWLEDGED, SNOOZED, DISABLED)
+
+
+def alarm_id(device_id: str, sensor_type: str, rule_id: str) -> str:
+    return f"{device_id}#{sensor_type}#{rule_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """What the state machine needs of one committed reading (canonical value and unit)."""
+
+    device_id: str
+    sensor_type: str
+    seq: int
+    timestamp_ms: int  # device time
+    arrival_ms: int  # Kinesis arrival time
+    value: float
+    unit: str
+    previous_timestamp_ms: int | None = None  # the sensor's previous reading, for rate of change
+    previous_value: float | None = None
+
+    @classmethod
+    def of(cls, e: EnrichedReading, previous: tuple[int, float] | None = None) -> Sample:
+        r = e.reading
+        return cls(
+            device_id=r.device_id,
+            sensor_type=r.sensor_type,
+            seq=r.seq,
+            timestamp_ms=r.timestamp_ms,
+            arrival_ms=e.ingest_time_ms,
+            value=e.value,
+            unit=e.unit,
+            previous_timestamp_ms=previous[0] if previous else None,
+            previous_value=previous[1] if previous else None,
+        )
+
+    @property
+    def rate_per_minute(self) -> float | None:
+        if self.previous_timestamp_ms is None or self.previous_value is None:
+            return None
+        elapsed = self.timestamp_ms - self.previous_timestamp_ms
+        if elapsed <= 0:
+            return None
+        return (self.value - self.previous_value) * 60_000 / elapsed
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    alarm_id: str
+    device_id: str
+    sensor_type: str
+    rule_id: str
+    state: str = NORMAL
+    severity: str | None = None
+    raised: bool = False  # the condition holds (also tracked while SNOOZED)
+    announced: bool = False  # an "Alarm Raised" is out that no "Alarm Cleared" has answered yet
+    since_ms: int | None = None  # when PENDING began or the alarm was raised
+    pending_since_ms: int | None = None  # device time the warning-or-worse condition began
+    critical_since_ms: int | None = None  # device time the critical condition began
+    window: str = ""  # M-of-N: the last N assessments, oldest first
+    bound: str | None = None
+    threshold: float | None = None
+    clear_threshold: float | None = None
+    last_seq: int = -1  # high-water mark on the device seq
+    last_timestamp_ms: int | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at_ms: int | None = None
+    note: str | None = None
+    snoozed_until_ms: int | None = None
+    updated_by: str | None = None
+    updated_at_ms: int | None = None
+    version: int = 0  # optimistic lock, owned by the store
+
+    @classmethod
+    def new(cls, device_id: str, sensor_type: str, rule_id: str) -> Alarm:
+        return cls(alarm_id(device_id, sensor_type, rule_id), device_id, sensor_type, rule_id)
+
+    def snapshot(self, severity: str | None = None) -> dict[str, Any]:
+        return {
+            "alarm_id": self.alarm_id,
+            "device_id": self.device_id,
+            "sensor_type": self.sensor_type,
+            "rule_id": self.rule_id,
+            "state": self.state,
+            "severity": severity or self.severity,
+            "since": iso(self.since_ms),
+            "acknowledged_by": self.acknowledged_by,
+            "note": self.note,
+            "snoozed_until": iso(self.snoozed_until_ms),
+        }
+
+    def same_state(self, other: Alarm) -> bool:
+        """Equal but for the high-water mark: no write is needed for a reading that changed nothing."""
+        return replace(self, last_seq=other.last_seq, last_timestamp_ms=other.last_timestamp_ms) == other
