@@ -1,9 +1,10 @@
 """``sensorflow alarms list|ack|snooze|disable|enable``: operator actions against a stage's stack.
 
 The alarms table, topic and bus come from the outputs of CloudFormation stack ``sensorflow-<stage>``
-(``AlarmsTableName``, ``AlertsTopicArn``, ``AlertsEventBusName``); the local cloud is reached through
-``AWS_ENDPOINT_URL``. Actions use the same conditional-write transitions as the ingest path (optimistic
-``version``, the event kept in the alarm's outbox until published), and record who, when and a note.
+(``AlarmsTableName``, ``AlertsTopicArn``, ``AlertsEventBusName``, read by ``cli.stack_outputs``); the local
+cloud is reached through ``AWS_ENDPOINT_URL``. Actions use the same conditional-write transitions as the
+ingest path (optimistic ``version``, the event kept in the alarm's outbox until published), and record who,
+when and a note.
 """
 
 from __future__ import annotations
@@ -15,24 +16,24 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sensorflow.cli.main import UsageError, aws_setup_hint
+from sensorflow.cli.errors import UsageError, aws_errors
+from sensorflow.cli.stack_outputs import check_stage, read_outputs, require_output
 from sensorflow.core import alarms as am
+from sensorflow.core.clock import iso
 from sensorflow.core.errors import ConfigError, TransientError
 from sensorflow.core.ports import TransitionPublisher, VersionConflictError
 from sensorflow.core.records import Device
 from sensorflow.core.rules import AlarmRule, RuleBook
 from sensorflow.core.thresholds import Levels
 
-STACK_NAME = "sensorflow-{stage}"
 TABLE_OUTPUT, TOPIC_OUTPUT, BUS_OUTPUT = "AlarmsTableName", "AlertsTopicArn", "AlertsEventBusName"
 MAX_CONFLICT_RETRIES = 3
-_STAGE = re.compile(r"[A-Za-z0-9-]{1,32}")
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 PUBLISH_BUDGET_MS = 30_000
 
@@ -91,8 +92,7 @@ class StackTargets:
 
 
 def run(args: argparse.Namespace, now_ms: int | None = None) -> int:
-    if not _STAGE.fullmatch(args.stage):
-        raise UsageError(f"--stage {args.stage!r} is not a stage name (letters, digits and '-')")
+    check_stage(args.stage)
     now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
     until = _snooze_until(args, now) if args.action == "snooze" else None
     if args.action != "list" and not args.by:
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace, now_ms: int | None = None) -> int:
     if args.action == "list":
         return _list(store, args)
     publishers = _publishers(session, targets)
-    with _aws(f"update alarm {args.alarm_id}"):
+    with aws_errors(f"update alarm {args.alarm_id}"):
         alarm, events = apply_action(
             store, rules, publishers, args.action, args.alarm_id, args.by, args.note, now, until
         )
@@ -151,7 +151,7 @@ def apply_action(
                 new, events = am.snooze(alarm, until_ms, who, note, now_ms, rule, device)
             else:
                 new, events = ACTIONS[action](alarm, who, note, now_ms, rule, device)
-        except am.InvalidTransitionError as exc:
+        except am.ActionNotAllowedError as exc:
             raise UsageError(str(exc)) from None
         leftovers = list(stored.outbox) if stored else []
         try:
@@ -187,7 +187,7 @@ def _device(stored: Any, device_id: str) -> Device | None:
 
 def _list(store: Any, args: argparse.Namespace) -> int:
     states = set(args.state) if args.state else (None if args.all else set(am.STATES) - {am.NORMAL})
-    with _aws("list alarms"):
+    with aws_errors("list alarms"):
         alarms = store.list_alarms(states, args.device)
     if args.json:
         for a in alarms:
@@ -202,9 +202,9 @@ def _list(store: Any, args: argparse.Namespace) -> int:
             a.alarm_id,
             a.state,
             a.severity or "-",
-            am.iso(a.since_ms) or "-",
+            iso(a.since_ms) or "-",
             a.acknowledged_by or a.updated_by or "-",
-            am.iso(a.snoozed_until_ms) or "-",
+            iso(a.snoozed_until_ms) or "-",
             a.note or "",
         )
         for a in alarms
@@ -245,12 +245,10 @@ def _snooze_until(args: argparse.Namespace, now_ms: int) -> int:
 
 
 def _rules(path: Path | None) -> RuleBook:
-    from sensorflow.bootstrap import SENSOR_TYPES
-    from sensorflow.config import DEFAULT_RULES_FILE, load_rules_document
-    from sensorflow.core.rules import parse_rule_book
+    from sensorflow.config import load_rule_book
 
     try:
-        return parse_rule_book(load_rules_document(path or DEFAULT_RULES_FILE), SENSOR_TYPES)
+        return load_rule_book(path)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
 
@@ -258,26 +256,14 @@ def _rules(path: Path | None) -> RuleBook:
 def _session(region: str | None) -> Any:
     import boto3
 
-    with _aws("connect to AWS"):
+    with aws_errors("connect to AWS"):
         return boto3.session.Session(region_name=region)
 
 
 def resolve_stack(cloudformation: Any, stage: str) -> StackTargets:
-    name = STACK_NAME.format(stage=stage)
-    try:
-        with _aws(f"read stack {name}"):
-            stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
-    except UsageError as exc:
-        if "does not exist" in str(exc):
-            raise UsageError(
-                f"stack {name} not found: deploy it (npx sls deploy --stage {stage}) or check --stage, "
-                "--region and AWS_ENDPOINT_URL"
-            ) from None
-        raise
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    if TABLE_OUTPUT not in outputs:
-        raise UsageError(f"stack {name} has no output {TABLE_OUTPUT}: deploy a version with the alarms table")
-    return StackTargets(outputs[TABLE_OUTPUT], outputs.get(TOPIC_OUTPUT), outputs.get(BUS_OUTPUT))
+    outputs = read_outputs(cloudformation, stage)
+    table = require_output(outputs, TABLE_OUTPUT, stage, "deploy a version with the alarms table")
+    return StackTargets(table, outputs.get(TOPIC_OUTPUT), outputs.get(BUS_OUTPUT))
 
 
 def _publishers(session: Any, targets: StackTargets) -> list[TransitionPublisher]:
@@ -290,23 +276,3 @@ def _publishers(session: Any, targets: StackTargets) -> list[TransitionPublisher
     if targets.bus_name:
         out.append(EventBridgeTransitionPublisher(targets.bus_name, session.client("events")))
     return out
-
-
-@contextlib.contextmanager
-def _aws(action: str) -> Iterator[None]:
-    """AWS failures become one line on stderr (exit 2) naming what was being done."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
-
-    try:
-        yield
-    except NoRegionError:
-        raise UsageError(f"{action}: no AWS region; pass --region or set AWS_DEFAULT_REGION") from None
-    except NoCredentialsError:
-        raise UsageError(f"{action}: no AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID") from None
-    except ClientError as exc:
-        err = exc.response.get("Error", {})
-        raise UsageError(f"{action}: {err.get('Code', 'Error')}: {err.get('Message', '')}") from None
-    except TransientError as exc:
-        raise UsageError(f"{action}: {exc}") from None
-    except BotoCoreError as exc:
-        raise UsageError(f"{action}: {aws_setup_hint(exc) or exc}") from None

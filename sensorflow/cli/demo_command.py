@@ -29,8 +29,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from sensorflow.cli.errors import UsageError
 from sensorflow.cli.local_command import check_port
-from sensorflow.cli.main import UsageError
 from sensorflow.localcloud.cloud import STATE_DIR, LocalCloud, project_root
 from sensorflow.localcloud.deploy import DeployError
 from sensorflow.localcloud.emulator.fault_proxy import Fault

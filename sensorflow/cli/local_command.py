@@ -12,7 +12,7 @@ import time
 import urllib.request
 from typing import Any
 
-from sensorflow.cli.main import UsageError
+from sensorflow.cli.errors import UsageError
 from sensorflow.localcloud.cloud import (
     DEFAULT_PORT,
     STATE_DIR,

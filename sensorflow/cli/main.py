@@ -1,7 +1,8 @@
 """The ``sensorflow`` command line: ``simulate``, ``local``, ``demo`` and ``alarms``.
 
 Each tool registers its own sub-command from its package, imported lazily so ``--help`` stays fast.
-A bad flag or config is reported as one clear line on stderr (exit 2), never as a traceback.
+A bad flag or config is reported as one clear line on stderr (exit 2), never as a traceback: the
+sub-commands raise ``cli.errors.UsageError``, and AWS failures go through ``cli.errors``' one translator.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from sensorflow.cli.errors import UsageError, aws_setup_message
+
 # sub-command -> module exposing ``add_parser(subparsers)``; each parser sets ``func(args) -> int``.
 _COMMANDS: dict[str, str] = {
     "simulate": "sensorflow.cli.simulate_command",
@@ -18,27 +21,6 @@ _COMMANDS: dict[str, str] = {
     "demo": "sensorflow.cli.demo_command",
     "alarms": "sensorflow.cli.alarms_command",
 }
-
-
-class UsageError(Exception):
-    """A user-facing error: bad flags, config or environment. Printed without a traceback."""
-
-
-def aws_setup_hint(exc: BaseException) -> str | None:
-    """A one-line fix for AWS set-up problems any sub-command can hit (region, credentials, endpoint)."""
-    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
-
-    if isinstance(exc, NoRegionError):
-        return "no AWS region: pass --region or export AWS_DEFAULT_REGION (e.g. us-east-1)"
-    if isinstance(exc, NoCredentialsError):
-        return (
-            "no AWS credentials: configure a profile (aws configure / AWS_PROFILE), or for the local cloud "
-            "run the exports that `sensorflow local up --detach` prints"
-        )
-    if isinstance(exc, EndpointConnectionError):
-        endpoint = exc.kwargs.get("endpoint_url")
-        return f"cannot reach {endpoint}: is `sensorflow local up` running, or is AWS_ENDPOINT_URL stale?"
-    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,10 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sensorflow {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
-        hint = aws_setup_hint(exc)
-        if hint is None:
+        message = aws_setup_message(exc)  # an AWS set-up error raised outside any `aws_errors` block
+        if message is None:
             raise
-        print(f"sensorflow {args.command}: error: {hint}", file=sys.stderr)
+        print(f"sensorflow {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,15 +1,14 @@
 """``sensorflow simulate``: simulate a sensor fleet and publish it to Kinesis, or write it to a file.
 
-This module only translates flags into a ``SimConfig`` and a destination; the simulation lives in
-``generator`` and publishing in ``producer``.
+This module only holds the flags, runs the dry run or the publishing, and prints the report; the flags
+become a ``SimConfig`` in ``sensorflow.simulate.run_config``, the simulation lives in ``generator`` and
+publishing in ``producer``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import math
-import re
 import sys
 import time
 from collections import Counter
@@ -19,11 +18,11 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlparse
 
-from sensorflow.cli.main import UsageError
-from sensorflow.jsonfile import read_json
+from sensorflow.cli.errors import UsageError, aws_errors
+from sensorflow.cli.stack_outputs import check_stage, read_outputs, require_output, stack_name
 from sensorflow.simulate import manifest, scenarios, truth
 from sensorflow.simulate.errors import ProducerError, SimulationError
-from sensorflow.simulate.fleet import DEFAULT_FLEET_PATH, DeviceSpec, load_fleet, parse_fleet
+from sensorflow.simulate.fleet import DEFAULT_FLEET_PATH
 from sensorflow.simulate.generator import (
     DEFAULT_DURATION_S,
     DEFAULT_MALFORMED_RATE,
@@ -34,26 +33,10 @@ from sensorflow.simulate.generator import (
 )
 from sensorflow.simulate.producer import SHARD_RECORDS_PER_S, KinesisProducer, ProducerReport, shard_limits
 from sensorflow.simulate.progress import ProgressBar
+from sensorflow.simulate.run_config import build_config
 from sensorflow.simulate.truth import Expectation
 
-STACK_NAME = "sensorflow-{stage}"
 STREAM_OUTPUT = "SensorStreamName"
-CONFIG_KEYS = (
-    "devices",
-    "duration_s",
-    "interval_s",
-    "seed",
-    "start",
-    "rate",
-    "malformed_rate",
-    "scenario_rate",
-    "min_excursions",
-    "trailing_dropouts",
-    "fleet",
-    "scenarios",
-    "malformed",
-)
-_STAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 DESCRIPTION = """\
@@ -77,7 +60,7 @@ EPILOG = f"""\
 destinations (pick one):
   --out FILE          dry run: write JSON Lines {{"partition_key", "data" (base64), "truth"}}, publish nothing
   --stream NAME       publish to this Kinesis stream (name or ARN)
-  --stage STAGE       publish to output {STREAM_OUTPUT} of stack {STACK_NAME.format(stage="<STAGE>")}
+  --stage STAGE       publish to output {STREAM_OUTPUT} of stack {stack_name("<STAGE>")}
 
   AWS credentials and region resolve the standard boto3 way (AWS_PROFILE, AWS_DEFAULT_REGION, --region, ...).
   AWS_ENDPOINT_URL points boto3 at the local cloud. On real AWS, publishing is paced to the stream's
@@ -179,7 +162,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = build_config(args)
+    try:
+        cfg = build_config(vars(args))
+    except SimulationError as exc:
+        raise UsageError(str(exc)) from None
     stdout, stderr = sys.stdout, sys.stderr
     if args.out:
         if args.stream or args.stage or args.manifest:
@@ -194,163 +180,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             "nowhere to send: pass --stream NAME or --stage STAGE to publish, or --out FILE for a dry run"
         )
-    if args.stage and not _STAGE.fullmatch(args.stage):
-        raise UsageError(f"--stage {args.stage!r} is not a stage name (letters, digits and '-')")
+    if args.stage:
+        check_stage(args.stage)
     return _publish(cfg, args, stdout, stderr)
-
-
-# --- configuration --------------------------------------------------------------------------------------
-
-
-def build_config(args: argparse.Namespace) -> SimConfig:
-    """Merge ``--config`` and flags (flags win) into a resolved, validated ``SimConfig``."""
-    values: dict[str, Any] = {}
-    fleet: tuple[DeviceSpec, ...] | None = None
-    fleet_source = DEFAULT_FLEET_PATH.name
-    scenario_mix: dict[str, float] = dict(scenarios.DEFAULT_SCENARIO_MIX)
-    malformed_mix: dict[str, float] = dict(scenarios.DEFAULT_MALFORMED_MIX)
-    if args.config:
-        raw = _read_config(Path(args.config))
-        for key in ("devices", "seed", "min_excursions", "trailing_dropouts"):
-            if key in raw:
-                values[key] = _int(raw[key], f"{args.config}: {key}", minimum=1 if key == "devices" else 0)
-        for key in ("duration_s", "interval_s", "rate", "malformed_rate", "scenario_rate"):
-            if key in raw:
-                values[key] = _number(raw[key], f"{args.config}: {key}")
-        if "start" in raw:
-            values["start_ms"] = parse_start(raw["start"], f"{args.config}: start")
-        if "fleet" in raw:
-            fleet = _config_fleet(raw["fleet"], Path(args.config))
-            fleet_source = f"the fleet of {args.config}"
-        if "scenarios" in raw:
-            scenario_mix = _mix(raw["scenarios"], f"{args.config}: scenarios", scenarios.SCENARIOS)
-        if "malformed" in raw:
-            malformed_mix = _mix(raw["malformed"], f"{args.config}: malformed", scenarios.MALFORMED_KINDS)
-    if args.fleet:
-        fleet = tuple(_load_fleet(args.fleet))
-        fleet_source = args.fleet
-    if args.devices is not None:
-        values["devices"] = _int(args.devices, "--devices", minimum=1)
-    if args.seed is not None:
-        values["seed"] = _int(args.seed, "--seed", minimum=0)
-    for flag in ("min_excursions", "trailing_dropouts"):
-        if getattr(args, flag) is not None:
-            values[flag] = _int(getattr(args, flag), "--" + flag.replace("_", "-"), minimum=0)
-    for flag, key in (
-        ("duration", "duration_s"),
-        ("interval", "interval_s"),
-        ("rate", "rate"),
-        ("malformed_rate", "malformed_rate"),
-        ("scenario_rate", "scenario_rate"),
-    ):
-        if getattr(args, flag) is not None:
-            values[key] = _number(getattr(args, flag), "--" + flag.replace("_", "-"))
-    if args.start is not None:
-        values["start_ms"] = parse_start(args.start, "--start")
-    if fleet is None:
-        fleet = tuple(_load_fleet(None))
-    if values.get("devices", 0) > len(fleet):
-        raise UsageError(
-            f"--devices {values['devices']} exceeds the {len(fleet)} devices in {fleet_source}; "
-            f"use --devices {len(fleet)} or fewer, or --fleet FILE with more devices"
-        )
-    try:
-        cfg = SimConfig(
-            fleet=fleet, scenario_mix=scenario_mix, malformed_mix=malformed_mix, **values
-        ).resolved()
-        generate(cfg)  # plans the forced scenarios now: one that does not fit is a usage error
-        return cfg
-    except SimulationError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def parse_start(value: Any, what: str) -> int:
-    """Epoch milliseconds from an integer (ms) or an ISO-8601 string (UTC when it has no offset)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        ms = value
-    elif isinstance(value, str) and re.fullmatch(r"\d+", value.strip()):
-        ms = int(value)
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise UsageError(
-                f"{what} {value!r} is neither epoch milliseconds nor ISO-8601; e.g. 2025-01-01T00:00:00Z "
-                "or 1735689600000"
-            ) from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        ms = round(parsed.timestamp() * 1000)
-    else:
-        raise UsageError(f"{what} must be ISO-8601 text or epoch milliseconds; got {value!r}")
-    if ms < 0:
-        raise UsageError(f"{what} must be at or after 1970-01-01T00:00:00Z")
-    return ms
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    raw = read_json(path, f"--config {path}", UsageError)
-    if not isinstance(raw, dict):
-        raise UsageError(f"--config {path} must hold a JSON object with keys from: {', '.join(CONFIG_KEYS)}")
-    unknown = sorted(set(raw) - set(CONFIG_KEYS))
-    if unknown:
-        raise UsageError(
-            f"--config {path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(CONFIG_KEYS)}"
-        )
-    return raw
-
-
-def _config_fleet(value: Any, config_path: Path) -> tuple[DeviceSpec, ...]:
-    if isinstance(value, str):
-        return tuple(_load_fleet(str((config_path.parent / value).resolve())))
-    try:
-        return tuple(parse_fleet(value, source=f"{config_path}: fleet"))
-    except SimulationError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _load_fleet(path: str | None) -> list[DeviceSpec]:
-    try:
-        return load_fleet(path)
-    except SimulationError as exc:
-        raise UsageError(
-            f"{exc} (pass --fleet FILE with a JSON list of devices like {DEFAULT_FLEET_PATH.name})"
-        ) from None
-
-
-def _mix(value: Any, what: str, allowed: tuple[str, ...]) -> dict[str, float]:
-    if not isinstance(value, dict):
-        raise UsageError(f"{what} must be an object of name -> weight, names from: {', '.join(allowed)}")
-    unknown = sorted(set(value) - set(allowed))
-    if unknown:
-        raise UsageError(f"{what}: unknown name(s) {', '.join(unknown)}; choose from {', '.join(allowed)}")
-    mix = dict.fromkeys(allowed, 0.0)
-    for name, weight in value.items():
-        number = _number(weight, f"{what}: {name}")
-        if number < 0:
-            raise UsageError(f"{what}: weight of {name} must be >= 0; got {weight!r}")
-        mix[name] = number
-    return mix
-
-
-def _int(value: Any, what: str, minimum: int) -> int:
-    try:
-        number = int(value) if not isinstance(value, bool | float) else None
-    except (TypeError, ValueError):
-        number = None
-    if number is None or number < minimum:
-        raise UsageError(f"{what} must be a whole number >= {minimum}; got {value!r}")
-    return number
-
-
-def _number(value: Any, what: str) -> float:
-    try:
-        number = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError):
-        number = math.nan
-    if not math.isfinite(number):
-        raise UsageError(f"{what} must be a number; got {value!r}")
-    return number
 
 
 # --- dry run --------------------------------------------------------------------------------------------
@@ -383,15 +215,16 @@ def _publish(cfg: SimConfig, args: argparse.Namespace, stdout: TextIO, stderr: T
 
     # Standard retry mode: bounded, jittered retries of throttling and 5xx (boto3's default is legacy).
     boto_config = Config(retries={"mode": "standard", "max_attempts": 3})
-    with _aws_errors("connect to AWS"):
+    with aws_errors("connect to AWS"):
         session = boto3.session.Session(region_name=args.region)
         kinesis = session.client("kinesis", config=boto_config)
+        cloudformation = session.client("cloudformation", config=boto_config) if args.stage else None
     if args.stage:
-        with _aws_errors(f"read stack {STACK_NAME.format(stage=args.stage)}"):
-            stream = _stream_of_stage(session.client("cloudformation", config=boto_config), args.stage)
+        outputs = read_outputs(cloudformation, args.stage)
+        stream = require_output(outputs, STREAM_OUTPUT, args.stage, "redeploy it or pass --stream NAME")
     else:
         stream = args.stream
-    with _aws_errors(f"find stream {stream}"):
+    with aws_errors(f"find stream {stream}"):
         open_shards = _open_shards(kinesis, stream)
     rate, byte_rate = cfg.rate, None
     local = urlparse(kinesis.meta.endpoint_url).hostname in _LOCAL_HOSTS
@@ -423,8 +256,7 @@ def _publish(cfg: SimConfig, args: argparse.Namespace, stdout: TextIO, stderr: T
 
         records = _tracked(generate(cfg), kinds, expect, bar)
         try:
-            with _aws_errors(f"publish to stream {stream}"):
-                report = producer.send(records, on_done=on_done)
+            report = _send(producer, records, on_done, stream)
         except UsageError:
             bar.close()
             raise
@@ -441,23 +273,14 @@ def _publish(cfg: SimConfig, args: argparse.Namespace, stdout: TextIO, stderr: T
     return 0
 
 
-def _stream_of_stage(cloudformation: Any, stage: str) -> str:
-    from botocore.exceptions import ClientError
-
-    stack = STACK_NAME.format(stage=stage)
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ValidationError":
-            raise UsageError(
-                f"stack {stack} not found in this region; deploy it (npx sls deploy --stage {stage}), "
-                "check --region, or pass --stream NAME"
-            ) from None
-        raise
-    for output in stacks[0].get("Outputs", []):
-        if output.get("OutputKey") == STREAM_OUTPUT:
-            return str(output["OutputValue"])
-    raise UsageError(f"stack {stack} has no output {STREAM_OUTPUT}; redeploy it or pass --stream NAME")
+def _send(
+    producer: KinesisProducer, records: Iterable[SimRecord], on_done: Any, stream: str
+) -> ProducerReport:
+    with aws_errors(f"publish to stream {stream}"):
+        try:
+            return producer.send(records, on_done=on_done)
+        except ProducerError as exc:  # the producer's own verdict: retrying cannot fix it
+            raise UsageError(f"publish to stream {stream}: {exc}") from None
 
 
 def _open_shards(kinesis: Any, stream: str) -> int:
@@ -473,41 +296,6 @@ def _open_shards(kinesis: Any, stream: str) -> int:
                 f"stream {stream} does not exist in this account and region; check --stream/--region"
             ) from None
         raise
-
-
-@contextlib.contextmanager
-def _aws_errors(action: str) -> Iterator[None]:
-    """Turn what boto3 raises for a missing environment into one line that says how to fix it."""
-    from botocore.exceptions import (
-        ClientError,
-        EndpointConnectionError,
-        NoCredentialsError,
-        NoRegionError,
-        PartialCredentialsError,
-        ProfileNotFound,
-    )
-
-    try:
-        yield
-    except (NoCredentialsError, PartialCredentialsError):
-        raise UsageError(
-            f"cannot {action}: no AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY (any fake values for the local cloud, with AWS_ENDPOINT_URL)"
-        ) from None
-    except NoRegionError:
-        raise UsageError(f"cannot {action}: no AWS region; pass --region or set AWS_DEFAULT_REGION") from None
-    except ProfileNotFound as exc:
-        raise UsageError(f"cannot {action}: {exc}; check AWS_PROFILE") from None
-    except EndpointConnectionError as exc:
-        raise UsageError(
-            f"cannot {action}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}; "
-            "is the local cloud running (check AWS_ENDPOINT_URL) or the network up?"
-        ) from None
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise UsageError(f"cannot {action}: {error.get('Code')}: {error.get('Message')}") from None
-    except ProducerError as exc:
-        raise UsageError(f"cannot {action}: {exc}") from None
 
 
 def _tracked(

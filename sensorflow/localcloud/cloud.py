@@ -21,13 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from sensorflow.localcloud.deploy import (
-    deploy,
-    fleet_registry_items,
-    seed_registry,
-    stack_name,
-    stack_outputs,
-)
+from sensorflow.cli.stack_outputs import stack_name
+from sensorflow.localcloud.deploy import deploy, deployed_outputs, fleet_registry_items, seed_registry
 from sensorflow.localcloud.emulator.endpoint import Endpoint
 from sensorflow.localcloud.emulator.fault_proxy import Fault, FaultProxy
 from sensorflow.localcloud.emulator.moto_server import MotoServer
@@ -144,7 +139,7 @@ class LocalCloud:
         self.proxy = FaultProxy(self.moto.port or 0).start()
         progress(f"deploying serverless.yml (stage {self.stage}) with npx sls deploy ...")
         timings["deploy"] = deploy(self.endpoint, self.root, self.stage, self.log_dir / "deploy.log")
-        outputs = stack_outputs(self.endpoint, self.stage)
+        outputs = deployed_outputs(self.endpoint, self.stage)
         progress(f"stack {stack_name(self.stage)} deployed in {timings['deploy']:.1f}s")
         t = time.monotonic()
         table = outputs.get("DeviceTableName")

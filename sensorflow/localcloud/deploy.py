@@ -11,9 +11,9 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
+from sensorflow.cli.stack_outputs import read_outputs
 from sensorflow.localcloud.emulator.endpoint import Endpoint
 
-SERVICE = "sensorflow"
 DEPLOY_TIMEOUT_S = 900
 SLS_BIN = Path("node_modules/.bin/sls")
 # BatchWriteItem takes at most 25 put requests per call.
@@ -23,10 +23,6 @@ BATCH_WRITE_MAX_ITEMS = 25
 
 class DeployError(Exception):
     """``sls deploy`` failed; the message carries the tail of its log."""
-
-
-def stack_name(stage: str) -> str:
-    return f"{SERVICE}-{stage}"
 
 
 def deploy(endpoint: Endpoint, project_root: Path, stage: str, log_path: Path) -> float:
@@ -71,13 +67,13 @@ def deploy(endpoint: Endpoint, project_root: Path, stage: str, log_path: Path) -
     return time.monotonic() - started
 
 
-def stack_outputs(endpoint: Endpoint, stage: str, timeout_s: float = 15.0) -> dict[str, str]:
-    """The stack's Outputs. moto can answer a moment without them right after the update completes."""
+def deployed_outputs(endpoint: Endpoint, stage: str, timeout_s: float = 15.0) -> dict[str, str]:
+    """The stack's Outputs (``cli.stack_outputs``). moto can answer a moment without them right after the
+    update completes, so this waits for them."""
     cloudformation = endpoint.client("cloudformation")
     deadline = time.monotonic() + timeout_s
     while True:
-        stack = cloudformation.describe_stacks(StackName=stack_name(stage))["Stacks"][0]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        outputs = read_outputs(cloudformation, stage)
         if "SensorStreamName" in outputs or time.monotonic() > deadline:
             return outputs
         time.sleep(0.5)

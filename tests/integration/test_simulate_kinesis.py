@@ -241,4 +241,4 @@ def test_cli_unreachable_endpoint_is_a_clear_error(capsys, monkeypatch):
     _, err = capsys.readouterr()
 
     assert rc == 2
-    assert "cannot reach http://127.0.0.1:9/" in err and "is the local cloud running" in err
+    assert "cannot reach http://127.0.0.1:9/" in err and "is `sensorflow local up` running" in err

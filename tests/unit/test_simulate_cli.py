@@ -194,7 +194,7 @@ def test_publishing_without_credentials_is_a_clear_error(capsys, monkeypatch, tm
     rc, _, err = _run(capsys, "--stream", "sensors", "--region", "us-east-1", "--devices", "1")
 
     assert rc == 2
-    assert "cannot find stream sensors: no AWS credentials; set AWS_PROFILE" in err
+    assert "find stream sensors: no AWS credentials: set AWS_PROFILE" in err
     assert err.count("\n") == 1
 
 
