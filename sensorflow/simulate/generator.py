@@ -472,18 +472,8 @@ class _DeviceSim:
         cfg = self.shared.cfg
         if self.silent_from_ms is not None and t >= self.silent_from_ms:
             return []
-        if self.event is None and self.cooldown:
-            self.cooldown -= 1
-        elif self.event is None and self.forced:
-            if self.forced_excursion is not None and t >= self.forced_excursion[0]:
-                self.event = self._excursion(self.forced_excursion[1], sc.LEVEL_CRITICAL)
-                self.forced_excursion = None
-            elif self.silent_from_ms is not None and t + self.interval_ms >= self.silent_from_ms:
-                self.events_started += 1
-                event_id = f"{self.spec.device_id}:{sc.DROPOUT}:{self.events_started}"
-                self.event = _Event(sc.DROPOUT, event_id, ["start"], values={"trailing": 1})
-        elif self.event is None and not self.held and self.rng.random() < cfg.scenario_rate:
-            self.event = self._start_event(t)
+        if self.event is None:
+            self._maybe_start_event(t)
         event = self.event
         out: list[SimRecord] = []
         if event is not None and event.name == sc.DROPOUT and event.phase == "silent":
@@ -514,6 +504,22 @@ class _DeviceSim:
         if fresh:
             self.last_sent_ms = t
         return out
+
+    def _maybe_start_event(self, t: int) -> None:
+        """With no scenario under way: sit out a cooldown, else start a forced scenario that is due,
+        else (unforced, nothing held back) a random one at ``scenario_rate``."""
+        if self.cooldown:
+            self.cooldown -= 1
+        elif self.forced:
+            if self.forced_excursion is not None and t >= self.forced_excursion[0]:
+                self.event = self._excursion(self.forced_excursion[1], sc.LEVEL_CRITICAL)
+                self.forced_excursion = None
+            elif self.silent_from_ms is not None and t + self.interval_ms >= self.silent_from_ms:
+                self.events_started += 1
+                event_id = f"{self.spec.device_id}:{sc.DROPOUT}:{self.events_started}"
+                self.event = _Event(sc.DROPOUT, event_id, ["start"], values={"trailing": 1})
+        elif not self.held and self.rng.random() < self.shared.cfg.scenario_rate:
+            self.event = self._start_event(t)
 
     def flush(self) -> list[SimRecord]:
         """Late readings still buffered when device time ends are sent last."""
