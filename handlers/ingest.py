@@ -8,7 +8,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sensorflow import bootstrap
 from sensorflow.adapters.lambda_events import stream_records
-from sensorflow.observability import logger, metrics, record_batch, tracer
+from sensorflow.observability import logger, metrics, tracer
+from sensorflow.services.ingest import record_batch
 
 
 @logger.inject_lambda_context(clear_state=True)

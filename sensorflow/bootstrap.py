@@ -1,4 +1,4 @@
-"""Composition root: builds the ingest service from Settings with real adapters, once per container.
+"""Composition root: builds each function's service from its settings with real adapters, once per container.
 
 Tests call ``build_ingest_service`` with fakes, or with clients bound to moto.
 """
@@ -11,14 +11,12 @@ from typing import TYPE_CHECKING, Any
 from sensorflow.config import (
     HeartbeatSettings,
     IncidentsSettings,
+    IngestSettings,
     NotifySettings,
-    Settings,
-    load_rules_document,
+    load_rule_book,
 )
 from sensorflow.core.cache import CachingRegistry
-from sensorflow.core.checks import PLAUSIBLE_RANGE
 from sensorflow.core.ports import DeviceRegistry, QuarantineSink, ReadingSink, TransitionPublisher
-from sensorflow.core.rules import RuleBook, parse_rule_book
 from sensorflow.services.ingest import IngestService
 
 if TYPE_CHECKING:
@@ -26,12 +24,6 @@ if TYPE_CHECKING:
     from sensorflow.services.heartbeat import HeartbeatService
     from sensorflow.services.incidents import IncidentService
     from sensorflow.services.notify import NotifyService
-
-SENSOR_TYPES = set(PLAUSIBLE_RANGE)  # the sensor types the checks know how to validate
-
-
-def load_rules(settings: Settings) -> RuleBook:
-    return parse_rule_book(load_rules_document(settings.rules_file), SENSOR_TYPES)
 
 
 def transition_publishers(
@@ -48,7 +40,7 @@ def transition_publishers(
 
 
 def build_alarm_evaluator(
-    settings: Settings,
+    settings: IngestSettings,
     publishers: list[TransitionPublisher] | None = None,
     clients: dict[str, Any] | None = None,
 ) -> AlarmEvaluator:
@@ -58,14 +50,14 @@ def build_alarm_evaluator(
     c = clients or {}
     return AlarmEvaluator(
         store=DynamoAlarmStore(settings.alarms_table, c.get("dynamodb")),
-        rules=load_rules(settings),
+        rules=load_rule_book(settings.rules_file),
         publishers=publishers
         or transition_publishers(settings.alerts_topic_arn, settings.alerts_event_bus, clients),
     )
 
 
 def build_ingest_service(
-    settings: Settings,
+    settings: IngestSettings,
     registry: DeviceRegistry | None = None,
     readings: ReadingSink | None = None,
     quarantine: QuarantineSink | None = None,
@@ -92,7 +84,7 @@ def build_ingest_service(
 @functools.cache
 def ingest_service() -> IngestService:
     """The container's service: built on the first invocation, reused while the container is warm."""
-    return build_ingest_service(Settings.from_env())
+    return build_ingest_service(IngestSettings.from_env())
 
 
 # --- alarm consumers (issue 5): notify, incidents, heartbeat ---------------------------------------

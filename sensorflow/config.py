@@ -7,14 +7,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sensorflow.core.checks import PLAUSIBLE_RANGE
 from sensorflow.core.errors import ConfigError
+from sensorflow.core.rules import RuleBook, parse_rule_book
 from sensorflow.jsonfile import read_json
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("rules.json")
+SENSOR_TYPES = frozenset(PLAUSIBLE_RANGE)  # the sensor types the checks know how to validate
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
+class IngestSettings:
+    """The ``ingest`` function (decode, enrich, alarms, readings and quarantine)."""
+
     device_table: str
     readings_bucket: str
     quarantine_bucket: str
@@ -26,7 +31,7 @@ class Settings:
     deadline_margin_ms: int = 5_000
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> IngestSettings:
         env = os.environ if env is None else env
         values = _require(
             env,
@@ -63,6 +68,11 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
 
 def load_rules_document(path: Path) -> dict:
     return dict(read_json(path, f"rules file {path}", ConfigError))
+
+
+def load_rule_book(path: Path | None = None) -> RuleBook:
+    """The validated rules file (default: the packaged ``rules.json``); ``ConfigError`` naming the fault."""
+    return parse_rule_book(load_rules_document(path or DEFAULT_RULES_FILE), set(SENSOR_TYPES))
 
 
 def _require(env: Mapping[str, str], names: Mapping[str, str], function: str) -> dict[str, str]:

@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
 from sensorflow.core.checks import check_reading
+from sensorflow.core.contract import Transition
 from sensorflow.core.decode import ReadingDecoder
 from sensorflow.core.enrich import enrich
 from sensorflow.core.errors import InvalidRecordError, TransientError
@@ -38,7 +41,7 @@ from sensorflow.core.ports import (
     TransitionLike,
 )
 from sensorflow.core.records import EnrichedReading, StreamRecord
-from sensorflow.observability import logger
+from sensorflow.observability import NAMESPACE, SERVICE, logger, metrics
 
 # Stop starting records when less than this is left, so the flush (alerts, S3) still fits.
 DEFAULT_DEADLINE_MARGIN_MS = 5_000
@@ -205,3 +208,43 @@ def _quarantine_entry(record: StreamRecord, reason: str, detail: str) -> Quarant
         shard_id=record.shard_id,
         arrival_time_ms=record.arrival_time_ms,
     )
+
+
+def record_batch(outcome: BatchOutcome) -> None:
+    """EMF metrics for one batch; per-reason and per-severity counts carry their own dimension."""
+    metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=outcome.received)
+    metrics.add_metric(name="RecordsEnriched", unit=MetricUnit.Count, value=len(outcome.enriched))
+    metrics.add_metric(name="RecordsQuarantined", unit=MetricUnit.Count, value=len(outcome.quarantined))
+    metrics.add_metric(
+        name="BatchItemFailures", unit=MetricUnit.Count, value=len(outcome.failed_sequence_numbers)
+    )
+    _by_dimension("RecordsQuarantinedByReason", "reason", outcome.quarantined_by_reason)
+    transitions = [t.attributes() for t in outcome.transitions]
+    _by_dimension("AlarmTransitions", "transition", Counter(a["transition"] for a in transitions))
+    _by_dimension(
+        "Alerts",
+        "severity",
+        Counter(a["severity"] for a in transitions if a["transition"] != Transition.CLEARED),
+    )
+    logger.info(
+        "batch processed",
+        received=outcome.received,
+        enriched=len(outcome.enriched),
+        quarantined=len(outcome.quarantined),
+        transitions=len(outcome.transitions),
+        replayed=outcome.replayed,
+        failed=len(outcome.failed_sequence_numbers),
+        failure_cause=outcome.failure_cause,
+    )
+
+
+def _by_dimension(name: str, dimension: str, counts: Counter[str]) -> None:
+    for value, count in sorted(counts.items()):
+        with single_metric(
+            name=name,
+            unit=MetricUnit.Count,
+            value=count,
+            namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE},
+        ) as metric:
+            metric.add_dimension(name=dimension, value=value)

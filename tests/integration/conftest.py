@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from sensorflow import bootstrap
 from sensorflow.adapters import clients as client_factory
-from sensorflow.config import Settings
+from sensorflow.config import IngestSettings
 
 REGION = "us-east-1"
 STAGE = "test"
@@ -35,7 +35,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @dataclass
 class Stack:
-    settings: Settings
+    settings: IngestSettings
     clients: dict[str, Any]
     critical_queue_url: str
     all_alerts_queue_url: str
@@ -140,7 +140,7 @@ def stack() -> Iterator[Stack]:
             Rule="critical-alerts", EventBusName=bus, Targets=[{"Id": "q", "Arn": bus_arn}]
         )
 
-        settings = Settings(
+        settings = IngestSettings(
             device_table=f"{prefix}-devices",
             readings_bucket=f"{prefix}-readings-123456789012-{REGION}",
             quarantine_bucket=f"{prefix}-quarantine-123456789012-{REGION}",

@@ -24,6 +24,7 @@ from sensorflow.core import staleness
 from sensorflow.core.ports import RemainingTime, TransitionLike, VersionConflictError
 from sensorflow.core.records import EnrichedReading, Reading
 from sensorflow.core.rules import parse_rule_book
+from sensorflow.services.alarm_actions import AlarmActions
 from sensorflow.services.alarm_evaluator import AlarmEvaluator
 from tests.factories import NOW_MS, SHARD, device, seq_number
 from tests.integration.conftest import REGION, STAGE, Stack
@@ -445,3 +446,32 @@ def test_cli_unreachable_endpoint_is_one_line_with_the_fix(
         f"sensorflow alarms: error: read stack sensorflow-{STAGE}: cannot reach http://127.0.0.1:9/: "
         "is `sensorflow local up` running, or is AWS_ENDPOINT_URL stale?"
     ]
+
+
+def test_an_operator_event_eventbridge_refused_is_resent_to_eventbridge_only(alarms: Stack):
+    # GIVEN an ACTIVE alarm
+    AlarmEvaluator(store(alarms), RULES, publishers(alarms)).evaluate(enriched([40.0] * 7), plenty)
+    alarms.drain(alarms.all_alerts_queue_url)
+    alarms.drain(alarms.alarm_bus_queue_url)  # type: ignore[attr-defined]
+    # WHEN an operator acknowledges it and EventBridge refuses the event once (SNS takes it)
+    sns, bus = publishers(alarms)
+    actions = AlarmActions(store(alarms), RULES, [sns, FlakyPublisher(bus, {"Alarm Acknowledged"})])
+    outcome = actions.apply("ack", ALARM, "ana", "on my way", NOW_MS)
+    [ack] = outcome.events
+    # THEN the event stays in the outbox, owed to EventBridge alone
+    assert outcome.undelivered == 1
+    stored = store(alarms).get_alarm(ALARM)
+    assert stored is not None
+    assert [(e.event_id, e.pending) for e in stored.outbox] == [(ack.event_id, ("eventbridge",))]
+    # WHEN the alarm's next reading goes through the evaluator with both publishers working
+    AlarmEvaluator(store(alarms), RULES, publishers(alarms)).evaluate(enriched([41.0], first_seq=8), plenty)
+    # THEN SNS subscribers saw the acknowledgement exactly once, and EventBridge got it on the resend
+    sns_acks = [m["event_id"] for m in sns_transitions(alarms) if m["transition"] == "Alarm Acknowledged"]
+    bus_acks = [
+        e["detail"]["event_id"]
+        for e in alarms.drain(alarms.alarm_bus_queue_url)  # type: ignore[attr-defined]
+        if e["detail-type"] == "Alarm Acknowledged"
+    ]
+    assert (sns_acks, bus_acks) == ([ack.event_id], [ack.event_id])
+    stored = store(alarms).get_alarm(ALARM)
+    assert stored is not None and stored.outbox == ()

@@ -258,8 +258,8 @@ def test_sns_failed_entries_are_resent_and_sender_faults_are_not(devices: Stack)
 
 
 def test_missing_configuration_is_a_clear_error(stack: Stack, monkeypatch: pytest.MonkeyPatch):
-    from sensorflow.config import Settings
+    from sensorflow.config import IngestSettings
     from sensorflow.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="DEVICE_TABLE_NAME"):
-        Settings.from_env({"READINGS_BUCKET_NAME": "x"})
+        IngestSettings.from_env({"READINGS_BUCKET_NAME": "x"})

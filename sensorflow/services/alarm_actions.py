@@ -1,0 +1,150 @@
+"""Operator actions on one alarm (ack, snooze, disable, enable), committed and published like a reading's.
+
+``AlarmActions.apply``:
+
+1. **Read** the alarm and its device item (strongly consistent).
+2. **Decide** with the pure core (``sensorflow.core.alarms.actions``); a refused action raises
+   ``ActionNotAllowedError`` with the reason, and nothing is written.
+3. **Write** the new state with its event, and any events an earlier attempt left, in the alarm's outbox,
+   conditional on the version it was read at. A lost race (a batch or another operator wrote first) is
+   re-read and re-decided, at most ``max_conflict_retries`` times.
+4. **Publish** through the shared outbox (``sensorflow.services.outbox``): each event goes only to the
+   publishers still owed it, and what a publisher refused stays in the outbox marked with that publisher
+   alone, so a later resend (the next action, or the alarm's next reading) never repeats an event to a
+   publisher that already took it. Plain SNS subscribers (email, an external queue) cannot dedupe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sensorflow.core import alarms as am
+from sensorflow.core.errors import TransientError
+from sensorflow.core.ports import (
+    AlarmStore,
+    StoredDevice,
+    TransitionLike,
+    TransitionPublisher,
+    VersionConflictError,
+)
+from sensorflow.core.records import Device
+from sensorflow.core.rules import AlarmRule, RuleBook
+from sensorflow.core.thresholds import Levels
+from sensorflow.observability import logger
+from sensorflow.services.outbox import publish_all, still_owed
+
+DEFAULT_MAX_CONFLICT_RETRIES = 3
+# Time the publishers may spend on an operator action (there is no Lambda deadline on a CLI run).
+DEFAULT_PUBLISH_BUDGET_MS = 30_000
+
+Decide = Callable[..., tuple[am.Alarm, list[am.TransitionEvent]]]
+_DECIDE: dict[str, Decide] = {"ack": am.acknowledge, "disable": am.disable, "enable": am.enable}
+ACTIONS = ("ack", "snooze", "disable", "enable")
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    alarm: am.Alarm  # as written
+    events: list[am.TransitionEvent]  # what the action emitted
+    undelivered: int  # events still in the outbox (this action's or older), to go out with the next one
+
+
+class AlarmActions:
+    def __init__(
+        self,
+        store: AlarmStore,
+        rules: RuleBook,
+        publishers: Sequence[TransitionPublisher],
+        max_conflict_retries: int = DEFAULT_MAX_CONFLICT_RETRIES,
+        publish_budget_ms: int = DEFAULT_PUBLISH_BUDGET_MS,
+    ) -> None:
+        self._store = store
+        self._rules = rules
+        self._publishers = publishers
+        self._retries = max_conflict_retries
+        self._budget_ms = publish_budget_ms
+
+    def apply(
+        self,
+        action: str,
+        alarm_key: str,
+        who: str,
+        note: str | None,
+        now_ms: int,
+        until_ms: int | None = None,
+    ) -> ActionOutcome:
+        """Read, decide, write conditionally (re-deciding on a lost race), publish, clear the outbox."""
+        if action not in ACTIONS:
+            raise am.ActionNotAllowedError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+        device_id, sensor_type, rule_id = _parse_alarm_id(alarm_key)
+        for _ in range(self._retries + 1):
+            stored_alarms, devices = self._store.load([alarm_key], [device_id])
+            stored = stored_alarms.get(alarm_key)
+            rule = self._rule_of(stored is not None, alarm_key, action, rule_id, sensor_type)
+            alarm = stored.alarm if stored else am.Alarm.new(device_id, sensor_type, rule_id)
+            device = _device(devices.get(device_id), device_id)
+            if action == "snooze":
+                if until_ms is None:
+                    raise am.ActionNotAllowedError("snooze needs an end time")
+                new, events = am.snooze(alarm, until_ms, who, note, now_ms, rule, device)
+            else:
+                new, events = _DECIDE[action](alarm, who, note, now_ms, rule, device)
+            outbox: list[TransitionLike] = [*(stored.outbox if stored else ()), *events]
+            try:
+                written = self._store.put_alarm(new, outbox)
+            except VersionConflictError:
+                logger.info("alarm changed during an operator action; re-reading", alarm_id=alarm_key)
+                continue
+            return ActionOutcome(written, events, self._publish(written, outbox))
+        raise VersionConflictError(f"alarm {alarm_key} kept changing ({self._retries} retries); try again")
+
+    def _rule_of(
+        self, exists: bool, alarm_key: str, action: str, rule_id: str, sensor_type: str
+    ) -> AlarmRule:
+        rule = self._rules.get(rule_id)
+        if not exists and (rule is None or rule.sensor_type != sensor_type):
+            raise am.ActionNotAllowedError(
+                f"unknown alarm id {alarm_key!r}: no such alarm; `sensorflow alarms list` shows them"
+            )
+        if not exists and action in ("ack", "enable"):
+            raise am.ActionNotAllowedError(f"alarm {alarm_key!r} has never been raised; nothing to {action}")
+        # An alarm whose rule left the rules file can still be acted on (to silence or disable it).
+        return rule or AlarmRule(rule_id, sensor_type, {}, Levels())
+
+    def _publish(self, written: am.Alarm, outbox: list[TransitionLike]) -> int:
+        owed = publish_all(outbox, self._publishers, lambda: self._budget_ms)
+        keep = still_owed(outbox, owed)
+        try:
+            self._store.clear_outbox(written, keep)
+        except TransientError as exc:
+            # The events keep their ids and their owed publishers; the next writer of the alarm resends them.
+            logger.warning(
+                "outbox not cleared after an operator action", alarm_id=written.alarm_id, error=str(exc)
+            )
+        if keep:
+            logger.warning("operator action events undelivered; kept in the outbox", count=len(keep))
+        return len(keep)
+
+
+def _parse_alarm_id(alarm_key: str) -> tuple[str, str, str]:
+    parts = alarm_key.split("#")
+    if len(parts) != 3 or not all(parts):
+        raise am.ActionNotAllowedError(
+            f"{alarm_key!r} is not an alarm id; expected <device_id>#<sensor_type>#<rule_id>"
+        )
+    return parts[0], parts[1], parts[2]
+
+
+def _device(stored: StoredDevice | None, device_id: str) -> Device | None:
+    """The device context the alarm's events carry, from the device item the ingest side keeps."""
+    ctx = stored.state.context if stored else {}
+    if not ctx:
+        return None
+    return Device(
+        device_id=device_id,
+        site=ctx.get("site") or "unknown",
+        location=ctx.get("location") or "unknown",
+        model=ctx.get("model") or "unknown",
+        owner_team=ctx.get("owner_team") or "unknown",
+    )
