@@ -39,6 +39,8 @@ from sensorflow.core.ports import (
     AlarmStore,
     Emitted,
     RemainingTime,
+    StoredAlarm,
+    StoredDevice,
     TransitionLike,
     TransitionPublisher,
     VersionConflictError,
@@ -112,48 +114,24 @@ class AlarmEvaluator:
             out.fail_from(0)
             return out
 
-        # Step in order, skipping readings the device high-water mark has passed.
-        devices = {
-            d: (stored_devices[d].state if d in stored_devices else DeviceState(d)) for d in device_first
-        }
-        steps: dict[str, list[_Step]] = {}
-        observes: dict[str, list[_Observe]] = {}
-        for i, (e, rules) in enumerate(plans):
-            r = e.reading
-            dev = devices[r.device_id]
-            if r.seq <= dev.last_seq:
-                out.skipped += 1
-                continue
-            sample = Sample.of(e, dev.previous(r.sensor_type))
-            stale_after = min((x.stale_after_seconds for x in rules if x.stale_after_seconds), default=None)
-            observes.setdefault(r.device_id, []).append(_Observe(i, sample, stale_after, e.device))
-            devices[r.device_id], _ = dev.observe(sample, stale_after, e.device)
-            for rule in rules:
-                key = Alarm.new(r.device_id, r.sensor_type, rule.rule_id).alarm_id
-                steps.setdefault(key, []).append(_Step(i, sample, rule, e.device))
+        steps, observes = _step_readings(plans, stored_devices, device_first, out)
+        pending = [
+            *_pending_alarms(alarm_keys, stored_alarms, steps),
+            *_pending_devices(device_first, stored_devices, observes),
+        ]
+        written = self._write_all(pending, steps, observes, out)
+        self._publish(written, out, remaining_ms)
+        return out
 
-        pending: list[_Pending] = []
-        for key, first in alarm_keys.items():
-            stored = stored_alarms.get(key)
-            base = stored.alarm if stored else _new_alarm(key)
-            new, events = _replay_alarm(base, steps.get(key, []))
-            leftovers = list(stored.outbox) if stored else []
-            if not new.same_state(base) or events:
-                pending.append(_Pending(key, new, events, first, leftovers))
-            elif leftovers:
-                pending.append(_Pending(key, base, [], first, leftovers, dirty=False))
-        for device_id, first in device_first.items():
-            stored_dev = stored_devices.get(device_id)
-            base_dev = stored_dev.state if stored_dev else DeviceState(device_id)
-            new_dev, events = _replay_device(base_dev, observes.get(device_id, []))
-            leftovers = list(stored_dev.outbox) if stored_dev else []
-            if new_dev != base_dev or leftovers:
-                pending.append(
-                    _Pending(base_dev.item_id, new_dev, events, first, leftovers, new_dev != base_dev)
-                )
-
-        # Alarms first: a device item carries the device high-water mark, and a redelivery skips every
-        # reading below it, so it must not move past a reading whose alarm state failed to commit.
+    def _write_all(
+        self,
+        pending: list[_Pending],
+        steps: dict[str, list[_Step]],
+        observes: dict[str, list[_Observe]],
+        out: AlarmOutcome,
+    ) -> list[_Pending]:
+        """Alarms first: a device item carries the device high-water mark, and a redelivery skips every
+        reading below it, so it must not move past a reading whose alarm state failed to commit."""
         written: list[_Pending] = []
         failed_devices: set[str] = set()
         for p in pending:
@@ -168,8 +146,7 @@ class AlarmEvaluator:
                     out.fail_from(p.first_index)
                 elif self._write(p, steps, observes, out):
                     written.append(p)
-        self._publish(written, out, remaining_ms)
-        return out
+        return written
 
     def _rules_for(self, e: EnrichedReading) -> list[AlarmRule]:
         """The device's rules; a malformed override in the registry falls back to the file's rules, loudly,
@@ -291,3 +268,61 @@ def _replay_device(
         state, evs = state.observe(o.sample, o.stale_after_s, o.device)
         events += [(o.index, ev) for ev in evs]
     return state, events
+
+
+def _step_readings(
+    plans: list[tuple[EnrichedReading, list[AlarmRule]]],
+    stored_devices: dict[str, StoredDevice],
+    device_first: dict[str, int],
+    out: AlarmOutcome,
+) -> tuple[dict[str, list[_Step]], dict[str, list[_Observe]]]:
+    """Step 2: the readings in order, skipping those the device high-water mark has passed; what each
+    alarm and each device item will be stepped on."""
+    devices = {d: (stored_devices[d].state if d in stored_devices else DeviceState(d)) for d in device_first}
+    steps: dict[str, list[_Step]] = {}
+    observes: dict[str, list[_Observe]] = {}
+    for i, (e, rules) in enumerate(plans):
+        r = e.reading
+        dev = devices[r.device_id]
+        if r.seq <= dev.last_seq:
+            out.skipped += 1
+            continue
+        sample = Sample.of(e, dev.previous(r.sensor_type))
+        stale_after = min((x.stale_after_seconds for x in rules if x.stale_after_seconds), default=None)
+        observes.setdefault(r.device_id, []).append(_Observe(i, sample, stale_after, e.device))
+        devices[r.device_id], _ = dev.observe(sample, stale_after, e.device)
+        for rule in rules:
+            key = Alarm.new(r.device_id, r.sensor_type, rule.rule_id).alarm_id
+            steps.setdefault(key, []).append(_Step(i, sample, rule, e.device))
+    return steps, observes
+
+
+def _pending_alarms(
+    alarm_keys: dict[str, int], stored_alarms: dict[str, StoredAlarm], steps: dict[str, list[_Step]]
+) -> list[_Pending]:
+    """The alarms to write (new state or events) or only to republish (leftovers in their outbox)."""
+    pending: list[_Pending] = []
+    for key, first in alarm_keys.items():
+        stored = stored_alarms.get(key)
+        base = stored.alarm if stored else _new_alarm(key)
+        new, events = _replay_alarm(base, steps.get(key, []))
+        leftovers = list(stored.outbox) if stored else []
+        if not new.same_state(base) or events:
+            pending.append(_Pending(key, new, events, first, leftovers))
+        elif leftovers:
+            pending.append(_Pending(key, base, [], first, leftovers, dirty=False))
+    return pending
+
+
+def _pending_devices(
+    device_first: dict[str, int], stored_devices: dict[str, StoredDevice], observes: dict[str, list[_Observe]]
+) -> list[_Pending]:
+    pending: list[_Pending] = []
+    for device_id, first in device_first.items():
+        stored_dev = stored_devices.get(device_id)
+        base_dev = stored_dev.state if stored_dev else DeviceState(device_id)
+        new_dev, events = _replay_device(base_dev, observes.get(device_id, []))
+        leftovers = list(stored_dev.outbox) if stored_dev else []
+        if new_dev != base_dev or leftovers:
+            pending.append(_Pending(base_dev.item_id, new_dev, events, first, leftovers, new_dev != base_dev))
+    return pending
