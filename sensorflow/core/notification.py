@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from sensorflow.core.clock import iso_to_ms
-from sensorflow.core.contract import TransitionView
+from sensorflow.core.contract import Transition, TransitionView
 
 # Slack Block Kit limits (api.slack.com/reference/block-kit/blocks): header text 150 characters,
 # section field text 2,000 characters.
@@ -17,23 +17,23 @@ SLACK_HEADER_MAX_CHARS = 150
 SLACK_FIELD_MAX_CHARS = 2_000
 
 
-_HEADLINE_ICON = {
-    "Alarm Raised": ":rotating_light:",
-    "Alarm Escalated": ":arrow_double_up:",
-    "Alarm Cleared": ":white_check_mark:",
-    "Alarm Acknowledged": ":eyes:",
-    "Device Stale": ":zzz:",
+_HEADLINE_ICON: dict[str, str] = {
+    Transition.RAISED: ":rotating_light:",
+    Transition.ESCALATED: ":arrow_double_up:",
+    Transition.CLEARED: ":white_check_mark:",
+    Transition.ACKNOWLEDGED: ":eyes:",
+    Transition.STALE: ":zzz:",
 }
 
 
 def headline(t: TransitionView) -> str:
     severity = f"[{t.severity.upper()}] " if t.severity else ""
-    subject = "device" if t.transition == "Device Stale" else t.alarm.sensor_type
+    subject = "device" if t.transition == Transition.STALE else t.alarm.sensor_type
     return f"{severity}{t.transition}: {subject} on {t.alarm.device_id}"
 
 
 def what(t: TransitionView) -> str:
-    if t.transition == "Device Stale":
+    if t.transition == Transition.STALE:
         return f"no reading from {t.alarm.device_id}, rule {t.rule.rule_id}"
     if t.reading is None:
         return f"{t.alarm.sensor_type}, rule {t.rule.rule_id}, state {t.alarm.state}"
@@ -53,7 +53,7 @@ def how_far(t: TransitionView) -> str:
             return "no reading within the staleness limit"
         # ``since`` is the deadline (last reading + limit): the silence is measured from the last reading.
         silent_ms = t.occurred_at_ms - (iso_to_ms(t.alarm.since) - limit_ms)
-        if t.transition == "Alarm Cleared":
+        if t.transition == Transition.CLEARED:
             return f"readings resumed after {duration(silent_ms)} of silence (limit {duration(limit_ms)})"
         return f"no reading for {duration(silent_ms)} (limit {duration(limit_ms)})"
     if rule.threshold is None or reading is None:
@@ -82,7 +82,7 @@ def since(t: TransitionView) -> str:
 
 def operator_line(t: TransitionView) -> str | None:
     a = t.alarm
-    if t.transition == "Alarm Acknowledged" or (a.acknowledged_by and t.transition != "Alarm Cleared"):
+    if t.transition == Transition.ACKNOWLEDGED or (a.acknowledged_by and t.transition != Transition.CLEARED):
         note = f": {a.note}" if a.note else ""
         return f"Acknowledged by {a.acknowledged_by or 'unknown'}{note}"
     if a.snoozed_until:

@@ -14,7 +14,7 @@ SCHEMA_DIR = Path(os.environ.get("SENSORFLOW_SCHEMA_DIR", Path(__file__).resolve
 
 READING = "sensorflow.SensorReading"
 ENRICHED = "sensorflow.EnrichedReading"
-ALERT = "sensorflow.AlertEvent"
+TRANSITION = "sensorflow.TransitionEvent"
 
 
 @functools.cache

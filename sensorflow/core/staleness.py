@@ -24,11 +24,11 @@ from __future__ import annotations
 import hashlib
 import zlib
 
+from sensorflow.core.contract import Transition
+
 DEVICE_ITEM_SUFFIX = "#__device__"
 STALE_SENSOR_TYPE = "device"
 STALE_RULE_ID = "device-stale"
-STALE_TRANSITION = "Device Stale"
-CLEAR_TRANSITION = "Alarm Cleared"
 # Writes to one GSI partition are limited (1,000 WCU/s per partition; DynamoDB developer guide,
 # "Partitions and data distribution"); every device whose deadline falls in the same minute writes the
 # same bucket, so each minute is spread over this many shards. Changing it strands items in old shards:
@@ -69,4 +69,4 @@ def transition_event_id(alarm_id: str, transition: str, discriminator: int | str
 
 
 def stale_event_id(device_id: str, deadline_ms: int) -> str:
-    return transition_event_id(stale_alarm_id(device_id), STALE_TRANSITION, deadline_ms)
+    return transition_event_id(stale_alarm_id(device_id), Transition.STALE, deadline_ms)

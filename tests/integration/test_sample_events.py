@@ -62,8 +62,8 @@ def test_poison_sample_quarantines_each_pill_with_its_reason(registry: Stack):
 def test_thresholds_sample_raises_and_clears_the_expected_alarms(registry: Stack):
     assert handler(load("ingest-thresholds.json"), FakeContext()) == {"batchItemFailures": []}
     transitions = registry.drain(registry.all_alerts_queue_url)
-    for t in transitions:  # every message is a valid sensorflow.AlertEvent
-        fastavro.validate(t, schemas.load(schemas.ALERT), raise_errors=True)
+    for t in transitions:  # every message is a valid sensorflow.TransitionEvent
+        fastavro.validate(t, schemas.load(schemas.TRANSITION), raise_errors=True)
     assert [(t["transition"], t["device"]["device_id"], t["alarm"]["severity"]) for t in transitions] == [
         ("Alarm Raised", "dev-00001", "critical"),
         ("Alarm Raised", "dev-00000", "critical"),

@@ -67,7 +67,7 @@ def test_there_are_schemas():
     assert {
         "sensorflow.SensorReading.avsc",
         "sensorflow.EnrichedReading.avsc",
-        "sensorflow.AlertEvent.avsc",
+        "sensorflow.TransitionEvent.avsc",
     } <= names
 
 
