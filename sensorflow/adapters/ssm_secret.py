@@ -49,7 +49,6 @@ class SsmSecret:
         self._clock = clock
         self._value: str | None = None
         self._fetched_at = 0.0
-        self.fetches = 0
 
     def __repr__(self) -> str:
         return f"SsmSecret(name={self.name!r}, value=<redacted>)"
@@ -77,7 +76,6 @@ class SsmSecret:
             raise TransientError(f"ssm:GetParameter {self.name} failed: {code}") from exc
         except BotoCoreError as exc:
             raise TransientError(f"ssm:GetParameter {self.name} failed: {type(exc).__name__}") from exc
-        self.fetches += 1
         param = resp["Parameter"]
         if param.get("Type") != "SecureString":
             raise ConfigError(

@@ -66,7 +66,6 @@ class WebhookSender:
         self._opener = opener
         self._sleep = sleep
         self._untraced_hosts: set[str] = set()
-        self.attempts = 0  # over the sender's life (a metric for tests and logs)
 
     def send(self, message: dict[str, Any], remaining_ms: RemainingTime) -> None:
         body = json.dumps(message, separators=(",", ":")).encode()
@@ -84,7 +83,6 @@ class WebhookSender:
                 break
             if delay:
                 self._sleep(delay)
-            self.attempts += 1
             attempts += 1
             try:
                 self._opener(url, body, headers, timeout)

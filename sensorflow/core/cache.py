@@ -26,16 +26,12 @@ class CachingRegistry:
         self._clock = clock
         self._max = max_entries
         self._entries: dict[str, tuple[float, Device | None]] = {}
-        self.hits = 0
-        self.misses = 0
 
     def get(self, device_id: str) -> Device | None:
         now = self._clock()
         hit = self._entries.get(device_id)
         if hit is not None and hit[0] > now:
-            self.hits += 1
             return hit[1]
-        self.misses += 1
         device = self._registry.get(device_id)  # TransientError propagates and caches nothing
         if len(self._entries) >= self._max:
             self._entries.clear()

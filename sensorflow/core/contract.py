@@ -150,9 +150,6 @@ class TransitionView:
             },
         }
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_message(), separators=(",", ":"))
-
 
 def parse_transition(doc: Any) -> TransitionView:
     """Validate and type a transition document (a dict, or its JSON text)."""

@@ -32,7 +32,7 @@ from typing import Any
 
 from sensorflow.core.errors import ConfigError
 from sensorflow.core.records import Device
-from sensorflow.core.thresholds import SEVERITIES, Levels, ThresholdRule, parse_rules
+from sensorflow.core.thresholds import SEVERITIES, Levels, parse_rules
 
 RULES_VERSION = 2
 RULE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # no '.' or '#': they delimit alarm ids
@@ -124,9 +124,6 @@ class AlarmRule:
     def _raise_bound(self, bound: str) -> float | None:
         lv = self.levels.get("warning") or self.levels.get("critical")
         return getattr(lv, bound) if lv else None
-
-    def as_threshold_rule(self) -> ThresholdRule:
-        return ThresholdRule(self.rule_id, self.sensor_type, self.levels)
 
 
 class RuleBook:

@@ -40,18 +40,6 @@ class ThresholdRule:
             levels[severity] = _levels(f"device override of {self.rule_id}", severity, merged)
         return ThresholdRule(self.rule_id, self.sensor_type, levels)
 
-    def evaluate(self, value: float) -> tuple[str, str, float] | None:
-        """The most severe (severity, bound, threshold) that ``value`` crosses, or None."""
-        for severity in SEVERITIES:
-            lv = self.levels.get(severity)
-            if lv is None:
-                continue
-            if lv.max is not None and value > lv.max:
-                return severity, "max", lv.max
-            if lv.min is not None and value < lv.min:
-                return severity, "min", lv.min
-        return None
-
 
 def parse_rules(doc: Mapping[str, Any], known_sensor_types: set[str] | None = None) -> list[ThresholdRule]:
     """Validate a rules document; raise ``ConfigError`` naming the rule and the field at fault."""

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from sensorflow.core.errors import ConfigError
-from sensorflow.core.thresholds import parse_rules
+from sensorflow.core.thresholds import Levels, parse_rules
 
 RULES = {
     r.rule_id: r
@@ -18,27 +18,14 @@ RULES = {
 TEMPERATURE = RULES["temperature-range"]
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (20.0, None),
-        (35.0, None),  # on the line is not over it
-        (35.1, ("warning", "max", 35.0)),
-        (45.1, ("critical", "max", 45.0)),
-        (-0.5, ("warning", "min", 0.0)),
-        (-10.5, ("critical", "min", -10.0)),
-    ],
-)
-def test_temperature_levels(value, expected):
-    assert TEMPERATURE.evaluate(value) == expected
-
-
 def test_device_override_replaces_only_the_named_bound():
     # GIVEN a device whose critical max is raised to 60 C
     rule = TEMPERATURE.with_overrides({"critical": {"max": 60.0}})
-    # THEN 50 C is only a warning for it, and its min bounds still come from the file
-    assert rule.evaluate(50.0) == ("warning", "max", 35.0)
-    assert rule.evaluate(-11.0) == ("critical", "min", -10.0)
+    # THEN only that bound moves; the warning levels and the critical min still come from the file
+    assert (rule.levels["critical"], rule.levels["warning"]) == (
+        Levels(min=-10.0, max=60.0),
+        Levels(0.0, 35.0),
+    )
 
 
 def test_an_invalid_override_is_refused_with_its_origin():
