@@ -13,7 +13,7 @@ from sensorflow.adapters import clients
 from sensorflow.adapters.dynamodb_codec import condition_failed, from_item, to_item
 from sensorflow.adapters.errors import transient
 from sensorflow.core.errors import TransientError
-from sensorflow.core.incidents import Decision, Incident, Step, Tracker, as_plain, tracker_key
+from sensorflow.core.incident_state import Decision, Incident, Step, Tracker, as_plain, tracker_key
 from sensorflow.core.ports import VersionConflictError
 
 

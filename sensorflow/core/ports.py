@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 from sensorflow.core.alarms import Alarm, DeviceState, attributes_of
 from sensorflow.core.contract import TransitionView
 from sensorflow.core.errors import TransientError
-from sensorflow.core.incidents import Decision, Incident, Tracker
+from sensorflow.core.incident_state import Decision, Incident, Tracker
 from sensorflow.core.records import Device, EnrichedReading
 
 # Milliseconds left before the invocation's deadline (Lambda's context.get_remaining_time_in_millis).

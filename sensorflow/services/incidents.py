@@ -14,7 +14,7 @@ acknowledgement or clear that arrives while no incident is open waits in the tra
 arrives, waiting events that happened at or after it are applied (so clear-before-raise yields a
 resolved incident), and older ones are dropped. A clear older than the open incident is ignored.
 
-The decision (``sensorflow.core.incidents.apply``) is pure; the store writes tracker and incident in one
+The decision (``sensorflow.core.incident_state.apply``) is pure; the store writes tracker and incident in one
 conditional transaction, retried on a concurrent change.
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sensorflow.core.contract import TransitionView
-from sensorflow.core.incidents import Outcome, apply
+from sensorflow.core.incident_state import Outcome, apply
 from sensorflow.core.ports import IncidentStore, VersionConflictError
 from sensorflow.observability import logger, metrics
 

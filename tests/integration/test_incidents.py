@@ -14,7 +14,7 @@ from sensorflow import bootstrap
 from sensorflow.adapters import clients as client_factory
 from sensorflow.adapters.dynamodb_incidents import DynamoIncidentStore
 from sensorflow.core.contract import InvalidTransitionError
-from sensorflow.core.incidents import Incident, incident_id, tracker_key
+from sensorflow.core.incident_state import Incident, incident_id, tracker_key
 from tests.integration.conftest import REGION, FakeContext
 from tests.transitions import eventbridge_event, transition
 
