@@ -1,18 +1,25 @@
-"""Build the sample Kinesis events in events/ from the schemas (run: `make events`).
+"""Build the sample events in events/, one set per function (run: `make events`).
 
-The events are what Lambda sends the ``ingest`` function; they work with
-``npx sls invoke local -f ingest --stage <stage> --path events/<file>`` and are used by the tests.
-Arrival times are fixed, and the timestamp check is relative to arrival, so the files never go stale.
+``ingest-*``: Kinesis batches encoded with the schemas. ``notify-*``: the SNS event the alerts topic
+sends, ``incidents-*``: the EventBridge event the critical rule sends, both carrying transition documents
+made by the real state machine (``sensorflow.core.alarms``). ``heartbeat-*``: the scheduled event.
+They work with ``npx sls invoke local -f <function> --stage <stage> --path events/<file>`` and are used by
+the tests. Times are fixed, and the timestamp check is relative to arrival, so the files never go stale.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from pathlib import Path
 from typing import Any
 
+from sensorflow.config import load_rule_book
+from sensorflow.core.alarms import Alarm, Sample, TransitionEvent, step
+from sensorflow.core.clock import ms_to_iso
 from sensorflow.core.decode import encode_reading
+from sensorflow.core.records import Device
 
 HERE = Path(__file__).resolve().parent
 ARRIVAL_S = 1_795_000_000.0  # 2026-11-18T09:46:40Z
@@ -104,18 +111,128 @@ def thresholds() -> dict[str, Any]:
     dev-00004 has one 8 mm/s reading (vibration: 3 of 4) -> nothing.
     """
     payloads = []
-    for step in range(8):
-        age = 90 - step * 10
-        payloads.append(encoded(reading(0, 110 + step, "temperature", 50.0, "C", age_s=age)))
-        payloads.append(encoded(reading(2, 310 + step, "pressure", 940.0, "hPa", age_s=age)))
-        if step < 3:
-            payloads.append(encoded(reading(1, 210 + step, "humidity", 93.0, "%RH", age_s=age)))
+    for tick in range(8):
+        age = 90 - tick * 10
+        payloads.append(encoded(reading(0, 110 + tick, "temperature", 50.0, "C", age_s=age)))
+        payloads.append(encoded(reading(2, 310 + tick, "pressure", 940.0, "hPa", age_s=age)))
+        if tick < 3:
+            payloads.append(encoded(reading(1, 210 + tick, "humidity", 93.0, "%RH", age_s=age)))
     payloads.append(encoded(reading(4, 502, "vibration", 8.0, "mm/s", age_s=5)))
     payloads.append(encoded(reading(2, 318, "pressure", 1012.0, "hPa", age_s=2)))
     return event(payloads)
 
 
-SAMPLES = {"ingest-valid.json": valid, "ingest-poison.json": poison, "ingest-thresholds.json": thresholds}
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:sensorflow-local-alerts"
+ACCOUNT = "123456789012"
+
+
+def sns_event(doc: dict[str, Any], topic_arn: str = TOPIC_ARN) -> dict[str, Any]:
+    """The exact shape Lambda receives from an SNS subscription (one record per invocation)."""
+    alarm = doc["alarm"]
+    attrs = {
+        "transition": doc["transition"],
+        "severity": alarm["severity"] or "none",
+        "sensor_type": alarm["sensor_type"],
+        "site": doc["device"]["site"],
+        "device_id": alarm["device_id"],
+    }
+    return {
+        "Records": [
+            {
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": topic_arn + ":2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "SignatureVersion": "1",
+                    "Timestamp": doc["occurred_at"],
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
+                    "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+                    "Message": json.dumps(doc),
+                    "MessageAttributes": {k: {"Type": "String", "Value": v} for k, v in attrs.items()},
+                    "Type": "Notification",
+                    "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+                    "TopicArn": topic_arn,
+                    "Subject": None,
+                },
+            }
+        ]
+    }
+
+
+def eventbridge_event(doc: dict[str, Any], bus: str = "sensorflow-local-alerts") -> dict[str, Any]:
+    """The exact shape Lambda receives from an EventBridge rule target."""
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": doc["transition"],
+        "source": "sensorflow.alarms",
+        "account": ACCOUNT,
+        "time": doc["occurred_at"][:19] + "Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": copy.deepcopy(doc),
+    }
+
+
+def scheduled_event() -> dict[str, Any]:
+    """What an EventBridge schedule rule sends its target
+    (docs.aws.amazon.com/eventbridge/latest/userguide/eb-run-lambda-schedule.html)."""
+    return {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": ms_to_iso(int(ARRIVAL_S * 1000))[:19] + "Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:{ACCOUNT}:rule/sensorflow-local-heartbeat"],
+        "detail": {},
+    }
+
+
+def temperature_episode() -> list[TransitionEvent]:
+    """dev-00000 at 50 C for 70 s, then back to 21 C: the default rules raise (critical) and clear."""
+    rule = load_rule_book().get("temperature-range")
+    assert rule is not None, "sensorflow/rules.json has no temperature-range rule"
+    device = Device("dev-00000", site="plant-1", location="hall-2", model="TH-200", owner_team="ops")
+    alarm = Alarm.new("dev-00000", "temperature", rule.rule_id)
+    events: list[TransitionEvent] = []
+    start_ms = int((ARRIVAL_S - 90) * 1000)
+    for i, value in enumerate([50.0] * 8 + [21.0]):
+        ts = start_ms + i * 10_000
+        sample = Sample("dev-00000", "temperature", 110 + i, ts, ts + 1_500, value, "C")
+        alarm, emitted = step(alarm, rule, sample, device)
+        events += emitted
+    return events
+
+
+def notify_raised() -> dict[str, Any]:
+    return sns_event(temperature_episode()[0].to_message())
+
+
+def notify_cleared() -> dict[str, Any]:
+    return sns_event(temperature_episode()[-1].to_message())
+
+
+def incidents_raised_critical() -> dict[str, Any]:
+    return eventbridge_event(temperature_episode()[0].to_message())
+
+
+def incidents_cleared() -> dict[str, Any]:
+    return eventbridge_event(temperature_episode()[-1].to_message())
+
+
+SAMPLES = {
+    "ingest-valid.json": valid,
+    "ingest-poison.json": poison,
+    "ingest-thresholds.json": thresholds,
+    "notify-raised.json": notify_raised,
+    "notify-cleared.json": notify_cleared,
+    "incidents-raised-critical.json": incidents_raised_critical,
+    "incidents-cleared.json": incidents_cleared,
+    "heartbeat-schedule.json": scheduled_event,
+}
 
 
 def main() -> None:

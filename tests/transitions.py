@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import copy
-import json
 from typing import Any
 
+from events.generate import eventbridge_event, sns_event
 from sensorflow.core.alarms import event_id as transition_event_id
 
 
@@ -65,52 +64,4 @@ def transition(
     }
 
 
-def sns_event(
-    doc: dict[str, Any], topic_arn: str = "arn:aws:sns:us-east-1:123456789012:sensorflow-test-alerts"
-) -> dict[str, Any]:
-    """The exact shape Lambda receives from an SNS subscription (one record per invocation)."""
-    alarm = doc["alarm"]
-    attrs = {
-        "transition": doc["transition"],
-        "severity": alarm["severity"] or "none",
-        "sensor_type": alarm["sensor_type"],
-        "site": doc["device"]["site"],
-        "device_id": alarm["device_id"],
-    }
-    return {
-        "Records": [
-            {
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": topic_arn + ":2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
-                "EventSource": "aws:sns",
-                "Sns": {
-                    "SignatureVersion": "1",
-                    "Timestamp": doc["occurred_at"],
-                    "Signature": "EXAMPLE",
-                    "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
-                    "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
-                    "Message": json.dumps(doc),
-                    "MessageAttributes": {k: {"Type": "String", "Value": v} for k, v in attrs.items()},
-                    "Type": "Notification",
-                    "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
-                    "TopicArn": topic_arn,
-                    "Subject": None,
-                },
-            }
-        ]
-    }
-
-
-def eventbridge_event(doc: dict[str, Any], bus: str = "sensorflow-test-alerts") -> dict[str, Any]:
-    """The exact shape Lambda receives from an EventBridge rule target."""
-    return {
-        "version": "0",
-        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-        "detail-type": doc["transition"],
-        "source": "sensorflow.alarms",
-        "account": "123456789012",
-        "time": doc["occurred_at"][:19] + "Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": copy.deepcopy(doc),
-    }
+__all__ = ["eventbridge_event", "sns_event", "transition"]

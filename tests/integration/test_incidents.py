@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,6 +20,7 @@ from sensorflow.core.incident_state import Incident, incident_id, tracker_key
 from tests.integration.conftest import REGION, FakeContext
 from tests.transitions import eventbridge_event, transition
 
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 TABLE = "sensorflow-test-incidents"
 ALARM = "dev-00042#temperature#temperature-range"
 
@@ -188,3 +191,19 @@ def test_a_concurrent_writer_is_detected_and_the_event_reapplied(store: DynamoIn
         "Alarm Acknowledged",
         "Alarm Cleared",
     ]
+
+
+def test_the_incidents_sample_events_open_and_resolve_one_incident(store: DynamoIncidentStore):
+    # GIVEN the committed sample events (`sls invoke local -f incidents --path events/incidents-*.json`)
+    raised, cleared = (
+        json.loads((EVENTS / name).read_text())
+        for name in ("incidents-raised-critical.json", "incidents-cleared.json")
+    )
+    # WHEN incidents handles the raise, then the clear
+    outcomes = [incidents_handler.handler(e, FakeContext())["outcome"] for e in (raised, cleared)]
+    # THEN one incident opened and resolved by exactly those two events
+    assert outcomes == ["opened", "resolved"]
+    alarm_id = raised["detail"]["alarm"]["alarm_id"]
+    incident = store.get_incident(incident_id(alarm_id, raised["detail"]["event_id"]))
+    assert incident is not None
+    assert (incident.status, incident.resolved_by_event) == ("RESOLVED", cleared["detail"]["event_id"])

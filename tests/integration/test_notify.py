@@ -6,9 +6,11 @@ secret-looking path, like a Slack webhook) lives only in an SSM SecureString par
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -24,6 +26,7 @@ from sensorflow.localcloud.webhook_receiver import WebhookReceiver
 from tests.integration.conftest import REGION, FakeContext
 from tests.transitions import sns_event, transition
 
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 TABLE = "sensorflow-test-notifications"
 PARAMETER = "/sensorflow/test/webhook-url"
 
@@ -189,3 +192,18 @@ def test_a_plain_string_parameter_is_refused(notify_stack: NotifyStack):
     with pytest.raises(ConfigError, match="is a String, not a SecureString"):
         notify_handler.handler(sns_event(transition()), FakeContext())
     assert notify_stack.hook.requests == 0
+
+
+def test_the_notify_sample_events_each_send_one_message(notify_stack: NotifyStack):
+    # GIVEN the committed sample events (what `sls invoke local -f notify --path events/notify-*.json` sends)
+    samples = [
+        json.loads((EVENTS / name).read_text()) for name in ("notify-raised.json", "notify-cleared.json")
+    ]
+    # WHEN notify handles each
+    outcomes = [notify_handler.handler(e, FakeContext())["notifications"][0]["outcome"] for e in samples]
+    # THEN each is one message: the raise and the clear of the same temperature alarm
+    assert outcomes == ["sent", "sent"]
+    assert [m["text"].split("\n")[0] for m in notify_stack.hook.messages()] == [
+        "[CRITICAL] Alarm Raised: temperature on dev-00000",
+        "[CRITICAL] Alarm Cleared: temperature on dev-00000",
+    ]

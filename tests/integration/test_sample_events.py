@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import fastavro
 import pytest
 
 from events.generate import SAMPLES
+from handlers.heartbeat import handler as heartbeat_handler
 from handlers.ingest import handler
-from sensorflow.core import schemas
+from sensorflow import bootstrap
+from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
+from sensorflow.core import schemas, staleness
+from sensorflow.core.alarms import DeviceState, SensorSeen
 from tests.integration.conftest import FakeContext, Stack
 from tests.integration.test_ingest import read_quarantine, read_readings
 
@@ -70,3 +75,26 @@ def test_thresholds_sample_raises_and_clears_the_expected_alarms(registry: Stack
         ("Alarm Raised", "dev-00002", "warning"),
         ("Alarm Cleared", "dev-00002", "warning"),
     ]
+
+
+def test_heartbeat_sample_raises_the_device_whose_deadline_passed(lambda_env: Stack):
+    # GIVEN a device item whose sensor went silent 10 minutes ago (stale_after 300 s)
+    now_ms = time.time_ns() // 1_000_000
+    seen = now_ms - 600_000
+    state = DeviceState(
+        "dev-00000",
+        last_seq=5,
+        last_seen_ms=seen,
+        sensors={"temperature": SensorSeen(seen, seen, 21.0, 5, 300)},
+    )
+    DynamoAlarmStore(lambda_env.settings.alarms_table, lambda_env.clients["dynamodb"]).put_device(state)
+    bootstrap.heartbeat_service.cache_clear()
+    # WHEN the heartbeat handles the committed scheduled event
+    try:
+        out = heartbeat_handler(load("heartbeat-schedule.json"), FakeContext())
+    finally:
+        bootstrap.heartbeat_service.cache_clear()
+    # THEN exactly that device's Device Stale went out
+    assert out["raised"] == [staleness.stale_event_id("dev-00000", seen + 300_000)]
+    [stale] = [t for t in lambda_env.drain(lambda_env.all_alerts_queue_url) if "transition" in t]
+    assert (stale["transition"], stale["alarm"]["device_id"]) == ("Device Stale", "dev-00000")
