@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-# The installed console script, not `python -m sensorflow.cli`: run as __main__, main.py is a second module
-# whose UsageError is not the class the sub-commands raise.
+# The installed console script, as a user runs it. (Run as __main__, cli/main.py used to be a second module
+# whose UsageError was not the class the sub-commands raised; UsageError now lives in cli/errors.py.)
 SENSORFLOW = [str(Path(sys.executable).with_name("sensorflow"))]
 DOCUMENTED_KEYS = {
     "published",
