@@ -326,9 +326,11 @@ def test_the_kinesis_event_has_lambdas_exact_shape(local: LocalStack, tmp_path: 
     assert local.run() and local.runtime is not None
     # Re-run the same record through a fresh invocation to read what the handler received.
     shard = next(iter(local.runtime.mappings[0].consumers.values()))
-    from sensorflow.localcloud.emulator.event_documents import StreamRecord
+    from sensorflow.localcloud.emulator.event_documents import KinesisRecordData
 
-    record = StreamRecord("shardId-000000000000", seq, "dev-00042", json.dumps({"id": "a"}).encode(), 1.0)
+    record = KinesisRecordData(
+        "shardId-000000000000", seq, "dev-00042", json.dumps({"id": "a"}).encode(), 1.0
+    )
     payload = shard.invoke([record]).payload
     [event_record] = payload["event"]["Records"]
     role = local.lambda_.get_function_configuration(FunctionName="fn")["Role"]

@@ -22,18 +22,19 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sensorflow.localcloud.emulator.discovery import FunctionConfig
 from sensorflow.localcloud.emulator.endpoint import LOCAL_ACCOUNT_ID
 from sensorflow.localcloud.emulator.event_documents import eventbridge_event, scheduled_event, sns_event
+from sensorflow.localcloud.emulator.runtime_stats import RuntimeStats
 from sensorflow.localcloud.emulator.schedules import ScheduleError, now_utc, parse
-
-if TYPE_CHECKING:
-    from sensorflow.localcloud.emulator.runtime import LocalRuntime
+from sensorflow.localcloud.emulator.worker_pool import InvokeResult
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,23 @@ RECEIVE_WAIT_S = 1  # SQS long-poll wait for tap queues
 SQS_RECEIVE_MAX = 10  # ReceiveMessage MaxNumberOfMessages limit (SQS API reference)
 TAP_PREFIX = "sensorflow-localcloud-tap-"
 TAP_FUNCTION_TAG = "sensorflow:localcloud:function"
+
+
+class FunctionRuntime(Protocol):
+    """What async delivery needs of the runtime that owns it (``runtime.LocalRuntime`` is one): the
+    deployed functions, clients on the local endpoint, an asynchronous invoke and the counters.
+
+    A protocol rather than an import, so the runtime can import and type its ``Fanout`` without a cycle."""
+
+    @property
+    def functions(self) -> Mapping[str, FunctionConfig]: ...
+
+    @property
+    def stats(self) -> RuntimeStats: ...
+
+    def client(self, service: str) -> Any: ...
+
+    def invoke_async(self, function_name: str, event: dict[str, Any], source: str) -> InvokeResult: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +89,7 @@ class QueueSubscription:
 
 
 class Fanout:
-    def __init__(self, runtime: LocalRuntime, stack_name: str) -> None:
+    def __init__(self, runtime: FunctionRuntime, stack_name: str) -> None:
         self.runtime = runtime
         self.stack_name = stack_name
         self.deliveries: list[Delivery] = []

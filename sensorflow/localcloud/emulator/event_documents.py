@@ -11,7 +11,7 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
-class StreamRecord:
+class KinesisRecordData:
     """One Kinesis record as GetRecords returned it."""
 
     shard_id: str
@@ -30,7 +30,9 @@ def iso_millis(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def kinesis_event_record(record: StreamRecord, stream_arn: str, role_arn: str, region: str) -> dict[str, Any]:
+def kinesis_event_record(
+    record: KinesisRecordData, stream_arn: str, role_arn: str, region: str
+) -> dict[str, Any]:
     # Source: docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html (example Kinesis record event)
     return {
         "kinesis": {
@@ -54,14 +56,14 @@ def kinesis_event_record(record: StreamRecord, stream_arn: str, role_arn: str, r
 KINESIS_RECORD_OVERHEAD_BYTES = 700
 
 
-def kinesis_record_size(record: StreamRecord) -> int:
+def kinesis_record_size(record: KinesisRecordData) -> int:
     """An upper estimate of one record's bytes in the invoke payload."""
     return 4 * ((len(record.data) + 2) // 3) + len(record.partition_key) + KINESIS_RECORD_OVERHEAD_BYTES
 
 
 def kinesis_failure_record(
     *,
-    records: Sequence[StreamRecord],
+    records: Sequence[KinesisRecordData],
     stream_arn: str,
     function_arn: str,
     condition: str,

@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sensorflow.localcloud.emulator.discovery import INFINITE, FunctionConfig, KinesisMapping
 from sensorflow.localcloud.emulator.event_documents import (
-    StreamRecord,
+    KinesisRecordData,
     kinesis_event_record,
     kinesis_failure_record,
     kinesis_record_size,
@@ -55,7 +55,7 @@ FailureSender = Callable[[str, dict[str, Any]], None]
 class Batch:
     """Records from the head of a lane, with how often this exact batch was invoked and retried."""
 
-    records: tuple[StreamRecord, ...]
+    records: tuple[KinesisRecordData, ...]
     invokes: int = 0
     retries: int = 0
 
@@ -69,7 +69,7 @@ class Verdict:
     reason: str = ""
 
 
-def judge(result: InvokeResult, batch: Sequence[StreamRecord], report_item_failures: bool) -> Verdict:
+def judge(result: InvokeResult, batch: Sequence[KinesisRecordData], report_item_failures: bool) -> Verdict:
     """Classify a result. Partial responses count only with ``ReportBatchItemFailures``; an empty or null
     ``itemIdentifier``, a wrong key, or an identifier not in the batch fails the whole batch; several
     failures checkpoint at the lowest sequence number.
@@ -108,7 +108,7 @@ class Lane:
     def __init__(self, owner: ShardConsumer, index: int) -> None:
         self.owner = owner
         self.index = index
-        self.buffer: deque[StreamRecord] = deque()
+        self.buffer: deque[KinesisRecordData] = deque()
         self.received_at: deque[float] = deque()  # monotonic time each buffered record arrived here
         self.cond = threading.Condition()
         self.in_flight = False
@@ -116,7 +116,7 @@ class Lane:
             target=self._run, name=f"esm-{owner.mapping.function_name}-{owner.shard_id}-{index}", daemon=True
         )
 
-    def add(self, records: Sequence[StreamRecord]) -> None:
+    def add(self, records: Sequence[KinesisRecordData]) -> None:
         now = time.monotonic()
         with self.cond:
             self.buffer.extend(records)
@@ -149,8 +149,8 @@ class Lane:
                     self.cond.wait(0.5)
         return None
 
-    def _take(self, limit: int) -> tuple[StreamRecord, ...]:
-        taken: list[StreamRecord] = []
+    def _take(self, limit: int) -> tuple[KinesisRecordData, ...]:
+        taken: list[KinesisRecordData] = []
         size = 0
         for record in self.buffer:
             size += kinesis_record_size(record)
@@ -159,7 +159,7 @@ class Lane:
             taken.append(record)
         return tuple(taken)
 
-    def _commit(self, records: Sequence[StreamRecord], processed: bool = True) -> None:
+    def _commit(self, records: Sequence[KinesisRecordData], processed: bool = True) -> None:
         """Advance the checkpoint past ``records``, which are always the head of the buffer."""
         with self.cond:
             for record in records:
@@ -235,7 +235,7 @@ class Lane:
         owner.stats.add("mapping", mapping.uuid, "retries")
         owner.stopping.wait(owner.retry_backoff(retries))
 
-    def _split_expired(self, batch: Batch) -> tuple[tuple[StreamRecord, ...], Batch]:
+    def _split_expired(self, batch: Batch) -> tuple[tuple[KinesisRecordData, ...], Batch]:
         max_age = self.owner.mapping.maximum_record_age_s
         if max_age == INFINITE:
             return (), batch
@@ -324,7 +324,7 @@ class ShardConsumer:
             raw = response.get("Records", [])
             if raw:
                 records = [
-                    StreamRecord(
+                    KinesisRecordData(
                         shard_id=self.shard_id,
                         sequence_number=r["SequenceNumber"],
                         partition_key=r["PartitionKey"],
@@ -334,7 +334,7 @@ class ShardConsumer:
                     for r in raw
                 ]
                 self.last_read = records[-1].sequence_number
-                by_lane: dict[int, list[StreamRecord]] = {}
+                by_lane: dict[int, list[KinesisRecordData]] = {}
                 for record in records:
                     by_lane.setdefault(lane_for(record.partition_key, len(self.lanes)), []).append(record)
                 for index, lane_records in by_lane.items():
@@ -349,7 +349,7 @@ class ShardConsumer:
             self.stopping.wait(max(0.0, GET_RECORDS_MIN_INTERVAL_S - (time.monotonic() - started)))
 
     # -- called by lanes -------------------------------------------------------------------------------
-    def invoke(self, records: Sequence[StreamRecord]) -> InvokeResult:
+    def invoke(self, records: Sequence[KinesisRecordData]) -> InvokeResult:
         function = self.esm.function
         event = {
             "Records": [
@@ -359,7 +359,7 @@ class ShardConsumer:
         }
         return self.esm.invoker(function.name, event)
 
-    def note(self, records: Sequence[StreamRecord], result: InvokeResult, verdict: Verdict) -> None:
+    def note(self, records: Sequence[KinesisRecordData], result: InvokeResult, verdict: Verdict) -> None:
         outcome = verdict.kind
         if result.timed_out:
             outcome = "timeout"
@@ -380,11 +380,11 @@ class ShardConsumer:
         if outcome != "ok":
             self.stats.add("mapping", self.mapping.uuid, "failed_invocations")
 
-    def checkpointed(self, record: StreamRecord) -> None:
+    def checkpointed(self, record: KinesisRecordData) -> None:
         self.stats.set("shard", f"{self.mapping.uuid}/{self.shard_id}", "checkpoint", record.sequence_int)
 
     def discard(
-        self, records: Sequence[StreamRecord], condition: str, invokes: int, result: InvokeResult | None
+        self, records: Sequence[KinesisRecordData], condition: str, invokes: int, result: InvokeResult | None
     ) -> None:
         self.stats.add("mapping", self.mapping.uuid, "batches_discarded")
         self.stats.add("mapping", self.mapping.uuid, "records_discarded", len(records))

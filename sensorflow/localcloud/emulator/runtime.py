@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sensorflow.localcloud.emulator.async_delivery import Fanout
 from sensorflow.localcloud.emulator.discovery import (
     FunctionConfig,
     KinesisMapping,
@@ -53,7 +54,7 @@ class LocalRuntime:
         self.stats = RuntimeStats()
         self.functions: dict[str, FunctionConfig] = {}
         self.mappings: list[KinesisEventSourceMapping] = []
-        self.fanout: Any = None
+        self.fanout: Fanout | None = None
         self._pools: dict[str, FunctionPool] = {}
         self._pools_lock = threading.Lock()
         self._clients: dict[str, Any] = {}
@@ -73,8 +74,6 @@ class LocalRuntime:
         for mapping in mappings:
             self._start_mapping(mapping)
         if self.stack_name:
-            from sensorflow.localcloud.emulator.async_delivery import Fanout
-
             self.fanout = Fanout(self, self.stack_name)
             self.fanout.start()
         if warm:
