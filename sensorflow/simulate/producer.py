@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from sensorflow.core.backoff import jittered_delay
 from sensorflow.simulate.errors import ProducerError
 
 # Kinesis quotas. Source: docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html and the
@@ -245,9 +246,11 @@ class KinesisProducer:
                         on_done(record, code)
                 return
             stats.retried += len(retry)
-            # Full jitter: aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter
-            ceiling = min(self._max_backoff_s, self._base_backoff_s * 2 ** (attempt - 1))
-            self._sleep(self._rng.uniform(0.0, ceiling))
+            # The wait after send number `attempt` is uniform below min(max, base * 2 ** (attempt - 1)):
+            # jittered_delay doubles from 2 * base_s at its attempt 1, hence base / 2. Halving is exact
+            # in binary floating point, so the delays (and the rng's draws) are the same as before.
+            delay = jittered_delay(attempt, self._base_backoff_s / 2, self._max_backoff_s, self._rng.uniform)
+            self._sleep(delay)
             pending = [(record, size) for record, size, _, _ in retry]
 
     def _put(self, pending: list[tuple[OutgoingRecord, int]], stats: _Stats) -> list[tuple[str | None, str]]:
