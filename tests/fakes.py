@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
 
-from sensorflow.core.errors import TransientError
-from sensorflow.core.ports import AlarmOutcome, QuarantineEntry, RemainingTime
+from sensorflow.core import staleness
+from sensorflow.core.alarms import Alarm, DeviceState
+from sensorflow.core.contract import TransitionView
+from sensorflow.core.errors import DeliveryError, TransientError
+from sensorflow.core.incident_state import Decision, Incident, Tracker, tracker_key
+from sensorflow.core.ports import (
+    AlarmOutcome,
+    Claim,
+    QuarantineEntry,
+    RemainingTime,
+    StoredAlarm,
+    StoredDevice,
+    StoredTransition,
+    TransitionLike,
+    VersionConflictError,
+)
 from sensorflow.core.records import Device, EnrichedReading
 
 
 class FakeRegistry:
+    """Stands in for ``sensorflow.adapters.dynamodb_registry.DynamoDeviceRegistry``; ``failing`` ids raise
+    ``TransientError`` as a throttled GetItem does."""
+
     def __init__(self, devices: Sequence[Device] = (), failing: set[str] | None = None) -> None:
         self.devices = {d.device_id: d for d in devices}
         self.failing = failing or set()
@@ -25,6 +46,8 @@ class FakeRegistry:
 
 
 class FakeReadingSink:
+    """Stands in for ``sensorflow.adapters.s3_readings.S3ReadingSink``: a put replaces the object."""
+
     def __init__(self, fail: bool = False) -> None:
         self.objects: dict[str, list[EnrichedReading]] = {}
         self.fail = fail
@@ -36,6 +59,8 @@ class FakeReadingSink:
 
 
 class FakeQuarantineSink:
+    """Stands in for ``sensorflow.adapters.s3_quarantine.S3QuarantineSink``."""
+
     def __init__(self, fail: bool = False) -> None:
         self.objects: dict[str, list[QuarantineEntry]] = {}
         self.fail = fail
@@ -61,3 +86,345 @@ class FakeAlarms:
                 out.fail_from(i)
                 break
         return out
+
+
+# --- alarm state (the evaluator and the heartbeat) ------------------------------------------------------
+
+Interleave = Callable[[], object]  # another writer; its result is ignored
+
+
+def stored_outbox(outbox: Sequence[TransitionLike]) -> tuple[StoredTransition, ...]:
+    """An outbox as the real store reads it back: JSON documents, with the publishers still owed them."""
+    return tuple(
+        StoredTransition(t.event_id, json.loads(json.dumps(t.to_message())), getattr(t, "pending", None))
+        for t in outbox
+    )
+
+
+class FakeAlarmStore:
+    """Stands in for ``sensorflow.adapters.dynamodb_alarms.DynamoAlarmStore`` (``AlarmStore`` and
+    ``StaleDeviceStore``): one dict of items keyed like the table's ``alarm_id``.
+
+    Same contract as the real one: ``put_*`` succeeds if the item is absent or still at the given version
+    and stores the state at ``version + 1`` together with its outbox (a put replaces the whole item, so an
+    empty outbox removes it); ``clear_*outbox`` is an update, conditional on the version only (an absent
+    item fails it) and touches nothing but the outbox and the version; a lost race raises
+    ``VersionConflictError``. ``due_devices`` is the ``stale-deadlines`` index Query.
+
+    Faults: ``fail_loads`` / ``fail_writes[key]`` make the next N calls raise ``TransientError``;
+    ``interleave(key, fn)`` runs ``fn`` (another writer, through this store) just before the next
+    conditional write of ``key``, so the service's write then conflicts for real.
+    """
+
+    def __init__(self) -> None:
+        self.alarms: dict[str, StoredAlarm] = {}
+        self.devices: dict[str, StoredDevice] = {}  # by device id (the item is "<device_id>#__device__")
+        self.fail_loads = 0
+        self.fail_writes: dict[str, int] = {}
+        self.writes: list[tuple[str, str, int]] = []  # (operation, item key, version written)
+        self.loads: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+        self._interleaved: dict[str, list[Interleave]] = {}
+        self._interleaving = False
+
+    # --- test set-up and read-back ----------------------------------------------------------------------
+
+    def interleave(self, key: str, fn: Interleave, times: int = 1) -> None:
+        self._interleaved.setdefault(key, []).extend([fn] * times)
+
+    def _run_interleaved(self, fn: Interleave) -> None:
+        # The other writer's own writes go straight through: one interleaving per write of the service.
+        self._interleaving = True
+        try:
+            fn()
+        finally:
+            self._interleaving = False
+
+    def seed_alarm(self, alarm: Alarm, outbox: Sequence[TransitionLike] = ()) -> Alarm:
+        return self.put_alarm(alarm, outbox)
+
+    def seed_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState:
+        return self.put_device(state, outbox)
+
+    def get_alarm(self, alarm_key: str) -> StoredAlarm | None:
+        return self.alarms.get(alarm_key)
+
+    # --- the port ---------------------------------------------------------------------------------------
+
+    def load(
+        self, alarm_ids: Sequence[str], device_ids: Sequence[str]
+    ) -> tuple[dict[str, StoredAlarm], dict[str, StoredDevice]]:
+        self.loads.append((tuple(alarm_ids), tuple(device_ids)))
+        if self.fail_loads:
+            self.fail_loads -= 1
+            raise TransientError("dynamodb:BatchGetItem failed: ProvisionedThroughputExceededException")
+        alarms = {k: copy.deepcopy(self.alarms[k]) for k in alarm_ids if k in self.alarms}
+        devices = {d: copy.deepcopy(self.devices[d]) for d in device_ids if d in self.devices}
+        return alarms, devices
+
+    def due_devices(self, bucket: str, now_ms: int) -> list[DeviceState]:
+        due = [
+            copy.deepcopy(s.state)
+            for s in self.devices.values()
+            if s.state.stale_bucket == bucket
+            and s.state.stale_deadline_ms is not None
+            and s.state.stale_deadline_ms <= now_ms
+        ]
+        # The index's sort key is the deadline; ties come back in no set order (device id here).
+        return sorted(due, key=lambda s: (s.stale_deadline_ms or 0, s.device_id))
+
+    def put_alarm(self, alarm: Alarm, outbox: Sequence[TransitionLike]) -> Alarm:
+        stored = self._before_write(alarm.alarm_id)
+        self._check(alarm.alarm_id, None if stored is None else stored.alarm.version, alarm.version, put=True)
+        new = replace(alarm, version=alarm.version + 1)
+        self.alarms[alarm.alarm_id] = StoredAlarm(new, stored_outbox(outbox))
+        self.writes.append(("put_alarm", alarm.alarm_id, new.version))
+        return new
+
+    def clear_outbox(self, alarm: Alarm, keep: Sequence[TransitionLike] = ()) -> Alarm:
+        stored = self._before_write(alarm.alarm_id)
+        self._check(alarm.alarm_id, None if stored is None else stored.alarm.version, alarm.version)
+        assert stored is not None
+        version = alarm.version + 1
+        self.alarms[alarm.alarm_id] = StoredAlarm(replace(stored.alarm, version=version), stored_outbox(keep))
+        self.writes.append(("clear_outbox", alarm.alarm_id, version))
+        return replace(alarm, version=version)
+
+    def put_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState:
+        stored = self._before_write(state.item_id)
+        self._check(state.item_id, None if stored is None else stored.state.version, state.version, put=True)
+        new = replace(state, version=state.version + 1)
+        self.devices[state.device_id] = StoredDevice(copy.deepcopy(new), stored_outbox(outbox))
+        self.writes.append(("put_device", state.item_id, new.version))
+        return new
+
+    def clear_device_outbox(self, state: DeviceState, keep: Sequence[TransitionLike] = ()) -> DeviceState:
+        stored = self._before_write(state.item_id)
+        self._check(state.item_id, None if stored is None else stored.state.version, state.version)
+        assert stored is not None
+        version = state.version + 1
+        self.devices[state.device_id] = StoredDevice(
+            replace(stored.state, version=version), stored_outbox(keep)
+        )
+        self.writes.append(("clear_device_outbox", state.item_id, version))
+        return replace(state, version=version)
+
+    def _before_write(self, key: str) -> Any:
+        waiting = self._interleaved.get(key)
+        if waiting and not self._interleaving:
+            self._run_interleaved(waiting.pop(0))
+        if self.fail_writes.get(key):
+            self.fail_writes[key] -= 1
+            raise TransientError(f"dynamodb:PutItem failed: ProvisionedThroughputExceededException ({key})")
+        if key.endswith(staleness.DEVICE_ITEM_SUFFIX):
+            return self.devices.get(key[: -len(staleness.DEVICE_ITEM_SUFFIX)])
+        return self.alarms.get(key)
+
+    @staticmethod
+    def _check(key: str, stored_version: int | None, expected: int, put: bool = False) -> None:
+        # PutItem: "attribute_not_exists(alarm_id) OR version = :expected"; UpdateItem: "version = :expected".
+        if stored_version is None and put:
+            return
+        if stored_version != expected:
+            raise VersionConflictError(f"{key} changed since version {expected}")
+
+
+class FakeHeartbeatCheckpoint:
+    """Stands in for ``sensorflow.adapters.dynamodb_heartbeat.DynamoHeartbeatCheckpoint``: the
+    ``through_minute`` of the ``__heartbeat__`` item, monotonic (a move backwards is silently refused)."""
+
+    def __init__(self, through_minute: int | None = None) -> None:
+        self.through_minute = through_minute
+        self.advances: list[int] = []  # every call, refused ones included
+
+    def get(self) -> int | None:
+        return self.through_minute
+
+    def advance(self, minute: int) -> None:
+        self.advances.append(minute)
+        if self.through_minute is None or self.through_minute < minute:
+            self.through_minute = minute
+
+
+class FakePublisher:
+    """Stands in for ``SnsTransitionPublisher`` (``name="sns"``) or ``EventBridgeTransitionPublisher``
+    (``name="eventbridge"``): records, in order, the documents it delivered.
+
+    Faults: ``fail_ids`` are refused on every call until removed; ``fail_calls`` makes the next N calls
+    refuse everything; ``fail_transitions`` refuses events by transition name. Refused events are not
+    delivered and come back in the returned set, as the real publishers report throttled entries.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        fail_ids: set[str] | None = None,
+        fail_calls: int = 0,
+        fail_transitions: set[str] | None = None,
+    ) -> None:
+        self.name = name
+        self.fail_ids = set(fail_ids or ())
+        self.fail_calls = fail_calls
+        self.fail_transitions = set(fail_transitions or ())
+        self.delivered: list[dict[str, Any]] = []
+        self.calls: list[list[str]] = []  # event ids asked for, per call
+
+    def publish(self, transitions: Sequence[TransitionLike], remaining_ms: RemainingTime) -> set[str]:
+        self.calls.append([t.event_id for t in transitions])
+        if self.fail_calls:
+            self.fail_calls -= 1
+            return {t.event_id for t in transitions}
+        failed: set[str] = set()
+        for t in transitions:
+            doc = json.loads(json.dumps(t.to_message()))  # what a subscriber receives: the JSON document
+            if t.event_id in self.fail_ids or doc["transition"] in self.fail_transitions:
+                failed.add(t.event_id)
+            else:
+                self.delivered.append(doc)
+        return failed
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [d["event_id"] for d in self.delivered]
+
+    @property
+    def transitions(self) -> list[str]:
+        return [d["transition"] for d in self.delivered]
+
+
+# --- notify --------------------------------------------------------------------------------------------
+
+
+class FakeNotificationLedger:
+    """Stands in for ``sensorflow.adapters.dynamodb_notifications.DynamoNotificationLedger``.
+
+    ``claim`` takes the event if it is new, its last attempt failed, or the earlier claim's lease ended
+    before ``now``; otherwise it reports ``sent`` or ``busy``. ``mark_sent`` / ``mark_failed`` apply only
+    while the caller's token still holds the claim (a lost claim is ignored, as the real one logs it).
+    ``fail_mark_sent`` makes the next N ``mark_sent`` calls raise ``TransientError``.
+    """
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.fail_mark_sent = 0
+
+    def claim(self, event: TransitionView, token: str, now_ms: int, lease_until_ms: int) -> Claim:
+        item = self.items.get(event.event_id)
+        takeable = (
+            item is None
+            or item["status"] == "failed"
+            or (item["status"] == "sending" and item.get("lease_until_ms", now_ms) < now_ms)
+        )
+        if not takeable:
+            assert item is not None
+            return Claim("sent" if item["status"] == "sent" else "busy", token)
+        item = item or {"attempts": 0}
+        item.update(
+            status="sending",
+            claim_token=token,
+            lease_until_ms=lease_until_ms,
+            claimed_at_ms=now_ms,
+            transition=event.transition,
+            alarm_id=event.alarm.alarm_id,
+            attempts=item["attempts"] + 1,
+        )
+        self.items[event.event_id] = item
+        return Claim("claimed", token)
+
+    def mark_sent(self, event_id: str, token: str, now_ms: int) -> None:
+        if self.fail_mark_sent:
+            self.fail_mark_sent -= 1
+            raise TransientError("dynamodb:UpdateItem notification failed: InternalServerError")
+        self._finish(event_id, token, status="sent", sent_at_ms=now_ms)
+
+    def mark_failed(self, event_id: str, token: str, error: str) -> None:
+        self._finish(event_id, token, status="failed", last_error=error[:500])
+
+    def _finish(self, event_id: str, token: str, **values: Any) -> None:
+        item = self.items.get(event_id)
+        if item is None or item.get("claim_token") != token:
+            return  # our lease ran out and another invocation claimed the event: its outcome counts
+        item.update(values)
+        item.pop("lease_until_ms", None)
+
+
+class FakeSender:
+    """Stands in for ``sensorflow.adapters.webhook_sender.WebhookSender``: keeps the messages it
+    delivered; ``fail_next`` raises ``DeliveryError`` (retries exhausted) on the next N sends."""
+
+    def __init__(self, fail_next: int = 0) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.attempts = 0
+        self.fail_next = fail_next
+
+    def send(self, message: dict[str, Any], remaining_ms: RemainingTime) -> None:
+        self.attempts += 1
+        if self.fail_next:
+            self.fail_next -= 1
+            raise DeliveryError("webhook delivery failed after 5 attempt(s): HTTP 502")
+        self.messages.append(copy.deepcopy(message))
+
+
+# --- incidents -----------------------------------------------------------------------------------------
+
+
+class FakeIncidentStore:
+    """Stands in for ``sensorflow.adapters.dynamodb_incidents.DynamoIncidentStore``: trackers and
+    incidents in one dict keyed by ``incident_id`` (a tracker's is ``alarm#<alarm_id>``).
+
+    ``save`` is one transaction: the tracker put is conditional on ``before.version`` (absent if 0), the
+    incident put on its own version (absent if 0); if either check fails nothing is written and
+    ``VersionConflictError`` is raised. Both are written at ``version + 1``.
+    ``interleave(fn)`` runs ``fn`` (another invocation, through this store) just before the next save.
+    """
+
+    def __init__(self) -> None:
+        self.items: dict[str, Tracker | Incident] = {}
+        self.saves = 0  # committed transactions
+        self.conflicts = 0
+        self._interleaved: list[Interleave] = []
+        self._interleaving = False
+
+    def interleave(self, fn: Interleave, times: int = 1) -> None:
+        self._interleaved.extend([fn] * times)
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        item = self.items.get(incident_id)
+        return item if isinstance(item, Incident) else None
+
+    def tracker(self, alarm_id: str) -> Tracker | None:
+        item = self.items.get(tracker_key(alarm_id))
+        return item if isinstance(item, Tracker) else None
+
+    def load(self, alarm_id: str) -> tuple[Tracker, Incident | None]:
+        tracker = self.tracker(alarm_id)
+        if tracker is None:
+            return Tracker(alarm_id), None
+        current = self.get_incident(tracker.open_incident_id) if tracker.open_incident_id else None
+        return tracker, current
+
+    def save(self, before: Tracker, decision: Decision) -> None:
+        if self._interleaved and not self._interleaving:
+            # The other invocation's own save goes straight through: one interleaving per save of ours.
+            self._interleaving = True
+            try:
+                self._interleaved.pop(0)()
+            finally:
+                self._interleaving = False
+        puts: list[tuple[str, Tracker | Incident, int]] = [
+            (
+                tracker_key(before.alarm_id),
+                replace(decision.tracker, version=before.version + 1),
+                before.version,
+            )
+        ]
+        if decision.incident is not None:
+            inc = decision.incident
+            puts.append((inc.incident_id, replace(inc, version=inc.version + 1), inc.version))
+        for key, _, expected in puts:
+            stored = self.items.get(key)
+            if (stored is not None) if expected == 0 else (stored is None or stored.version != expected):
+                self.conflicts += 1
+                raise VersionConflictError(f"incidents for {before.alarm_id} changed concurrently")
+        for key, item, _ in puts:
+            self.items[key] = item
+        self.saves += 1

@@ -1,0 +1,282 @@
+"""The alarm evaluator over in-memory fakes: the store's optimistic versions and outbox, two publishers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import pytest
+
+from sensorflow.core import alarms as am
+from sensorflow.core.errors import ConfigError
+from sensorflow.core.ports import StoredTransition
+from sensorflow.core.records import Device, EnrichedReading, Reading
+from sensorflow.core.rules import parse_rule_book
+from sensorflow.services.alarm_evaluator import AlarmEvaluator
+from tests.factories import NOW_MS, SHARD, device, seq_number
+from tests.fakes import FakeAlarmStore, FakePublisher
+
+RULES = parse_rule_book(
+    {
+        "version": 2,
+        "rules": [
+            {
+                "id": "temperature-range",
+                "sensor_type": "temperature",
+                "warning": {"min": 0.0, "max": 35.0},
+                "critical": {"min": -10.0, "max": 45.0},
+                "for_seconds": 60,
+                "deadband": 1.0,
+                "stale_after_seconds": 300,
+            }
+        ],
+    },
+    {"temperature"},
+)
+[RULE] = RULES.for_sensor("temperature")
+ALARM = "dev-00001#temperature#temperature-range"
+DEVICE_KEY = "dev-00001#__device__"
+T0 = NOW_MS - 600_000
+
+# Readings every 10 s of device time: two normal, eight at 40 C (warning held 60 s from index 2 to 8),
+# seven at 50 C (critical held 60 s from index 10 to 16), then two at 30 C (below the 34 C clear line).
+BATCH = [20.0, 20.0, *[40.0] * 8, *[50.0] * 7, 30.0, 30.0]
+RAISE_AT, ESCALATE_AT, CLEAR_AT = 8, 16, 17
+
+
+def plenty() -> int:
+    return 60_000
+
+
+def enriched(values: Sequence[float], first_seq: int = 1, dev: Device | None = None) -> list[EnrichedReading]:
+    registered = dev or device("dev-00001")
+    out = []
+    for i, v in enumerate(values):
+        ts = T0 + i * 10_000
+        r = Reading("dev-00001", "temperature", v, "C", ts, first_seq + i)
+        out.append(EnrichedReading(r, registered, v, "C", ts + 300, SHARD, seq_number(first_seq + i)))
+    return out
+
+
+def eid(transition: str, index: int, first_seq: int = 1) -> str:
+    """The deterministic id of the transition caused by reading ``index`` (seq = first_seq + index)."""
+    return am.event_id(ALARM, transition, first_seq + index)
+
+
+def emitted(items) -> list[tuple[int, str, str]]:
+    return [(e.index, e.event.to_message()["transition"], e.event.event_id) for e in items]
+
+
+def build(store: FakeAlarmStore | None = None):
+    store = store or FakeAlarmStore()
+    sns, bus = FakePublisher("sns"), FakePublisher("eventbridge")
+    return AlarmEvaluator(store, RULES, [sns, bus]), store, sns, bus
+
+
+EXPECTED = [
+    (RAISE_AT, "Alarm Raised", eid("Alarm Raised", RAISE_AT)),
+    (ESCALATE_AT, "Alarm Escalated", eid("Alarm Escalated", ESCALATE_AT)),
+    (CLEAR_AT, "Alarm Cleared", eid("Alarm Cleared", CLEAR_AT)),
+]
+
+
+def test_raise_escalate_and_clear_over_one_batch():
+    # GIVEN no stored state
+    evaluator, store, sns, bus = build()
+    # WHEN one batch crosses warning, then critical, then falls back below the clear line
+    out = evaluator.evaluate(enriched(BATCH), plenty)
+    # THEN exactly three transitions come out, in order, each at the reading that caused it
+    assert emitted(out.events) == EXPECTED
+    assert (out.undelivered, out.failed_from, out.skipped) == ([], None, 0)
+    assert [(d["alarm"]["severity"], d["reading"]["seq"]) for d in sns.delivered] == [
+        ("warning", RAISE_AT + 1),
+        ("critical", ESCALATE_AT + 1),
+        ("critical", CLEAR_AT + 1),  # a clear carries the severity it had, for critical-only filters
+    ]
+    # AND both publishers got the same events, in one call each
+    assert sns.event_ids == bus.event_ids == [e for _, _, e in EXPECTED]
+    assert (len(sns.calls), len(bus.calls)) == (1, 1)
+    # AND the alarm and the device were each written once with their outbox, then the outbox was cleared
+    assert store.writes == [
+        ("put_alarm", ALARM, 1),
+        ("put_device", DEVICE_KEY, 1),
+        ("clear_outbox", ALARM, 2),
+    ]
+    assert out.writes == 3
+    stored = store.alarms[ALARM]
+    assert (stored.alarm.state, stored.alarm.severity, stored.alarm.last_seq, stored.outbox) == (
+        "NORMAL",
+        None,
+        len(BATCH),
+        (),
+    )
+    dev = store.devices["dev-00001"]
+    assert (dev.state.last_seq, dev.state.stale_deadline_ms, dev.outbox) == (
+        len(BATCH),
+        T0 + (len(BATCH) - 1) * 10_000 + 300_000,
+        (),
+    )
+
+
+def test_a_replayed_batch_emits_nothing_new():
+    # GIVEN a batch that was evaluated and published
+    evaluator, store, sns, bus = build()
+    evaluator.evaluate(enriched(BATCH), plenty)
+    writes_before = list(store.writes)
+    # WHEN the same batch is delivered again (Lambda retry, producer duplicate)
+    out = evaluator.evaluate(enriched(BATCH), plenty)
+    # THEN every reading is below the high-water mark: nothing is written or published
+    assert (out.skipped, out.events, out.undelivered, out.failed_from, out.writes) == (
+        len(BATCH),
+        [],
+        [],
+        None,
+        0,
+    )
+    assert store.writes == writes_before
+    assert (len(sns.calls), len(bus.calls)) == (1, 1)
+    assert sns.event_ids == bus.event_ids == [e for _, _, e in EXPECTED]
+
+
+def test_a_publish_failure_stays_in_the_outbox_and_is_resent_only_to_the_publisher_that_missed_it():
+    # GIVEN SNS takes everything and EventBridge refuses the escalation
+    readings = enriched(BATCH)
+    escalated = eid("Alarm Escalated", ESCALATE_AT)
+    evaluator, store, sns, bus = build()
+    bus.fail_ids = {escalated}
+    # WHEN the batch is evaluated
+    out = evaluator.evaluate(readings, plenty)
+    # THEN the escalation is undelivered, and the batch fails from the escalation's reading
+    assert emitted(out.events) == [EXPECTED[0], EXPECTED[2]]
+    assert emitted(out.undelivered) == [EXPECTED[1]]
+    assert out.failed_from == ESCALATE_AT
+    # AND the alarm's outbox keeps it, owed to EventBridge only; the state itself is committed
+    stored = store.alarms[ALARM]
+    assert [(t.event_id, t.pending) for t in stored.outbox] == [(escalated, ("eventbridge",))]
+    assert isinstance(stored.outbox[0], StoredTransition)
+    assert (stored.alarm.state, stored.alarm.last_seq) == ("NORMAL", len(BATCH))
+    assert sns.event_ids == [e for _, _, e in EXPECTED]
+    assert bus.event_ids == [EXPECTED[0][2], EXPECTED[2][2]]
+    # WHEN EventBridge recovers and Lambda redelivers from the failed record
+    bus.fail_ids = set()
+    sns_calls = len(sns.calls)
+    again = evaluator.evaluate(readings[ESCALATE_AT:], plenty)
+    # THEN the replayed readings are skipped and the escalation goes to EventBridge, and only there
+    assert (again.skipped, again.failed_from, emitted(again.events)) == (
+        len(BATCH) - ESCALATE_AT,
+        None,
+        [(0, "Alarm Escalated", escalated)],  # index: the first redelivered reading touching the alarm
+    )
+    assert len(sns.calls) == sns_calls
+    assert sns.event_ids == [e for _, _, e in EXPECTED]  # SNS subscribers saw it exactly once
+    assert bus.calls[-1] == [escalated]
+    assert bus.event_ids == [EXPECTED[0][2], EXPECTED[2][2], escalated]
+    assert store.alarms[ALARM].outbox == ()
+
+
+def test_both_publishers_down_keeps_everything_and_fails_from_the_first_transition():
+    # GIVEN both publishers refuse their next call
+    evaluator, store, sns, bus = build()
+    sns.fail_calls = bus.fail_calls = 1
+    # WHEN the batch is evaluated
+    out = evaluator.evaluate(enriched(BATCH), plenty)
+    # THEN nothing is delivered, every transition is kept owed to both, failing from the raise
+    assert (out.events, emitted(out.undelivered), out.failed_from) == ([], EXPECTED, RAISE_AT)
+    assert [(t.event_id, t.pending) for t in store.alarms[ALARM].outbox] == [
+        (e, ("eventbridge", "sns")) for _, _, e in EXPECTED
+    ]
+    assert sns.delivered == bus.delivered == []
+
+
+def test_a_version_conflict_is_reread_and_reapplied():
+    # GIVEN an active warning alarm (raised at the seventh reading)
+    evaluator, store, sns, bus = build()
+    evaluator.evaluate(enriched([40.0] * 7), plenty)
+    assert store.alarms[ALARM].alarm.state == "ACTIVE"
+    ack_at = T0 + 65_000
+
+    def operator_acknowledges() -> None:
+        current = store.alarms[ALARM].alarm
+        acked, events = am.acknowledge(current, "ana", "looking", ack_at, RULE)
+        store.put_alarm(acked, events)  # the operator CLI writes state + outbox, publishes later
+
+    # AND the operator acknowledges between the evaluator's read and its write
+    store.interleave(ALARM, operator_acknowledges)
+    # WHEN a critical excursion (held 60 s) arrives
+    out = evaluator.evaluate(enriched([50.0] * 7, first_seq=8), plenty)
+    # THEN the first write lost the race; the evaluator re-read the alarm and re-applied on top of the ack
+    assert store.loads[-1] == ((ALARM,), ())
+    assert emitted(out.events) == [
+        (0, "Alarm Acknowledged", am.event_id(ALARM, "Alarm Acknowledged", ack_at)),
+        (6, "Alarm Escalated", am.event_id(ALARM, "Alarm Escalated", 14)),
+    ]
+    assert out.failed_from is None
+    assert sns.event_ids[1:] == bus.event_ids[1:] == [e.event.event_id for e in out.events]
+    # AND the escalation made the acknowledged alarm active again, outbox drained
+    final = store.alarms[ALARM]
+    assert (final.alarm.state, final.alarm.severity, final.alarm.acknowledged_by, final.outbox) == (
+        "ACTIVE",
+        "critical",
+        None,
+        (),
+    )
+    assert store.writes[-4:] == [
+        ("put_alarm", ALARM, 3),  # the operator's acknowledgement
+        ("put_alarm", ALARM, 4),  # the evaluator's re-applied write
+        ("put_device", DEVICE_KEY, 2),
+        ("clear_outbox", ALARM, 5),
+    ]
+
+
+def test_conflicts_beyond_the_retry_limit_fail_from_the_alarm_and_keep_the_device_back():
+    # GIVEN another writer moves the alarm before every one of the evaluator's writes
+    store = FakeAlarmStore()
+    evaluator = AlarmEvaluator(store, RULES, [FakePublisher("sns")], max_conflict_retries=2)
+
+    def another_writer() -> None:
+        current = store.alarms.get(ALARM)
+        base = current.alarm if current else am.Alarm.new("dev-00001", "temperature", "temperature-range")
+        store.put_alarm(replace(base, note="touched"), [])
+
+    store.interleave(ALARM, another_writer, times=3)
+    # WHEN a batch is evaluated
+    out = evaluator.evaluate(enriched(BATCH), plenty)
+    # THEN it fails from the alarm's first reading, publishes nothing and leaves the device item unwritten
+    assert (out.failed_from, out.events, out.writes) == (0, [], 0)
+    assert "dev-00001" not in store.devices
+    assert store.alarms[ALARM].alarm.version == 3  # only the other writer's three writes
+
+
+def test_a_failed_state_read_fails_from_reading_zero():
+    # GIVEN the batch read of alarm state fails once
+    evaluator, store, sns, bus = build()
+    store.fail_loads = 1
+    # WHEN the batch is evaluated
+    out = evaluator.evaluate(enriched(BATCH), plenty)
+    # THEN every reading is reported failed, nothing written or published
+    assert (out.failed_from, out.events, out.writes, out.skipped) == (0, [], 0, 0)
+    assert (store.writes, sns.calls, bus.calls) == ([], [], [])
+    # WHEN Lambda redelivers the batch THEN its transitions come out once
+    again = evaluator.evaluate(enriched(BATCH), plenty)
+    assert (again.failed_from, emitted(again.events)) == (None, EXPECTED)
+
+
+def test_a_malformed_device_override_falls_back_to_the_files_rules():
+    # GIVEN a registry device whose override is invalid (warning above critical)
+    bad = device("dev-00001", thresholds={"temperature-range": {"warning": {"max": 60.0}}})
+    with pytest.raises(ConfigError):
+        RULES.for_device("temperature", bad)
+    evaluator, store, sns, bus = build()
+    # WHEN its readings are evaluated
+    out = evaluator.evaluate(enriched(BATCH, dev=bad), plenty)
+    # THEN nothing fails and the file's rule applies (the 35 C warning line the override tried to move)
+    assert (out.failed_from, emitted(out.events)) == (None, EXPECTED)
+    assert sns.event_ids == bus.event_ids == [e for _, _, e in EXPECTED]
+    assert store.alarms[ALARM].alarm.threshold is None  # cleared: back to NORMAL
+    assert sns.delivered[0]["rule"] == {
+        "rule_id": "temperature-range",
+        "bound": "max",
+        "threshold": 35.0,
+        "clear_threshold": 34.0,
+        "for_seconds": 60,
+    }

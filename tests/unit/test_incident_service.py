@@ -1,0 +1,174 @@
+"""The incidents service over an in-memory incident store (atomic, version-checked saves)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from sensorflow.core.contract import parse_transition
+from sensorflow.core.incident_state import Incident, Tracker, incident_id, tracker_key
+from sensorflow.core.ports import VersionConflictError
+from sensorflow.services.incidents import MAX_CONFLICT_RETRIES, IncidentService
+from tests.fakes import FakeIncidentStore
+from tests.transitions import transition
+
+ALARM = "dev-00042#temperature#temperature-range"
+RAISED = parse_transition(transition("Alarm Raised", seq=17, occurred_at="2026-11-29T10:20:30.000Z"))
+ACKED = parse_transition(
+    transition(
+        "Alarm Acknowledged",
+        seq=18,
+        state="ACKNOWLEDGED",
+        acknowledged_by="alice",
+        note="on it",
+        value=None,
+        occurred_at="2026-11-29T10:25:00.000Z",
+        event_id="a" * 32,
+    )
+)
+CLEARED = parse_transition(
+    transition("Alarm Cleared", seq=40, state="NORMAL", value=41.0, occurred_at="2026-11-29T10:42:00.000Z")
+)
+INCIDENT = incident_id(ALARM, RAISED.event_id)
+
+
+def build() -> tuple[IncidentService, FakeIncidentStore, list[float]]:
+    store = FakeIncidentStore()
+    sleeps: list[float] = []
+    return IncidentService(store, sleep=sleeps.append), store, sleeps
+
+
+def incident(store: FakeIncidentStore) -> Incident:
+    found = store.get_incident(INCIDENT)
+    assert found is not None
+    return found
+
+
+def test_raise_ack_clear_opens_updates_and_resolves():
+    svc, store, _ = build()
+    # GIVEN no incident WHEN a critical raise arrives THEN an incident is opened and the tracker points at it
+    assert svc.handle(RAISED) == "opened"
+    opened = incident(store)
+    assert (opened.status, opened.severity, opened.opened_at, opened.opened_by_event, opened.version) == (
+        "OPEN",
+        "critical",
+        "2026-11-29T10:20:30.000Z",
+        RAISED.event_id,
+        1,
+    )
+    assert (opened.site, opened.location, opened.owner_team) == ("site-a", "hall-1", "ops")
+    assert store.tracker(ALARM) == Tracker(
+        ALARM,
+        open_incident_id=INCIDENT,
+        opened_at_ms=RAISED.occurred_at_ms,
+        applied=(RAISED.event_id,),
+        version=1,
+    )
+    # WHEN it is acknowledged THEN who, when and the note are recorded
+    assert svc.handle(ACKED) == "updated"
+    acked = incident(store)
+    assert (acked.status, acked.acknowledged_by, acked.acknowledged_at, acked.note, acked.version) == (
+        "ACKNOWLEDGED",
+        "alice",
+        "2026-11-29T10:25:00.000Z",
+        "on it",
+        2,
+    )
+    # WHEN it clears THEN it is resolved and the tracker points at nothing
+    assert svc.handle(CLEARED) == "resolved"
+    resolved = incident(store)
+    assert (resolved.status, resolved.resolved_at, resolved.resolved_by_event, resolved.version) == (
+        "RESOLVED",
+        "2026-11-29T10:42:00.000Z",
+        CLEARED.event_id,
+        3,
+    )
+    assert [(s.transition, s.value) for s in resolved.timeline] == [
+        ("Alarm Raised", 47.3),
+        ("Alarm Acknowledged", None),
+        ("Alarm Cleared", 41.0),
+    ]
+    assert store.tracker(ALARM) == Tracker(
+        ALARM, applied=(RAISED.event_id, ACKED.event_id, CLEARED.event_id), version=3
+    )
+    # AND exactly two items exist: the tracker and the incident
+    assert sorted(store.items) == sorted([tracker_key(ALARM), INCIDENT])
+    assert (store.saves, store.conflicts) == (3, 0)
+
+
+def test_a_duplicate_event_is_reported_and_writes_nothing():
+    # GIVEN an open incident
+    svc, store, _ = build()
+    svc.handle(RAISED)
+    before = dict(store.items)
+    # WHEN the raise is delivered again THEN it is a duplicate and nothing is written
+    assert svc.handle(RAISED) == "duplicate"
+    assert (store.items, store.saves) == (before, 1)
+
+
+def test_clear_before_raise_yields_a_resolved_incident():
+    svc, store, _ = build()
+    # GIVEN the clear and the acknowledgement arrive before the raise (EventBridge does not order)
+    assert [svc.handle(CLEARED), svc.handle(ACKED)] == ["pending", "pending"]
+    assert [s.event_id for s in store.load(ALARM)[0].pending] == [CLEARED.event_id, ACKED.event_id]
+    # WHEN the raise arrives THEN the incident opens already acknowledged and resolved
+    assert svc.handle(RAISED) == "resolved"
+    resolved = incident(store)
+    assert (resolved.status, resolved.acknowledged_by, resolved.resolved_by_event) == (
+        "RESOLVED",
+        "alice",
+        CLEARED.event_id,
+    )
+    assert [s.transition for s in resolved.timeline] == [
+        "Alarm Raised",
+        "Alarm Acknowledged",
+        "Alarm Cleared",
+    ]
+    tracker = store.tracker(ALARM)
+    assert tracker is not None
+    assert (tracker.open_incident_id, tracker.pending, tracker.version) == (None, (), 3)
+
+
+def test_a_version_conflict_is_retried_on_the_fresh_state():
+    # GIVEN an open incident, and another invocation that applies the acknowledgement between our read
+    # and our write
+    svc, store, sleeps = build()
+    svc.handle(RAISED)
+    store.interleave(lambda: IncidentService(store).handle(ACKED))
+    # WHEN our clear is applied
+    outcome = svc.handle(CLEARED)
+    # THEN the first save lost the race, the retry re-read and kept both events
+    assert (outcome, store.conflicts, sleeps) == ("resolved", 1, [0.05])
+    resolved = incident(store)
+    assert [s.transition for s in resolved.timeline] == [
+        "Alarm Raised",
+        "Alarm Acknowledged",
+        "Alarm Cleared",
+    ]
+    assert (resolved.status, resolved.acknowledged_by, resolved.version) == ("RESOLVED", "alice", 3)
+
+
+def test_conflicts_beyond_the_retry_limit_raise_version_conflict_error():
+    # GIVEN another invocation writes the alarm's tracker before every one of our saves
+    svc, store, sleeps = build()
+    seqs = itertools.count(100)
+    warnings: list[str] = []
+
+    def a_warning_raise_is_applied() -> None:
+        warning = parse_transition(transition("Alarm Raised", severity="warning", seq=next(seqs), value=38.0))
+        warnings.append(warning.event_id)
+        assert IncidentService(store).handle(warning) == "ignored"
+
+    store.interleave(a_warning_raise_is_applied, times=MAX_CONFLICT_RETRIES)
+    # WHEN a critical raise is applied THEN it gives up after the retry limit, for Lambda to retry
+    with pytest.raises(
+        VersionConflictError, match=f"event {RAISED.event_id}: tracker for {ALARM} kept changing"
+    ):
+        svc.handle(RAISED)
+    assert store.conflicts == MAX_CONFLICT_RETRIES
+    # with exponential backoff between the attempts
+    assert sleeps[: MAX_CONFLICT_RETRIES - 1] == [0.05 * 2**i for i in range(MAX_CONFLICT_RETRIES - 1)]
+    # AND none of our writes landed: only the other invocation's trackers, no incident
+    assert store.tracker(ALARM) == Tracker(ALARM, applied=tuple(warnings), version=MAX_CONFLICT_RETRIES)
+    assert store.get_incident(INCIDENT) is None
