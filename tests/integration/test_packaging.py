@@ -197,14 +197,23 @@ def test_zip_holds_only_what_runs_in_lambda(packaged: Path):
                 ".venv/",
                 "sensorflow/simulate/",
                 "sensorflow/localcloud/",
+                "sensorflow/cli/",
                 "boto3/",
                 "botocore/",
                 "moto/",
             )
         )
-        or n in ("sensorflow/cli/main.py",)
     ]
     assert leaked == []
+    # every product module is there: the zip is the product package minus the tool folders
+    product = {
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "sensorflow").rglob("*.py")
+        if not str(p.relative_to(ROOT)).startswith(
+            ("sensorflow/cli/", "sensorflow/simulate/", "sensorflow/localcloud/")
+        )
+    }
+    assert sorted(product - set(names)) == []
     # Linux arm64 wheels, not the build machine's
     so = [n for n in names if n.endswith(".so")]
     assert so and all("aarch64" in n for n in so)
@@ -217,3 +226,15 @@ def test_template_passes_cfn_lint(packaged: Path):
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_names_line_up_from_the_template_to_the_code_and_the_samples(template: dict):
+    # serverless.yml function <name> -> handlers/<name>.py -> sensorflow/services/<name>.py -> events/<name>-*.json
+    functions = resources_of(template, "AWS::Lambda::Function").values()
+    handlers = sorted(f["Properties"]["Handler"] for f in functions)
+    assert handlers == [f"handlers/{n}.handler" for n in ("heartbeat", "incidents", "ingest", "notify")]
+    for handler in handlers:
+        name = handler.split("/")[1].split(".")[0]
+        assert (ROOT / "handlers" / f"{name}.py").is_file()
+        assert (ROOT / "sensorflow" / "services" / f"{name}.py").is_file()
+        assert sorted((ROOT / "events").glob(f"{name}-*.json")), f"no sample event events/{name}-*.json"
