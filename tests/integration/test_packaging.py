@@ -229,7 +229,7 @@ def test_template_passes_cfn_lint(packaged: Path):
 
 
 def test_names_line_up_from_the_template_to_the_code_and_the_samples(template: dict):
-    # serverless.yml function <name> -> handlers/<name>.py -> sensorflow/services/<name>.py -> events/<name>-*.json
+    # function <name> -> handlers/<name>.py -> sensorflow/services/<name>.py -> events/<name>-*.json
     functions = resources_of(template, "AWS::Lambda::Function").values()
     handlers = sorted(f["Properties"]["Handler"] for f in functions)
     assert handlers == [f"handlers/{n}.handler" for n in ("heartbeat", "incidents", "ingest", "notify")]
