@@ -161,16 +161,16 @@ class FakeAlarmStore:
         devices = {d: copy.deepcopy(self.devices[d]) for d in device_ids if d in self.devices}
         return alarms, devices
 
-    def due_devices(self, bucket: str, now_ms: int) -> list[DeviceState]:
+    def due_devices(self, bucket: str, now_ms: int) -> list[StoredDevice]:
         due = [
-            copy.deepcopy(s.state)
+            copy.deepcopy(s)
             for s in self.devices.values()
             if s.state.stale_bucket == bucket
             and s.state.stale_deadline_ms is not None
             and s.state.stale_deadline_ms <= now_ms
         ]
         # The index's sort key is the deadline; ties come back in no set order (device id here).
-        return sorted(due, key=lambda s: (s.stale_deadline_ms or 0, s.device_id))
+        return sorted(due, key=lambda s: (s.state.stale_deadline_ms or 0, s.state.device_id))
 
     def put_alarm(self, alarm: Alarm, outbox: Sequence[TransitionLike]) -> Alarm:
         stored = self._before_write(alarm.alarm_id)

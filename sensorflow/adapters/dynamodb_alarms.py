@@ -248,9 +248,9 @@ class DynamoAlarmStore:
                 return sorted(out, key=lambda a: a.alarm_id)
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
-    def due_devices(self, bucket: str, now_ms: int) -> list[DeviceState]:
+    def due_devices(self, bucket: str, now_ms: int) -> list[StoredDevice]:
         """Device items in one staleness bucket whose deadline has passed (the heartbeat's Query)."""
-        out: list[DeviceState] = []
+        out: list[StoredDevice] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": STALE_INDEX,
@@ -260,7 +260,7 @@ class DynamoAlarmStore:
         while True:
             with transient("dynamodb:Query stale-deadlines"):
                 resp = self.client.query(**kwargs)
-            out += [device_from_item(item)[0] for item in resp.get("Items", [])]
+            out += [StoredDevice(*device_from_item(item)) for item in resp.get("Items", [])]
             if "LastEvaluatedKey" not in resp:
                 return out
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

@@ -165,7 +165,9 @@ class AlarmEvaluation(Protocol):
 class StaleDeviceStore(Protocol):
     """The parts of ``sensorflow.adapters.dynamodb_alarms.DynamoAlarmStore`` the heartbeat uses."""
 
-    def due_devices(self, bucket: str, now_ms: int) -> list[DeviceState]: ...
+    def due_devices(self, bucket: str, now_ms: int) -> list[StoredDevice]:
+        """Device items (state and outbox) in one staleness bucket whose deadline has passed."""
+        ...
 
     def load(
         self, alarm_ids: Sequence[str], device_ids: Sequence[str]

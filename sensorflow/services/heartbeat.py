@@ -38,12 +38,13 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sensorflow.core import staleness
-from sensorflow.core.alarms import DeviceState, device_staleness
+from sensorflow.core.alarms import device_staleness
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import (
     HeartbeatCheckpoint,
     RemainingTime,
     StaleDeviceStore,
+    StoredDevice,
     TransitionLike,
     TransitionPublisher,
     VersionConflictError,
@@ -106,31 +107,34 @@ class HeartbeatService:
             out.queries += 1
             due = self.store.due_devices(staleness.bucket_name(minute, shard), now_ms)
             out.due += len(due)
-            raised_before = [d.device_id for d in due if d.stale_since_ms is not None]
-            for state in due:
-                if state.stale_since_ms is None:
-                    ok &= self._raise(state, now_ms, remaining_ms, out)
+            raised_before = [d.state.device_id for d in due if d.state.stale_since_ms is not None]
+            for stored in due:
+                if stored.state.stale_since_ms is None:
+                    ok &= self._raise(stored, now_ms, remaining_ms, out)
             if raised_before:
                 ok &= self._republish(raised_before, remaining_ms, out)
         return ok
 
     def _raise(
-        self, state: DeviceState, now_ms: int, remaining_ms: RemainingTime, out: HeartbeatOutcome
+        self, stored: StoredDevice, now_ms: int, remaining_ms: RemainingTime, out: HeartbeatOutcome
     ) -> bool:
+        state = stored.state
         for _ in range(MAX_RACE_RETRIES):
             new, events = device_staleness(state, now_ms)
             if not events:
                 return True  # a reading moved the deadline, or another run raised it
+            # The item is written whole: what its outbox still owes (a clear EventBridge refused) stays in it.
+            outbox: list[TransitionLike] = [*stored.outbox, *events]
             try:
-                written = self.store.put_device(new, events)
+                written = self.store.put_device(new, outbox)
             except VersionConflictError:
                 # A reading (or another heartbeat run) wrote the device: decide again on what is there now.
                 fresh = self.store.load([], [state.device_id])[1].get(state.device_id)
                 if fresh is None:
                     return True
-                state = fresh.state
+                stored, state = fresh, fresh.state
                 continue
-            owed = self._publish(events, remaining_ms)
+            owed = self._publish(outbox, remaining_ms)
             if not owed:
                 try:
                     self.store.clear_device_outbox(written)
@@ -141,7 +145,7 @@ class HeartbeatService:
                 logger.info("device stale", device_id=state.device_id, event_id=events[0].event_id)
                 return True
             with contextlib.suppress(VersionConflictError):
-                self.store.clear_device_outbox(written, keep=still_owed(events, owed))
+                self.store.clear_device_outbox(written, keep=still_owed(outbox, owed))
             return False
         logger.warning("device kept changing, left for the next run", device_id=state.device_id)
         return False

@@ -334,7 +334,7 @@ def test_device_item_feeds_the_stale_index(alarms: Stack):
         staleness.stale_bucket("dev-00001", deadline),
     )
     assert s.due_devices(state.stale_bucket, deadline - 1) == []
-    assert [d.device_id for d in s.due_devices(state.stale_bucket, deadline)] == ["dev-00001"]
+    assert [d.state.device_id for d in s.due_devices(state.stale_bucket, deadline)] == ["dev-00001"]
 
 
 # --- the operator CLI, in-process against moto ---------------------------------------------------------

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pytest
-
 from sensorflow.core import staleness
 from sensorflow.core.alarms import DeviceState, Sample, SensorSeen
 from sensorflow.core.records import EnrichedReading, Reading
@@ -230,13 +228,6 @@ def test_a_concurrent_write_that_leaves_the_device_silent_is_re_decided_and_rais
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: HeartbeatService._raise writes the device item with put_device(new, events), a whole-item "
-    "put whose outbox is only the new Device Stale, so an undelivered 'Alarm Cleared' the evaluator left in "
-    "the device outbox is dropped and never reaches the publisher that missed it (same with "
-    "DynamoAlarmStore under moto)",
-)
 def test_a_device_stale_write_keeps_the_undelivered_clear_already_in_the_device_outbox():
     # GIVEN a device the heartbeat marked stale
     fleet = Fleet()
