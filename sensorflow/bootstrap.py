@@ -17,9 +17,12 @@ from sensorflow.config import (
 )
 from sensorflow.core.cache import CachingRegistry
 from sensorflow.core.ports import DeviceRegistry, QuarantineSink, ReadingSink, TransitionPublisher
+from sensorflow.core.rules import RuleBook
 from sensorflow.services.ingest import IngestService
 
 if TYPE_CHECKING:
+    from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
+    from sensorflow.services.alarm_actions import AlarmActions
     from sensorflow.services.alarm_evaluator import AlarmEvaluator
     from sensorflow.services.heartbeat import HeartbeatService
     from sensorflow.services.incidents import IncidentService
@@ -27,16 +30,19 @@ if TYPE_CHECKING:
 
 
 def transition_publishers(
-    topic_arn: str, bus_name: str, clients: dict[str, Any] | None = None
+    topic_arn: str | None, bus_name: str | None, clients: dict[str, Any] | None = None
 ) -> list[TransitionPublisher]:
+    """SNS then EventBridge; a target the stack does not have (``None``) gets no publisher."""
     from sensorflow.adapters.eventbridge_transitions import EventBridgeTransitionPublisher
     from sensorflow.adapters.sns_transitions import SnsTransitionPublisher
 
     c = clients or {}
-    return [
-        SnsTransitionPublisher(topic_arn, c.get("sns")),
-        EventBridgeTransitionPublisher(bus_name, c.get("events")),
-    ]
+    out: list[TransitionPublisher] = []
+    if topic_arn:
+        out.append(SnsTransitionPublisher(topic_arn, c.get("sns")))
+    if bus_name:
+        out.append(EventBridgeTransitionPublisher(bus_name, c.get("events")))
+    return out
 
 
 def build_alarm_evaluator(
@@ -146,3 +152,25 @@ def build_heartbeat_service(
 @functools.cache
 def heartbeat_service() -> HeartbeatService:
     return build_heartbeat_service(HeartbeatSettings.from_env())
+
+
+# --- operator tools (the `sensorflow alarms` command): the same store and publishers as the functions ---
+
+
+def build_alarm_store(alarms_table: str, client: Any = None) -> DynamoAlarmStore:
+    from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
+
+    return DynamoAlarmStore(alarms_table, client)
+
+
+def build_alarm_actions(
+    alarms_table: str,
+    topic_arn: str | None,
+    bus_name: str | None,
+    rules: RuleBook,
+    clients: dict[str, Any] | None = None,
+) -> AlarmActions:
+    from sensorflow.services.alarm_actions import AlarmActions
+
+    store = build_alarm_store(alarms_table, (clients or {}).get("dynamodb"))
+    return AlarmActions(store, rules, transition_publishers(topic_arn, bus_name, clients))

@@ -10,38 +10,26 @@ when and a note.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sensorflow import bootstrap
 from sensorflow.cli.errors import UsageError, aws_errors
 from sensorflow.cli.stack_outputs import check_stage, read_outputs, require_output
 from sensorflow.core import alarms as am
 from sensorflow.core.clock import iso
-from sensorflow.core.errors import ConfigError, TransientError
-from sensorflow.core.ports import TransitionPublisher, VersionConflictError
-from sensorflow.core.records import Device
-from sensorflow.core.rules import AlarmRule, RuleBook
-from sensorflow.core.thresholds import Levels
+from sensorflow.core.errors import ConfigError
+from sensorflow.core.rules import RuleBook
 
 TABLE_OUTPUT, TOPIC_OUTPUT, BUS_OUTPUT = "AlarmsTableName", "AlertsTopicArn", "AlertsEventBusName"
-MAX_CONFLICT_RETRIES = 3
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-PUBLISH_BUDGET_MS = 30_000
-
-ACTIONS: dict[str, Callable[..., tuple[am.Alarm, list[am.TransitionEvent]]]] = {
-    "ack": am.acknowledge,
-    "disable": am.disable,
-    "enable": am.enable,
-}
 
 
 def add_parser(subparsers: Any) -> None:
@@ -100,89 +88,28 @@ def run(args: argparse.Namespace, now_ms: int | None = None) -> int:
     rules = _rules(args.rules)
     session = _session(args.region)
     targets = resolve_stack(session.client("cloudformation"), args.stage)
-    from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
-
-    store = DynamoAlarmStore(targets.table, session.client("dynamodb"))
     if args.action == "list":
-        return _list(store, args)
-    publishers = _publishers(session, targets)
-    with aws_errors(f"update alarm {args.alarm_id}"):
-        alarm, events = apply_action(
-            store, rules, publishers, args.action, args.alarm_id, args.by, args.note, now, until
-        )
-    sys.stdout.write(
-        f"{alarm.alarm_id}: {alarm.state}" + "".join(f" ({e.transition})" for e in events) + "\n"
+        return _list(bootstrap.build_alarm_store(targets.table, session.client("dynamodb")), args)
+    clients = {name: session.client(name) for name in ("dynamodb", "sns", "events")}
+    actions = bootstrap.build_alarm_actions(
+        targets.table, targets.topic_arn, targets.bus_name, rules, clients
     )
-    return 0
-
-
-def apply_action(
-    store: Any,
-    rules: RuleBook,
-    publishers: list[TransitionPublisher],
-    action: str,
-    alarm_key: str,
-    who: str,
-    note: str | None,
-    now_ms: int,
-    until_ms: int | None = None,
-) -> tuple[am.Alarm, list[am.TransitionEvent]]:
-    """Read, transition, write conditionally (retrying a lost race), publish, clear the outbox."""
-    parts = alarm_key.split("#")
-    if len(parts) != 3 or not all(parts):
-        raise UsageError(f"{alarm_key!r} is not an alarm id; expected <device_id>#<sensor_type>#<rule_id>")
-    device_id, sensor_type, rule_id = parts
-    for _ in range(MAX_CONFLICT_RETRIES + 1):
-        stored_alarms, devices = store.load([alarm_key], [device_id])
-        rule = rules.get(rule_id)
-        stored = stored_alarms.get(alarm_key)
-        if stored is None and (rule is None or rule.sensor_type != sensor_type):
-            raise UsageError(
-                f"unknown alarm id {alarm_key!r}: no such alarm; `sensorflow alarms list` shows them"
-            )
-        if stored is None and action in ("ack", "enable"):
-            raise UsageError(f"alarm {alarm_key!r} has never been raised; nothing to {action}")
-        alarm = stored.alarm if stored else am.Alarm.new(device_id, sensor_type, rule_id)
-        rule = rule or AlarmRule(rule_id, sensor_type, {}, Levels())
-        device = _device(devices.get(device_id), device_id)
+    with aws_errors(f"update alarm {args.alarm_id}"):
         try:
-            if action == "snooze":
-                assert until_ms is not None
-                new, events = am.snooze(alarm, until_ms, who, note, now_ms, rule, device)
-            else:
-                new, events = ACTIONS[action](alarm, who, note, now_ms, rule, device)
+            outcome = actions.apply(args.action, args.alarm_id, args.by, args.note, now, until)
         except am.ActionNotAllowedError as exc:
             raise UsageError(str(exc)) from None
-        leftovers = list(stored.outbox) if stored else []
-        try:
-            written = store.put_alarm(new, [*leftovers, *events])
-        except VersionConflictError:
-            continue  # someone wrote it in between (ingest, another operator): re-read and re-decide
-        failed: set[str] = set()
-        for publisher in publishers:
-            failed |= publisher.publish([*leftovers, *events], lambda: PUBLISH_BUDGET_MS)
-        if failed:
-            raise UsageError(
-                f"alarm {alarm_key} is {new.state}, but {len(failed)} event(s) could not be published; "
-                "they stay in its outbox and go out with its next transition"
-            )
-        with contextlib.suppress(TransientError):
-            store.clear_outbox(written)  # else republished later with the same event id
-        return written, events
-    raise UsageError(f"alarm {alarm_key} kept changing under us ({MAX_CONFLICT_RETRIES} retries); try again")
-
-
-def _device(stored: Any, device_id: str) -> Device | None:
-    ctx = stored.state.context if stored else {}
-    if not ctx:
-        return None
-    return Device(
-        device_id=device_id,
-        site=ctx.get("site") or "unknown",
-        location=ctx.get("location") or "unknown",
-        model=ctx.get("model") or "unknown",
-        owner_team=ctx.get("owner_team") or "unknown",
+    alarm = outcome.alarm
+    if outcome.undelivered:
+        raise UsageError(
+            f"alarm {alarm.alarm_id} is {alarm.state}, but {outcome.undelivered} event(s) could not be "
+            "published; they stay in its outbox, owed only to the targets that missed them, and go out "
+            "with its next transition"
+        )
+    sys.stdout.write(
+        f"{alarm.alarm_id}: {alarm.state}" + "".join(f" ({e.transition})" for e in outcome.events) + "\n"
     )
+    return 0
 
 
 def _list(store: Any, args: argparse.Namespace) -> int:
@@ -264,15 +191,3 @@ def resolve_stack(cloudformation: Any, stage: str) -> StackTargets:
     outputs = read_outputs(cloudformation, stage)
     table = require_output(outputs, TABLE_OUTPUT, stage, "deploy a version with the alarms table")
     return StackTargets(table, outputs.get(TOPIC_OUTPUT), outputs.get(BUS_OUTPUT))
-
-
-def _publishers(session: Any, targets: StackTargets) -> list[TransitionPublisher]:
-    from sensorflow.adapters.eventbridge_transitions import EventBridgeTransitionPublisher
-    from sensorflow.adapters.sns_transitions import SnsTransitionPublisher
-
-    out: list[TransitionPublisher] = []
-    if targets.topic_arn:
-        out.append(SnsTransitionPublisher(targets.topic_arn, session.client("sns")))
-    if targets.bus_name:
-        out.append(EventBridgeTransitionPublisher(targets.bus_name, session.client("events")))
-    return out
