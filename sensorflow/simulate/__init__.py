@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from sensorflow.simulate.errors import ProducerError, SimulationError
 from sensorflow.simulate.fleet import DeviceSpec, FleetError, load_fleet, registry_items
-from sensorflow.simulate.generator import SimConfig, SimRecord, generate
+from sensorflow.simulate.generator import generate
 from sensorflow.simulate.producer import FailedRecord, KinesisProducer, ProducerReport
+from sensorflow.simulate.sim_types import SimConfig, SimRecord
 from sensorflow.simulate.truth import expected_stale, expected_transitions
 
 __all__ = [

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sensorflow.simulate.generator import SimRecord
+from sensorflow.simulate.sim_types import SimRecord
 
 
 def to_line(record: SimRecord, delivered: bool | None = None) -> str:

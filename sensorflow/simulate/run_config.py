@@ -19,7 +19,8 @@ from sensorflow.jsonfile import read_json
 from sensorflow.simulate import scenarios
 from sensorflow.simulate.errors import SimulationError
 from sensorflow.simulate.fleet import DEFAULT_FLEET_PATH, DeviceSpec, load_fleet, parse_fleet
-from sensorflow.simulate.generator import SimConfig, generate
+from sensorflow.simulate.generator import generate
+from sensorflow.simulate.sim_types import SimConfig
 
 CONFIG_KEYS = (
     "devices",

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 # --- scenarios ----------------------------------------------------------------------------------------
-# Alarm scenarios (see generator.excursion_phases / spike_is_debounced and sensorflow.simulate.truth):
+# Alarm scenarios (see planning.excursion_phases / spike_is_debounced and sensorflow.simulate.truth):
 EXCURSION = "excursion"  # a warning plateau, usually a critical one, then back inside the clear band
 SPIKE = "spike"  # one critical reading, then back to normal: debounced, no alarm
 STUCK = "stuck"  # one sensor repeats the exact same value for a while

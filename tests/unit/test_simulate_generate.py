@@ -16,7 +16,7 @@ from sensorflow.core.checks import check_reading
 from sensorflow.core.decode import ReadingDecoder
 from sensorflow.core.errors import InvalidRecordError
 from sensorflow.simulate import SimConfig, SimulationError, generate, load_fleet
-from sensorflow.simulate.generator import spike_is_debounced
+from sensorflow.simulate.planning import spike_is_debounced
 from sensorflow.simulate.truth import load_sensor_rules
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
