@@ -23,17 +23,17 @@ from sensorflow.cli.stack_outputs import check_stage, read_outputs, require_outp
 from sensorflow.simulate import manifest, scenarios, truth
 from sensorflow.simulate.errors import ProducerError, SimulationError
 from sensorflow.simulate.fleet import DEFAULT_FLEET_PATH
-from sensorflow.simulate.generator import (
+from sensorflow.simulate.generator import generate
+from sensorflow.simulate.producer import SHARD_RECORDS_PER_S, KinesisProducer, ProducerReport, shard_limits
+from sensorflow.simulate.progress import ProgressBar
+from sensorflow.simulate.run_config import build_config
+from sensorflow.simulate.sim_types import (
     DEFAULT_DURATION_S,
     DEFAULT_MALFORMED_RATE,
     DEFAULT_SCENARIO_RATE,
     SimConfig,
     SimRecord,
-    generate,
 )
-from sensorflow.simulate.producer import SHARD_RECORDS_PER_S, KinesisProducer, ProducerReport, shard_limits
-from sensorflow.simulate.progress import ProgressBar
-from sensorflow.simulate.run_config import build_config
 from sensorflow.simulate.truth import Expectation
 
 STREAM_OUTPUT = "SensorStreamName"

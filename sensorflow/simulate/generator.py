@@ -22,23 +22,10 @@ from collections.abc import Iterator
 from sensorflow.simulate.device_sim import DeviceSim
 from sensorflow.simulate.planning import force
 from sensorflow.simulate.sim_types import (
-    DEFAULT_DURATION_S,
-    DEFAULT_MALFORMED_RATE,
-    DEFAULT_SCENARIO_RATE,
     Shared,
     SimConfig,
     SimRecord,
 )
-
-# sensorflow.cli.simulate_command imports these from here.
-__all__ = [
-    "DEFAULT_DURATION_S",
-    "DEFAULT_MALFORMED_RATE",
-    "DEFAULT_SCENARIO_RATE",
-    "SimConfig",
-    "SimRecord",
-    "generate",
-]
 
 
 def generate(config: SimConfig, now_ms: int | None = None) -> Iterator[SimRecord]:
