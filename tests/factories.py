@@ -7,6 +7,7 @@ from typing import Any
 
 from sensorflow.core.decode import encode_reading
 from sensorflow.core.records import Device, StreamRecord
+from sensorflow.core.rules import parse_rule_book
 
 NOW_MS = 1_790_000_000_000  # a fixed "arrival" instant for pure tests
 SHARD = "shardId-000000000000"
@@ -76,3 +77,23 @@ def device(device_id: str = "dev-00001", **overrides: Any) -> Device:
     }
     fields.update(overrides)
     return Device(device_id=device_id, **fields)
+
+
+# One temperature rule with a 60 s hold, a 1 C deadband and staleness after 300 s: the alarm tests' rule.
+TEMPERATURE_RULES = parse_rule_book(
+    {
+        "version": 2,
+        "rules": [
+            {
+                "id": "temperature-range",
+                "sensor_type": "temperature",
+                "warning": {"min": 0.0, "max": 35.0},
+                "critical": {"min": -10.0, "max": 45.0},
+                "for_seconds": 60,
+                "deadband": 1.0,
+                "stale_after_seconds": 300,
+            }
+        ],
+    },
+    {"temperature"},
+)

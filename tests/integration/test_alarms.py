@@ -23,30 +23,13 @@ from sensorflow.core import alarms as am
 from sensorflow.core import staleness
 from sensorflow.core.ports import RemainingTime, TransitionLike, VersionConflictError
 from sensorflow.core.records import EnrichedReading, Reading
-from sensorflow.core.rules import parse_rule_book
 from sensorflow.services.alarm_actions import AlarmActions
 from sensorflow.services.alarm_evaluator import AlarmEvaluator
-from tests.factories import NOW_MS, SHARD, device, seq_number
+from tests.factories import NOW_MS, SHARD, TEMPERATURE_RULES, device, seq_number
 from tests.integration.conftest import REGION, STAGE, Stack
 
 TYPES = {"temperature", "humidity", "pressure", "vibration", "co2"}
-RULES = parse_rule_book(
-    {
-        "version": 2,
-        "rules": [
-            {
-                "id": "temperature-range",
-                "sensor_type": "temperature",
-                "warning": {"min": 0.0, "max": 35.0},
-                "critical": {"min": -10.0, "max": 45.0},
-                "for_seconds": 60,
-                "deadband": 1.0,
-                "stale_after_seconds": 300,
-            }
-        ],
-    },
-    TYPES,
-)
+RULES = TEMPERATURE_RULES
 TABLE = f"sensorflow-{STAGE}-alarms"
 ALARM = "dev-00001#temperature#temperature-range"
 T0 = NOW_MS - 600_000

@@ -11,28 +11,11 @@ from sensorflow.core import alarms as am
 from sensorflow.core.errors import ConfigError
 from sensorflow.core.ports import StoredTransition
 from sensorflow.core.records import Device, EnrichedReading, Reading
-from sensorflow.core.rules import parse_rule_book
 from sensorflow.services.alarm_evaluator import AlarmEvaluator
-from tests.factories import NOW_MS, SHARD, device, seq_number
+from tests.factories import NOW_MS, SHARD, TEMPERATURE_RULES, device, seq_number
 from tests.fakes import FakeAlarmStore, FakePublisher
 
-RULES = parse_rule_book(
-    {
-        "version": 2,
-        "rules": [
-            {
-                "id": "temperature-range",
-                "sensor_type": "temperature",
-                "warning": {"min": 0.0, "max": 35.0},
-                "critical": {"min": -10.0, "max": 45.0},
-                "for_seconds": 60,
-                "deadband": 1.0,
-                "stale_after_seconds": 300,
-            }
-        ],
-    },
-    {"temperature"},
-)
+RULES = TEMPERATURE_RULES
 [RULE] = RULES.for_sensor("temperature")
 ALARM = "dev-00001#temperature#temperature-range"
 DEVICE_KEY = "dev-00001#__device__"
