@@ -12,7 +12,7 @@ PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: help setup test lint unit integration e2e package demo events bench clean
+.PHONY: help setup test lint unit integration e2e package demo events bench bench-simulate clean
 
 help:
 	@echo "make setup   create .venv (python3.12) and node_modules; idempotent"
@@ -20,6 +20,7 @@ help:
 	@echo "make demo    run the whole pipeline on a local cloud and print a summary"
 	@echo "make package build the Lambda zip with npx sls package (offline, no credentials)"
 	@echo "make events  regenerate the sample events in events/ from the schemas"
+	@echo "make bench   benchmark the ingest handler (one run, all figures); writes BENCHMARKS.md"
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -61,10 +62,14 @@ events: setup
 demo: setup
 	$(VENV)/bin/sensorflow demo $(DEMO_ARGS)
 
+# One run, every figure of issue 9 next to its target: prints the table, writes BENCHMARKS.md and
+# bench-results.json. `make test` runs it only in smoke mode (tests/bench/test_bench_smoke.py).
 bench: setup
-	$(PY) -m tests.bench.bench_decode
+	$(PY) -m tests.bench.run
+
+# Simulator generation and PutRecords throughput against a local moto server (not part of `make bench`).
+bench-simulate: setup
 	$(PY) -m tests.bench.bench_simulate
-	$(PY) -m tests.bench.bench_ingest
 
 clean:
 	rm -rf .serverless .requirements .requirements.zip .pytest_cache .ruff_cache .mypy_cache
