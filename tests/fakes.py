@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sensorflow.core import staleness
 from sensorflow.core.alarms import Alarm, DeviceState
 from sensorflow.core.contract import TransitionView
 from sensorflow.core.errors import DeliveryError, TransientError
@@ -103,33 +103,34 @@ def stored_outbox(outbox: Sequence[TransitionLike]) -> tuple[StoredTransition, .
 
 class FakeAlarmStore:
     """Stands in for ``sensorflow.adapters.dynamodb_alarms.DynamoAlarmStore`` (``AlarmStore`` and
-    ``StaleDeviceStore``): one dict of items keyed like the table's ``alarm_id``.
+    ``StaleDeviceStore``): one item per device, holding its state, its alarms and their outbox.
 
-    Same contract as the real one: ``put_*`` succeeds if the item is absent or still at the given version
-    and stores the state at ``version + 1`` together with its outbox (a put replaces the whole item, so an
-    empty outbox removes it); ``clear_*outbox`` is an update, conditional on the version only (an absent
-    item fails it) and touches nothing but the outbox and the version; a lost race raises
-    ``VersionConflictError``. ``due_devices`` is the ``stale-deadlines`` index Query.
+    Same contract as the real one: ``put_device`` succeeds if the item is absent or still at the given
+    version and stores state, alarms and outbox at ``version + 1`` (a put replaces the whole item, so an
+    empty outbox removes it); ``clear_device_outbox`` is an update, conditional on the version only (an
+    absent item fails it) and touches nothing but the outbox and the version; a lost race raises
+    ``VersionConflictError``. ``due_devices`` is the ``stale-deadlines`` index Query. Thread-safe, as the
+    evaluator writes from a pool.
 
-    Faults: ``fail_loads`` / ``fail_writes[key]`` make the next N calls raise ``TransientError``;
-    ``interleave(key, fn)`` runs ``fn`` (another writer, through this store) just before the next
-    conditional write of ``key``, so the service's write then conflicts for real.
+    Faults: ``fail_loads`` / ``fail_writes[device_id]`` make the next N calls raise ``TransientError``;
+    ``interleave(device_id, fn)`` runs ``fn`` (another writer, through this store) just before the next
+    conditional write of that device, so the service's write then conflicts for real.
     """
 
     def __init__(self) -> None:
-        self.alarms: dict[str, StoredAlarm] = {}
         self.devices: dict[str, StoredDevice] = {}  # by device id (the item is "<device_id>#__device__")
         self.fail_loads = 0
         self.fail_writes: dict[str, int] = {}
-        self.writes: list[tuple[str, str, int]] = []  # (operation, item key, version written)
-        self.loads: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+        self.writes: list[tuple[str, str, int]] = []  # (operation, device id, version written)
+        self.loads: list[tuple[str, ...]] = []
         self._interleaved: dict[str, list[Interleave]] = {}
         self._interleaving = False
+        self._lock = threading.RLock()
 
     # --- test set-up and read-back ----------------------------------------------------------------------
 
-    def interleave(self, key: str, fn: Interleave, times: int = 1) -> None:
-        self._interleaved.setdefault(key, []).extend([fn] * times)
+    def interleave(self, device_id: str, fn: Interleave, times: int = 1) -> None:
+        self._interleaved.setdefault(device_id, []).extend([fn] * times)
 
     def _run_interleaved(self, fn: Interleave) -> None:
         # The other writer's own writes go straight through: one interleaving per write of the service.
@@ -139,85 +140,86 @@ class FakeAlarmStore:
         finally:
             self._interleaving = False
 
-    def seed_alarm(self, alarm: Alarm, outbox: Sequence[TransitionLike] = ()) -> Alarm:
-        return self.put_alarm(alarm, outbox)
+    def seed_alarm(self, alarm: Alarm, outbox: Sequence[TransitionLike] = ()) -> DeviceState:
+        """Put ``alarm`` (and ``outbox``) into its device's item, as an earlier writer would have."""
+        stored = self.devices.get(alarm.device_id) or StoredDevice(DeviceState(alarm.device_id))
+        alarms = {**stored.alarms, alarm.alarm_id: alarm}
+        return self.put_device(stored.state, alarms, [*stored.outbox, *outbox])
 
     def seed_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState:
-        return self.put_device(state, outbox)
+        stored = self.devices.get(state.device_id)
+        return self.put_device(state, stored.alarms if stored else {}, outbox)
 
     def get_alarm(self, alarm_key: str) -> StoredAlarm | None:
-        return self.alarms.get(alarm_key)
+        """One alarm with its own outbox entries, as ``DynamoAlarmStore.get_alarm`` reads it."""
+        stored = self.devices.get(alarm_key.split("#", 1)[0])
+        if stored is None or alarm_key not in stored.alarms:
+            return None
+        own = tuple(e for e in stored.outbox if e.to_message()["alarm"]["alarm_id"] == alarm_key)
+        return StoredAlarm(stored.alarms[alarm_key], own)
 
     # --- the port ---------------------------------------------------------------------------------------
 
-    def load(
-        self, alarm_ids: Sequence[str], device_ids: Sequence[str]
-    ) -> tuple[dict[str, StoredAlarm], dict[str, StoredDevice]]:
-        self.loads.append((tuple(alarm_ids), tuple(device_ids)))
-        if self.fail_loads:
-            self.fail_loads -= 1
-            raise TransientError("dynamodb:BatchGetItem failed: ProvisionedThroughputExceededException")
-        alarms = {k: copy.deepcopy(self.alarms[k]) for k in alarm_ids if k in self.alarms}
-        devices = {d: copy.deepcopy(self.devices[d]) for d in device_ids if d in self.devices}
-        return alarms, devices
+    def load(self, device_ids: Sequence[str]) -> dict[str, StoredDevice]:
+        with self._lock:
+            self.loads.append(tuple(device_ids))
+            if self.fail_loads:
+                self.fail_loads -= 1
+                raise TransientError("dynamodb:BatchGetItem failed: ProvisionedThroughputExceededException")
+            return {d: copy.deepcopy(self.devices[d]) for d in device_ids if d in self.devices}
 
     def due_devices(self, bucket: str, now_ms: int) -> list[StoredDevice]:
-        due = [
-            copy.deepcopy(s)
-            for s in self.devices.values()
-            if s.state.stale_bucket == bucket
-            and s.state.stale_deadline_ms is not None
-            and s.state.stale_deadline_ms <= now_ms
-        ]
+        with self._lock:
+            due = [
+                copy.deepcopy(s)
+                for s in self.devices.values()
+                if s.state.stale_bucket == bucket
+                and s.state.stale_deadline_ms is not None
+                and s.state.stale_deadline_ms <= now_ms
+            ]
         # The index's sort key is the deadline; ties come back in no set order (device id here).
         return sorted(due, key=lambda s: (s.state.stale_deadline_ms or 0, s.state.device_id))
 
-    def put_alarm(self, alarm: Alarm, outbox: Sequence[TransitionLike]) -> Alarm:
-        stored = self._before_write(alarm.alarm_id)
-        self._check(alarm.alarm_id, None if stored is None else stored.alarm.version, alarm.version, put=True)
-        new = replace(alarm, version=alarm.version + 1)
-        self.alarms[alarm.alarm_id] = StoredAlarm(new, stored_outbox(outbox))
-        self.writes.append(("put_alarm", alarm.alarm_id, new.version))
-        return new
-
-    def clear_outbox(self, alarm: Alarm, keep: Sequence[TransitionLike] = ()) -> Alarm:
-        stored = self._before_write(alarm.alarm_id)
-        self._check(alarm.alarm_id, None if stored is None else stored.alarm.version, alarm.version)
-        assert stored is not None
-        version = alarm.version + 1
-        self.alarms[alarm.alarm_id] = StoredAlarm(replace(stored.alarm, version=version), stored_outbox(keep))
-        self.writes.append(("clear_outbox", alarm.alarm_id, version))
-        return replace(alarm, version=version)
-
-    def put_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState:
-        stored = self._before_write(state.item_id)
-        self._check(state.item_id, None if stored is None else stored.state.version, state.version, put=True)
-        new = replace(state, version=state.version + 1)
-        self.devices[state.device_id] = StoredDevice(copy.deepcopy(new), stored_outbox(outbox))
-        self.writes.append(("put_device", state.item_id, new.version))
+    def put_device(
+        self, state: DeviceState, alarms: Mapping[str, Alarm], outbox: Sequence[TransitionLike] = ()
+    ) -> DeviceState:
+        stored = self._before_write(state.device_id)
+        with self._lock:
+            stored = self.devices.get(state.device_id)
+            current = None if stored is None else stored.state.version
+            self._check(state.device_id, current, state.version, put=True)
+            new = replace(state, version=state.version + 1)
+            self.devices[state.device_id] = StoredDevice(
+                copy.deepcopy(new), stored_outbox(outbox), copy.deepcopy(dict(alarms))
+            )
+            self.writes.append(("put_device", state.device_id, new.version))
         return new
 
     def clear_device_outbox(self, state: DeviceState, keep: Sequence[TransitionLike] = ()) -> DeviceState:
-        stored = self._before_write(state.item_id)
-        self._check(state.item_id, None if stored is None else stored.state.version, state.version)
-        assert stored is not None
-        version = state.version + 1
-        self.devices[state.device_id] = StoredDevice(
-            replace(stored.state, version=version), stored_outbox(keep)
-        )
-        self.writes.append(("clear_device_outbox", state.item_id, version))
+        self._before_write(state.device_id)
+        with self._lock:
+            stored = self.devices.get(state.device_id)
+            self._check(state.device_id, None if stored is None else stored.state.version, state.version)
+            assert stored is not None
+            version = state.version + 1
+            self.devices[state.device_id] = StoredDevice(
+                replace(stored.state, version=version), stored_outbox(keep), stored.alarms
+            )
+            self.writes.append(("clear_device_outbox", state.device_id, version))
         return replace(state, version=version)
 
-    def _before_write(self, key: str) -> Any:
-        waiting = self._interleaved.get(key)
-        if waiting and not self._interleaving:
-            self._run_interleaved(waiting.pop(0))
-        if self.fail_writes.get(key):
-            self.fail_writes[key] -= 1
-            raise TransientError(f"dynamodb:PutItem failed: ProvisionedThroughputExceededException ({key})")
-        if key.endswith(staleness.DEVICE_ITEM_SUFFIX):
-            return self.devices.get(key[: -len(staleness.DEVICE_ITEM_SUFFIX)])
-        return self.alarms.get(key)
+    def _before_write(self, device_id: str) -> StoredDevice | None:
+        with self._lock:
+            waiting = self._interleaved.get(device_id)
+            fn = waiting.pop(0) if waiting and not self._interleaving else None
+            if fn is not None:
+                self._run_interleaved(fn)
+            if self.fail_writes.get(device_id):
+                self.fail_writes[device_id] -= 1
+                raise TransientError(
+                    f"dynamodb:PutItem failed: ProvisionedThroughputExceededException ({device_id})"
+                )
+            return self.devices.get(device_id)
 
     @staticmethod
     def _check(key: str, stored_version: int | None, expected: int, put: bool = False) -> None:

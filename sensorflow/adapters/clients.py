@@ -11,13 +11,22 @@ import functools
 from typing import Any
 
 RETRY_CONFIG = {"mode": "standard", "max_attempts": 3}
+# The alarm evaluator writes device items from a pool of this many threads; botocore's connection pool
+# (10 by default) must be at least as large or the threads queue for a connection.
+MAX_POOL_CONNECTIONS = 16
 
 
 @functools.cache
 def _config() -> Any:
     from botocore.config import Config
 
-    return Config(retries=RETRY_CONFIG, connect_timeout=3, read_timeout=10, tcp_keepalive=True)
+    return Config(
+        retries=RETRY_CONFIG,
+        connect_timeout=3,
+        read_timeout=10,
+        tcp_keepalive=True,
+        max_pool_connections=MAX_POOL_CONNECTIONS,
+    )
 
 
 @functools.cache

@@ -1,42 +1,47 @@
 """Alarm state in the DynamoDB alarms table (``ALARMS_TABLE_NAME``), the ``AlarmStore`` port.
 
-Table: partition key ``alarm_id`` (S), on-demand. Two kinds of item:
+Table: partition key ``alarm_id`` (S), on-demand. **One item per device**, ``alarm_id =
+"<device_id>#__device__"`` (``item_type = "device"``), holding everything a reading of that device can
+change, so a Kinesis batch writes at most one item per distinct device:
 
-- an alarm, ``alarm_id = "<device_id>#<sensor_type>#<rule_id>"`` (``item_type = "alarm"``): the
-  fields of ``sensorflow.core.alarms.Alarm``, plus ``outbox`` (a list of transition documents, JSON
-  strings) while its transitions are written but not yet confirmed published;
-- a device, ``alarm_id = "<device_id>#__device__"`` (``item_type = "device"``): the device high-water
-  mark ``last_seq``, ``last_seen_ms``, per-sensor memory ``sensors`` (JSON: last seen, last value for
-  rate of change, stale_after), ``stale_since_ms`` / ``stale_event_id`` while ``Device Stale`` is out,
-  and the staleness index keys below.
+- ``state`` (S): one compact JSON document, decoded once per batch: the replay guard and per-sensor memory
+  (newest device time, value, stale_after), the device context, the staleness flags, and every alarm of
+  the device that is not fresh, as a fixed-order array per alarm (``ALARM_FIELDS``);
+- ``outbox`` (L of S) while the transitions written with the state are not yet confirmed published, in
+  the order they happened (each a transition document, or ``{"event", "pending"}`` when only some
+  publishers still need it);
+- ``version`` (N), ``device_id`` (S), and the staleness index keys below.
 
-Every write is conditional on an optimistic ``version``:
+Every write is conditional on the optimistic ``version``:
 ``attribute_not_exists(alarm_id) OR version = :expected``, and sets ``version = expected + 1``. A lost race
-raises ``VersionConflictError``; the caller re-reads and re-applies (the state machine is deterministic
-and idempotent under its high-water mark, so re-applying is safe).
+(an operator action, the heartbeat, an overlapping batch) raises ``VersionConflictError``; the caller
+re-reads and re-applies (the state machine is deterministic, so re-applying is safe).
 
-Staleness index (design shared with the heartbeat, ``sensorflow.core.staleness``): the device item carries
+Staleness index (design shared with the heartbeat, ``sensorflow.core.staleness``): the item carries
 ``stale_deadline_ms`` (N, when its earliest sensor goes stale) and ``stale_bucket`` (S,
 ``"<deadline minute>#<shard>"``). A sparse GSI ``stale-deadlines`` (partition ``stale_bucket``, sort
 ``stale_deadline_ms``, projection ALL) holds only device items with a deadline. Each heartbeat run Queries
-just the buckets of the minutes that have come due since its last run (``minutes x shards`` small Queries
-with ``stale_deadline_ms <= now``), never scanning the fleet. Sharding a minute over
-``STALE_BUCKET_SHARDS`` partitions keeps one minute's deadlines under a GSI partition's write rate
-(1,000 WCU/s, DynamoDB developer guide "Partitions and data distribution"). The device item is written at
-most once per device per Kinesis batch, so the index costs one GSI write per device per batch.
+just the buckets of the minutes that have come due since its last run, never scanning the fleet. Sharding a
+minute over ``STALE_BUCKET_SHARDS`` partitions keeps one minute's deadlines under a GSI partition's write
+rate (1,000 WCU/s, DynamoDB developer guide "Partitions and data distribution"). ``stale_since_ms`` is a
+top-level attribute too while the device is stale, so ``list_alarms`` can filter on it.
+
+Items of the earlier layout (one item per alarm, ``item_type = "alarm"``) are not read: a stage upgraded
+in place starts its alarms fresh (README, "State model").
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import fields, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sensorflow.adapters import clients
 from sensorflow.adapters.dynamodb_codec import condition_failed, from_attribute, to_attribute
 from sensorflow.adapters.errors import transient
+from sensorflow.core import staleness
 from sensorflow.core.alarms import Alarm, DeviceState, SensorSeen
 from sensorflow.core.backoff import jittered_delay
 from sensorflow.core.errors import TransientError
@@ -56,21 +61,30 @@ BATCH_GET_BASE_DELAY_S = 0.05
 BATCH_GET_MAX_DELAY_S = 1.0
 STALE_INDEX = "stale-deadlines"
 CONDITION = "attribute_not_exists(alarm_id) OR version = :expected"
+STATE_FORMAT = 2  # the ``state`` document's layout; bump with a reader for the old one
 
-_ALARM_FIELDS = tuple(f.name for f in fields(Alarm))
-_INT_FIELDS = {
+# The alarm fields stored, in array order. ``alarm_id``, ``device_id``, ``sensor_type`` and ``rule_id`` are
+# the key ``<sensor_type>#<rule_id>`` plus the item's device id.
+ALARM_FIELDS = (
+    "state",
+    "severity",
+    "raised",
+    "announced",
     "since_ms",
     "pending_since_ms",
     "critical_since_ms",
-    "last_seq",
-    "last_timestamp_ms",
+    "window",
+    "bound",
+    "threshold",
+    "clear_threshold",
+    "acknowledged_by",
     "acknowledged_at_ms",
+    "note",
     "snoozed_until_ms",
+    "updated_by",
     "updated_at_ms",
-    "version",
-}
-_FLOAT_FIELDS = {"threshold", "clear_threshold"}
-_BOOL_FIELDS = {"raised", "announced"}
+)
+_DUMPS = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def outbox_attr(outbox: Sequence[TransitionLike]) -> dict[str, Any]:
@@ -79,7 +93,7 @@ def outbox_attr(outbox: Sequence[TransitionLike]) -> dict[str, Any]:
     for t in outbox:
         pending = getattr(t, "pending", None)
         body = t.to_message() if pending is None else {"event": t.to_message(), "pending": list(pending)}
-        entries.append({"S": json.dumps(body, separators=(",", ":"))})
+        entries.append({"S": _DUMPS(body)})
     return {"L": entries}
 
 
@@ -93,49 +107,35 @@ def outbox_from(raw: Sequence[str]) -> tuple[StoredTransition, ...]:
     return tuple(out)
 
 
-def alarm_item(alarm: Alarm, outbox: Sequence[TransitionLike] = ()) -> dict[str, Any]:
-    item: dict[str, Any] = {"item_type": {"S": "alarm"}}
-    for name in _ALARM_FIELDS:
-        value = getattr(alarm, name)
-        if value is not None and value != "":
-            item[name] = to_attribute(value)
-    if outbox:
-        item["outbox"] = outbox_attr(outbox)
-    return item
+def state_document(state: DeviceState, alarms: Mapping[str, Alarm]) -> str:
+    prefix = state.device_id + "#"
+    return _DUMPS(
+        {
+            "f": STATE_FORMAT,
+            "q": str(state.last_sequence),  # a Kinesis sequence number is up to 128 bits: kept as text
+            "l": state.last_seen_ms,
+            "s": {k: [s.timestamp_ms, s.value, s.stale_after_s] for k, s in state.sensors.items()},
+            "c": state.context,
+            "x": [state.stale_since_ms, state.stale_event_id],
+            "a": {
+                key.removeprefix(prefix): [getattr(a, f) for f in ALARM_FIELDS] for key, a in alarms.items()
+            },
+        }
+    )
 
 
-def alarm_from_item(item: dict[str, Any]) -> StoredAlarm:
-    values: dict[str, Any] = {}
-    for name in _ALARM_FIELDS:
-        if name not in item:
-            continue
-        v = from_attribute(item[name])
-        if name in _INT_FIELDS:
-            v = int(v)
-        elif name in _FLOAT_FIELDS:
-            v = float(v)
-        values[name] = v
-    return StoredAlarm(Alarm(**values), outbox_from(from_attribute(item.get("outbox", {"L": []}))))
-
-
-def device_item(state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> dict[str, Any]:
-    sensors = {
-        name: [s.last_seen_ms, s.timestamp_ms, s.value, s.seq, s.stale_after_s]
-        for name, s in state.sensors.items()
-    }
+def device_item(
+    state: DeviceState, alarms: Mapping[str, Alarm], outbox: Sequence[TransitionLike] = ()
+) -> dict[str, Any]:
     item: dict[str, Any] = {
         "alarm_id": {"S": state.item_id},
         "item_type": {"S": "device"},
         "device_id": {"S": state.device_id},
-        "last_seq": to_attribute(state.last_seq),
-        "sensors": {"S": json.dumps(sensors, separators=(",", ":"), sort_keys=True)},
-        "context": {"S": json.dumps(state.context, separators=(",", ":"), sort_keys=True)},
+        "state": {"S": state_document(state, alarms)},
         "version": to_attribute(state.version),
     }
     optional = {
-        "last_seen_ms": state.last_seen_ms,
         "stale_since_ms": state.stale_since_ms,
-        "stale_event_id": state.stale_event_id,
         "stale_deadline_ms": state.stale_deadline_ms,
         "stale_bucket": state.stale_bucket,
     }
@@ -145,25 +145,37 @@ def device_item(state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> di
     return item
 
 
-def device_from_item(item: dict[str, Any]) -> tuple[DeviceState, tuple[StoredTransition, ...]]:
-    def opt(name: str) -> Any:
-        return from_attribute(item[name]) if name in item else None
-
-    sensors = {
-        name: SensorSeen(int(v[0]), int(v[1]), float(v[2]), int(v[3]), None if v[4] is None else int(v[4]))
-        for name, v in json.loads(opt("sensors") or "{}").items()
-    }
+def device_from_item(item: Mapping[str, Any]) -> StoredDevice:
+    device_id = from_attribute(item["device_id"])
+    doc = json.loads(from_attribute(item["state"]))
+    stale_since, stale_event = doc["x"]
     state = DeviceState(
-        device_id=from_attribute(item["device_id"]),
-        last_seq=int(opt("last_seq") if opt("last_seq") is not None else -1),
-        last_seen_ms=None if opt("last_seen_ms") is None else int(opt("last_seen_ms")),
-        sensors=sensors,
-        stale_since_ms=None if opt("stale_since_ms") is None else int(opt("stale_since_ms")),
-        stale_event_id=opt("stale_event_id"),
-        context=json.loads(opt("context") or "{}"),
-        version=int(opt("version") or 0),
+        device_id=device_id,
+        last_sequence=int(doc["q"]),
+        last_seen_ms=doc["l"],
+        sensors={k: SensorSeen(int(v[0]), float(v[1]), v[2]) for k, v in doc["s"].items()},
+        stale_since_ms=stale_since,
+        stale_event_id=stale_event,
+        context=doc["c"],
+        version=int(from_attribute(item["version"])),
     )
-    return state, outbox_from(opt("outbox") or [])
+    alarms = {}
+    for suffix, values in doc["a"].items():
+        sensor_type, rule_id = suffix.split("#", 1)
+        fields = dict(zip(ALARM_FIELDS, values, strict=True))
+        alarms[f"{device_id}#{suffix}"] = Alarm(
+            alarm_id=f"{device_id}#{suffix}",
+            device_id=device_id,
+            sensor_type=sensor_type,
+            rule_id=rule_id,
+            **fields,
+        )
+    outbox = outbox_from(from_attribute(item["outbox"])) if "outbox" in item else ()
+    return StoredDevice(state, outbox, alarms)
+
+
+def _alarm_id_of(event: TransitionLike) -> str:
+    return str(event.to_message()["alarm"]["alarm_id"])
 
 
 class DynamoAlarmStore:
@@ -178,20 +190,14 @@ class DynamoAlarmStore:
 
     # --- reads ---------------------------------------------------------------------------------------
 
-    def load(
-        self, alarm_ids: Sequence[str], device_ids: Sequence[str]
-    ) -> tuple[dict[str, StoredAlarm], dict[str, StoredDevice]]:
-        keys = list(dict.fromkeys([*alarm_ids, *(DeviceState(d).item_id for d in device_ids)]))
-        alarms: dict[str, StoredAlarm] = {}
+    def load(self, device_ids: Sequence[str]) -> dict[str, StoredDevice]:
+        keys = list(dict.fromkeys(staleness.device_item_key(d) for d in device_ids))
         devices: dict[str, StoredDevice] = {}
         for item in self._batch_get(keys):
-            if from_attribute(item.get("item_type", {"S": "alarm"})) == "device":
-                state, outbox = device_from_item(item)
-                devices[state.device_id] = StoredDevice(state, outbox)
-            else:
-                stored = alarm_from_item(item)
-                alarms[stored.alarm.alarm_id] = stored
-        return alarms, devices
+            if from_attribute(item.get("item_type", {"S": "alarm"})) == "device" and "state" in item:
+                stored = device_from_item(item)
+                devices[stored.state.device_id] = stored
+        return devices
 
     def _batch_get(self, keys: Sequence[str]) -> Iterable[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -216,34 +222,52 @@ class DynamoAlarmStore:
                 raise TransientError("dynamodb:BatchGetItem failed: UnprocessedKeys left after retries")
         return items
 
-    def get_alarm(self, alarm_key: str) -> StoredAlarm | None:
+    def get_device(self, device_id: str) -> StoredDevice | None:
         with transient("dynamodb:GetItem"):
             resp = self.client.get_item(
-                TableName=self._table, Key={"alarm_id": {"S": alarm_key}}, ConsistentRead=True
+                TableName=self._table,
+                Key={"alarm_id": {"S": staleness.device_item_key(device_id)}},
+                ConsistentRead=True,
             )
         item = resp.get("Item")
-        if not item or from_attribute(item.get("item_type", {"S": "alarm"})) != "alarm":
+        return device_from_item(item) if item and "state" in item else None
+
+    def get_alarm(self, alarm_key: str) -> StoredAlarm | None:
+        """One alarm of a device item, with the outbox entries that are its own (operator use, tests)."""
+        stored = self.get_device(alarm_key.split("#", 1)[0])
+        if stored is None:
             return None
-        return alarm_from_item(item)
+        alarm = stored.alarms.get(alarm_key)
+        if alarm is None and alarm_key == staleness.stale_alarm_id(stored.state.device_id):
+            alarm = stored.state.stale_alarm()
+        if alarm is None:
+            return None
+        return StoredAlarm(alarm, tuple(e for e in stored.outbox if _alarm_id_of(e) == alarm_key))
 
     def list_alarms(self, states: set[str] | None = None, device_id: str | None = None) -> list[Alarm]:
-        """Every alarm, and every stale device as its ``Device Stale`` alarm (a Scan: operator use only)."""
+        """Every stored alarm, and every stale device as its ``Device Stale`` alarm (a Scan: operator use
+        only). Alarms never raised are not stored, so they are not listed: they are NORMAL."""
         out: list[Alarm] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "FilterExpression": "item_type = :alarm OR attribute_exists(stale_since_ms)",
-            "ExpressionAttributeValues": {":alarm": {"S": "alarm"}},
+            "FilterExpression": "item_type = :device",
+            "ExpressionAttributeValues": {":device": {"S": "device"}},
         }
         while True:
             with transient("dynamodb:Scan"):
                 resp = self.client.scan(**kwargs)
             for item in resp.get("Items", []):
-                if from_attribute(item.get("item_type", {"S": "alarm"})) == "device":
-                    alarm = device_from_item(item)[0].stale_alarm()
-                else:
-                    alarm = alarm_from_item(item).alarm
-                if (states is None or alarm.state in states) and (device_id in (None, alarm.device_id)):
-                    out.append(alarm)
+                if "state" not in item:
+                    continue
+                stored = device_from_item(item)
+                alarms = list(stored.alarms.values())
+                if stored.state.stale_since_ms is not None:
+                    alarms.append(stored.state.stale_alarm())
+                out += [
+                    a
+                    for a in alarms
+                    if (states is None or a.state in states) and device_id in (None, a.device_id)
+                ]
             if "LastEvaluatedKey" not in resp:
                 return sorted(out, key=lambda a: a.alarm_id)
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
@@ -260,28 +284,35 @@ class DynamoAlarmStore:
         while True:
             with transient("dynamodb:Query stale-deadlines"):
                 resp = self.client.query(**kwargs)
-            out += [StoredDevice(*device_from_item(item)) for item in resp.get("Items", [])]
+            out += [device_from_item(item) for item in resp.get("Items", []) if "state" in item]
             if "LastEvaluatedKey" not in resp:
                 return out
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     # --- conditional writes --------------------------------------------------------------------------
 
-    def put_alarm(self, alarm: Alarm, outbox: Sequence[TransitionLike]) -> Alarm:
-        new = replace(alarm, version=alarm.version + 1)
-        self._put(alarm_item(new, outbox), alarm.alarm_id, alarm.version)
+    def put_device(
+        self, state: DeviceState, alarms: Mapping[str, Alarm], outbox: Sequence[TransitionLike] = ()
+    ) -> DeviceState:
+        new = replace(state, version=state.version + 1)
+        item = device_item(new, alarms, outbox)
+        try:
+            with transient("dynamodb:PutItem"):
+                self.client.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression=CONDITION,
+                    ExpressionAttributeValues={":expected": {"N": str(state.version)}},
+                )
+        except TransientError as exc:
+            if condition_failed(exc):
+                raise VersionConflictError(f"{state.item_id} changed since version {state.version}") from exc
+            raise
         return new
 
-    def clear_outbox(self, alarm: Alarm, keep: Sequence[TransitionLike] = ()) -> Alarm:
-        """Drop the published events from the outbox (keeping ``keep``), with the version check."""
-        self._set_outbox(alarm.alarm_id, alarm.version, keep)
-        return replace(alarm, version=alarm.version + 1)
-
     def clear_device_outbox(self, state: DeviceState, keep: Sequence[TransitionLike] = ()) -> DeviceState:
-        self._set_outbox(state.item_id, state.version, keep)
-        return replace(state, version=state.version + 1)
-
-    def _set_outbox(self, key: str, version: int, keep: Sequence[TransitionLike]) -> None:
+        """Drop the published events from the outbox (keeping ``keep``), with the version check."""
+        key, version = state.item_id, state.version
         values: dict[str, Any] = {":expected": {"N": str(version)}, ":next": {"N": str(version + 1)}}
         if keep:
             expression = "SET outbox = :keep, version = :next"
@@ -301,22 +332,4 @@ class DynamoAlarmStore:
             if condition_failed(exc):
                 raise VersionConflictError(f"{key} changed since version {version}") from exc
             raise
-
-    def put_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState:
-        new = replace(state, version=state.version + 1)
-        self._put(device_item(new, outbox), state.item_id, state.version)
-        return new
-
-    def _put(self, item: dict[str, Any], key: str, expected: int) -> None:
-        try:
-            with transient("dynamodb:PutItem"):
-                self.client.put_item(
-                    TableName=self._table,
-                    Item=item,
-                    ConditionExpression=CONDITION,
-                    ExpressionAttributeValues={":expected": {"N": str(expected)}},
-                )
-        except TransientError as exc:
-            if condition_failed(exc):
-                raise VersionConflictError(f"{key} changed since version {expected}") from exc
-            raise
+        return replace(state, version=version + 1)

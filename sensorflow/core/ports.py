@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -86,7 +86,7 @@ class StoredTransition:
 
 @dataclass(frozen=True, slots=True)
 class StoredAlarm:
-    """An alarm as read back: its state and any transitions written but not yet confirmed published."""
+    """One alarm as read back, with the transitions of it not yet confirmed published."""
 
     alarm: Alarm
     outbox: tuple[StoredTransition, ...] = ()
@@ -94,37 +94,32 @@ class StoredAlarm:
 
 @dataclass(frozen=True, slots=True)
 class StoredDevice:
-    """A per-device item as read back, with the transitions (stale cleared) not yet confirmed published."""
+    """A device item as read back: its state, every alarm of it that is not fresh, and the transitions
+    written with them but not yet confirmed published (the outbox, in the order they happened)."""
 
     state: DeviceState
     outbox: tuple[StoredTransition, ...] = ()
+    alarms: Mapping[str, Alarm] = field(default_factory=dict)
 
 
 class AlarmStore(Protocol):
-    """Alarm state and per-device state, written with optimistic versions (``Alarm.version``)."""
+    """One item per device: its state, all its alarms and their outbox, written with an optimistic
+    version (``DeviceState.version``), so a batch writes at most one item per device."""
 
-    def load(
-        self, alarm_ids: Sequence[str], device_ids: Sequence[str]
-    ) -> tuple[dict[str, StoredAlarm], dict[str, StoredDevice]]:
-        """Batch read (strongly consistent); ids without an item are absent. Raises TransientError."""
+    def load(self, device_ids: Sequence[str]) -> dict[str, StoredDevice]:
+        """Batch read (strongly consistent); devices without an item are absent. Raises TransientError."""
         ...
 
-    def put_alarm(self, alarm: Alarm, outbox: Sequence[TransitionLike]) -> Alarm:
-        """Write ``alarm`` if the stored version is still ``alarm.version``; return it at the new version.
-
-        The outbox is written in the same conditional write, so state and its transitions commit together.
-        Raises VersionConflictError if the version moved, TransientError on a downstream fault.
-        """
+    def put_device(
+        self, state: DeviceState, alarms: Mapping[str, Alarm], outbox: Sequence[TransitionLike] = ()
+    ) -> DeviceState:
+        """Write the device item if its stored version is still ``state.version``; return the state at the
+        new version. State, alarms and outbox commit together. Raises VersionConflictError if the version
+        moved, TransientError on a downstream fault."""
         ...
 
-    def clear_outbox(self, alarm: Alarm, keep: Sequence[TransitionLike] = ()) -> Alarm:
-        """Drop the published events from the outbox, keeping ``keep`` (conditional on ``alarm.version``)."""
-        ...
-
-    def clear_device_outbox(self, state: DeviceState, keep: Sequence[TransitionLike] = ()) -> DeviceState: ...
-
-    def put_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState:
-        """Write the per-device item if its version is still ``state.version`` (else VersionConflictError)."""
+    def clear_device_outbox(self, state: DeviceState, keep: Sequence[TransitionLike] = ()) -> DeviceState:
+        """Drop the published events from the outbox, keeping ``keep`` (conditional on ``state.version``)."""
         ...
 
 
@@ -142,7 +137,8 @@ class AlarmOutcome:
     events: list[Emitted] = field(default_factory=list)  # delivered to every publisher, in order
     undelivered: list[Emitted] = field(default_factory=list)
     failed_from: int | None = None  # lowest reading index to report as failed (None: all committed)
-    skipped: int = 0  # readings at or below the device high-water mark
+    skipped: int = 0  # readings the replay guard refused: replays, producer duplicates, late readings
+    late: int = 0  # of those, late ones (not a redelivery of a record already applied)
     writes: int = 0
 
     @property
@@ -163,17 +159,17 @@ class AlarmEvaluation(Protocol):
 
 
 class StaleDeviceStore(Protocol):
-    """The parts of ``sensorflow.adapters.dynamodb_alarms.DynamoAlarmStore`` the heartbeat uses."""
+    """The parts of the alarm store the heartbeat uses (``AlarmStore`` plus the staleness index)."""
 
     def due_devices(self, bucket: str, now_ms: int) -> list[StoredDevice]:
-        """Device items (state and outbox) in one staleness bucket whose deadline has passed."""
+        """Device items (state, alarms and outbox) in one staleness bucket whose deadline has passed."""
         ...
 
-    def load(
-        self, alarm_ids: Sequence[str], device_ids: Sequence[str]
-    ) -> tuple[dict, dict[str, StoredDevice]]: ...
+    def load(self, device_ids: Sequence[str]) -> dict[str, StoredDevice]: ...
 
-    def put_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState: ...
+    def put_device(
+        self, state: DeviceState, alarms: Mapping[str, Alarm], outbox: Sequence[TransitionLike] = ()
+    ) -> DeviceState: ...
 
     def clear_device_outbox(self, state: DeviceState, keep: Sequence[TransitionLike] = ()) -> DeviceState: ...
 

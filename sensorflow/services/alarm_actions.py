@@ -2,12 +2,12 @@
 
 ``AlarmActions.apply``:
 
-1. **Read** the alarm and its device item (strongly consistent).
+1. **Read** the device item that holds the alarm (strongly consistent).
 2. **Decide** with the pure core (``sensorflow.core.alarms.actions``); a refused action raises
    ``ActionNotAllowedError`` with the reason, and nothing is written.
-3. **Write** the new state with its event, and any events an earlier attempt left, in the alarm's outbox,
-   conditional on the version it was read at. A lost race (a batch or another operator wrote first) is
-   re-read and re-decided, at most ``max_conflict_retries`` times.
+3. **Write** the device item with the alarm's new state, its event and any events an earlier attempt
+   left in the outbox, conditional on the version it was read at. A lost race (a batch, the heartbeat or
+   another operator wrote first) is re-read and re-decided, at most ``max_conflict_retries`` times.
 4. **Publish** through the shared outbox (``sensorflow.services.outbox``): each event goes only to the
    publishers still owed it, and what a publisher refused stays in the outbox marked with that publisher
    alone, so a later resend (the next action, or the alarm's next reading) never repeats an event to a
@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sensorflow.core import alarms as am
+from sensorflow.core.alarms import DeviceState
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import (
     AlarmStore,
@@ -79,24 +80,24 @@ class AlarmActions:
             raise am.ActionNotAllowedError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
         device_id, sensor_type, rule_id = _parse_alarm_id(alarm_key)
         for _ in range(self._retries + 1):
-            stored_alarms, devices = self._store.load([alarm_key], [device_id])
-            stored = stored_alarms.get(alarm_key)
-            rule = self._rule_of(stored is not None, alarm_key, action, rule_id, sensor_type)
-            alarm = stored.alarm if stored else am.Alarm.new(device_id, sensor_type, rule_id)
-            device = _device(devices.get(device_id), device_id)
+            stored = self._store.load([device_id]).get(device_id) or StoredDevice(DeviceState(device_id))
+            current = stored.alarms.get(alarm_key)
+            rule = self._rule_of(current is not None, alarm_key, action, rule_id, sensor_type)
+            alarm = current or am.Alarm.new(device_id, sensor_type, rule_id)
+            device = _device(stored, device_id)
             if action == "snooze":
                 if until_ms is None:
                     raise am.ActionNotAllowedError("snooze needs an end time")
                 new, events = am.snooze(alarm, until_ms, who, note, now_ms, rule, device)
             else:
                 new, events = _DECIDE[action](alarm, who, note, now_ms, rule, device)
-            outbox: list[TransitionLike] = [*(stored.outbox if stored else ()), *events]
+            outbox: list[TransitionLike] = [*stored.outbox, *events]
             try:
-                written = self._store.put_alarm(new, outbox)
+                written = self._store.put_device(stored.state, {**stored.alarms, alarm_key: new}, outbox)
             except VersionConflictError:
                 logger.info("alarm changed during an operator action; re-reading", alarm_id=alarm_key)
                 continue
-            return ActionOutcome(written, events, self._publish(written, outbox))
+            return ActionOutcome(new, events, self._publish(written, outbox))
         raise VersionConflictError(f"alarm {alarm_key} kept changing ({self._retries} retries); try again")
 
     def _rule_of(
@@ -112,15 +113,15 @@ class AlarmActions:
         # An alarm whose rule left the rules file can still be acted on (to silence or disable it).
         return rule or AlarmRule(rule_id, sensor_type, {}, Levels())
 
-    def _publish(self, written: am.Alarm, outbox: list[TransitionLike]) -> int:
+    def _publish(self, written: DeviceState, outbox: list[TransitionLike]) -> int:
         owed = publish_all(outbox, self._publishers, lambda: self._budget_ms)
         keep = still_owed(outbox, owed)
         try:
-            self._store.clear_outbox(written, keep)
+            self._store.clear_device_outbox(written, keep)
         except TransientError as exc:
-            # The events keep their ids and their owed publishers; the next writer of the alarm resends them.
+            # The events keep their ids and their owed publishers; the next writer of the device resends them.
             logger.warning(
-                "outbox not cleared after an operator action", alarm_id=written.alarm_id, error=str(exc)
+                "outbox not cleared after an operator action", device_id=written.device_id, error=str(exc)
             )
         if keep:
             logger.warning("operator action events undelivered; kept in the outbox", count=len(keep))
@@ -136,9 +137,9 @@ def _parse_alarm_id(alarm_key: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
-def _device(stored: StoredDevice | None, device_id: str) -> Device | None:
+def _device(stored: StoredDevice, device_id: str) -> Device | None:
     """The device context the alarm's events carry, from the device item the ingest side keeps."""
-    ctx = stored.state.context if stored else {}
+    ctx = stored.state.context
     if not ctx:
         return None
     return Device(

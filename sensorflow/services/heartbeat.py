@@ -126,10 +126,10 @@ class HeartbeatService:
             # The item is written whole: what its outbox still owes (a clear EventBridge refused) stays in it.
             outbox: list[TransitionLike] = [*stored.outbox, *events]
             try:
-                written = self.store.put_device(new, outbox)
+                written = self.store.put_device(new, stored.alarms, outbox)
             except VersionConflictError:
                 # A reading (or another heartbeat run) wrote the device: decide again on what is there now.
-                fresh = self.store.load([], [state.device_id])[1].get(state.device_id)
+                fresh = self.store.load([state.device_id]).get(state.device_id)
                 if fresh is None:
                     return True
                 stored, state = fresh, fresh.state
@@ -153,7 +153,7 @@ class HeartbeatService:
     def _republish(self, device_ids: list[str], remaining_ms: RemainingTime, out: HeartbeatOutcome) -> bool:
         """Publish ``Device Stale`` events a failed or interrupted run left in device outboxes."""
         ok = True
-        for stored in self.store.load([], device_ids)[1].values():
+        for stored in self.store.load(device_ids).values():
             if not stored.outbox:
                 continue
             owed = self._publish(stored.outbox, remaining_ms)

@@ -64,7 +64,8 @@ class BatchOutcome:
     transitions: list[TransitionLike]
     failed_sequence_numbers: list[str]
     failure_cause: str | None = None
-    replayed: int = 0  # readings the alarm high-water mark had already seen
+    replayed: int = 0  # readings the alarm replay guard refused (replays, producer duplicates, late)
+    late: int = 0  # of those, late readings (device time not after the sensor's newest)
 
     def response(self) -> dict[str, Any]:
         return {"batchItemFailures": [{"itemIdentifier": s} for s in self.failed_sequence_numbers]}
@@ -132,11 +133,20 @@ class IngestService:
             else [r.sequence_number for r in records[failed_from:]],
             failure_cause=cause,
             replayed=alarms.skipped,
+            late=alarms.late,
         )
 
     def _one(self, index: int, record: StreamRecord) -> _Done:
         try:
             reading = self._decoder.decode(record.data)
+            if reading.device_id != record.partition_key:
+                # The partition key is what the producer (an IoT Core rule: the authenticated client id)
+                # vouches for; a payload naming another device would write that device's alarm state.
+                raise InvalidRecordError(
+                    "partition_key_mismatch",
+                    f"payload device_id {reading.device_id!r} "
+                    f"is not the partition key {record.partition_key!r}",
+                )
             value, unit = check_reading(reading, now_ms=record.arrival_time_ms)
             device = self._registry.get(reading.device_id)
             if device is None:
@@ -167,7 +177,7 @@ class IngestService:
         enriched = [d for d in done if d.enriched]
         outcome = self._alarms.evaluate([d.enriched for d in enriched if d.enriched], remaining_ms)
         failed = None if outcome.failed_from is None else enriched[outcome.failed_from].index
-        return _AlarmResult(outcome.events, failed, outcome.skipped)
+        return _AlarmResult(outcome.events, failed, outcome.skipped, outcome.late)
 
     def _flush(self, records: Sequence[StreamRecord], committed: list[_Done]) -> None:
         if not committed:
@@ -186,6 +196,7 @@ class _AlarmResult:
     events: list[Emitted]
     failed_from: int | None  # index into the batch's records
     skipped: int
+    late: int
 
 
 def batch_key(first: StreamRecord) -> str:
@@ -218,6 +229,8 @@ def record_batch(outcome: BatchOutcome) -> None:
     metrics.add_metric(
         name="BatchItemFailures", unit=MetricUnit.Count, value=len(outcome.failed_sequence_numbers)
     )
+    metrics.add_metric(name="ReadingsSkippedByReplayGuard", unit=MetricUnit.Count, value=outcome.replayed)
+    metrics.add_metric(name="ReadingsLate", unit=MetricUnit.Count, value=outcome.late)
     _by_dimension("RecordsQuarantinedByReason", "reason", outcome.quarantined_by_reason)
     transitions = [t.attributes() for t in outcome.transitions]
     _by_dimension("AlarmTransitions", "transition", Counter(a["transition"] for a in transitions))
@@ -233,6 +246,7 @@ def record_batch(outcome: BatchOutcome) -> None:
         quarantined=len(outcome.quarantined),
         transitions=len(outcome.transitions),
         replayed=outcome.replayed,
+        late=outcome.late,
         failed=len(outcome.failed_sequence_numbers),
         failure_cause=outcome.failure_cause,
     )

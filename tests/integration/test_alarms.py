@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -75,17 +76,17 @@ def enriched(values: Sequence[float], first_seq: int = 1, every_s: int = 10) -> 
 
 
 class FlakyPublisher:
-    """A real publisher that reports the named transitions undelivered (unsent) ``times`` times."""
+    """A real publisher that reports the named transitions undelivered (unsent) in ``times`` calls."""
 
     def __init__(self, inner: Any, transitions: set[str], times: int = 1) -> None:
         self.inner, self.transitions, self.times = inner, transitions, times
         self.name = inner.name
 
     def publish(self, events: Sequence[TransitionLike], remaining_ms: RemainingTime) -> set[str]:
-        if self.times <= 0:
+        bad = {e.event_id for e in events if e.to_message()["transition"] in self.transitions}
+        if self.times <= 0 or not bad:
             return self.inner.publish(events, remaining_ms)
         self.times -= 1
-        bad = {e.event_id for e in events if e.to_message()["transition"] in self.transitions}
         return bad | self.inner.publish([e for e in events if e.event_id not in bad], remaining_ms)
 
 
@@ -145,14 +146,14 @@ def test_replayed_batch_with_rewind_gives_exactly_one_raise_and_one_clear(alarms
         (m["transition"], m["event_id"]) for m in delivered
     }
     assert {e["source"] for e in bus_events} == {"sensorflow.alarms"}
-    # AND the stored state is NORMAL with the high-water mark at the last reading and an empty outbox
-    stored = store(alarms).get_alarm(ALARM)
+    # AND the device item holds no alarm (cleared back to fresh), the guard at the last record, no outbox
+    stored = store(alarms).get_device("dev-00001")
     assert stored is not None
-    assert (stored.alarm.state, stored.alarm.last_seq, stored.outbox) == ("NORMAL", len(BATCH), ())
+    assert (stored.alarms, stored.state.last_sequence, stored.outbox) == ({}, int(seq_number(len(BATCH))), ())
 
 
-class FailingAlarmWrites:
-    """The real store, except that alarm (not device) writes raise a transient fault once."""
+class FailingDeviceWrites:
+    """The real store, except that the first device write raises a transient fault."""
 
     def __init__(self, inner: DynamoAlarmStore) -> None:
         self.inner, self.failed = inner, False
@@ -160,24 +161,23 @@ class FailingAlarmWrites:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def put_alarm(self, alarm: am.Alarm, outbox: Sequence[TransitionLike]) -> am.Alarm:
+    def put_device(self, state: am.DeviceState, alarms: Any, outbox: Sequence[TransitionLike] = ()) -> Any:
         if not self.failed:
             self.failed = True
             from sensorflow.core.errors import TransientError
 
             raise TransientError("dynamodb:PutItem failed: ProvisionedThroughputExceededException")
-        return self.inner.put_alarm(alarm, outbox)
+        return self.inner.put_device(state, alarms, outbox)
 
 
-def test_a_failed_alarm_write_keeps_the_device_high_water_mark_back(alarms: Stack):
-    # GIVEN the alarm's state write fails on the first attempt
+def test_a_failed_device_write_publishes_nothing_and_the_redelivery_applies_everything(alarms: Stack):
+    # GIVEN the device item's write fails on the first attempt
     readings = enriched(BATCH)
-    flaky = FailingAlarmWrites(store(alarms))
+    flaky = FailingDeviceWrites(store(alarms))
     out1 = AlarmEvaluator(flaky, RULES, publishers(alarms)).evaluate(readings, plenty)  # type: ignore[arg-type]
-    # THEN nothing is published, the batch fails from the alarm's first reading, the device item is untouched
+    # THEN nothing is published, the batch fails from the device's first reading, nothing is stored
     assert (out1.transitions, out1.failed_from) == ([], 0)
-    _, devices = store(alarms).load([], ["dev-00001"])
-    assert devices == {}
+    assert store(alarms).load(["dev-00001"]) == {}
     # WHEN Lambda redelivers the batch
     out2 = AlarmEvaluator(store(alarms), RULES, publishers(alarms)).evaluate(readings, plenty)
     # THEN no reading is skipped and both transitions come out once
@@ -193,13 +193,13 @@ class FailingLoad:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def load(self, alarm_ids: Sequence[str], device_ids: Sequence[str]) -> Any:
+    def load(self, device_ids: Sequence[str]) -> Any:
         if not self.failed:
             self.failed = True
             from sensorflow.core.errors import TransientError
 
             raise TransientError("dynamodb:BatchGetItem failed: ProvisionedThroughputExceededException")
-        return self.inner.load(alarm_ids, device_ids)
+        return self.inner.load(device_ids)
 
 
 def test_a_failed_state_read_fails_from_the_first_reading_instead_of_raising(alarms: Stack):
@@ -209,7 +209,7 @@ def test_a_failed_state_read_fails_from_the_first_reading_instead_of_raising(ala
     out1 = AlarmEvaluator(flaky, RULES, publishers(alarms)).evaluate(readings, plenty)  # type: ignore[arg-type]
     # THEN the outcome reports every reading as failed, with nothing written or published
     assert (out1.transitions, out1.failed_from, out1.writes) == ([], 0, 0)
-    assert store(alarms).load([ALARM], ["dev-00001"]) == ({}, {})
+    assert store(alarms).load(["dev-00001"]) == {}
     # WHEN Lambda redelivers the batch THEN both transitions come out once
     out2 = AlarmEvaluator(flaky, RULES, publishers(alarms)).evaluate(readings, plenty)  # type: ignore[arg-type]
     assert (out2.skipped, out2.transitions, out2.failed_from) == (0, ["Alarm Raised", "Alarm Cleared"], None)
@@ -240,13 +240,19 @@ def test_sns_attributes_drive_a_filter_policy(alarms: Stack):
     ]
 
 
+def later(readings: list[EnrichedReading], by_ms: int) -> list[EnrichedReading]:
+    """The same readings, ``by_ms`` later in device time (the next readings of the same device)."""
+    return [
+        replace(e, reading=replace(e.reading, timestamp_ms=e.reading.timestamp_ms + by_ms)) for e in readings
+    ]
+
+
 def test_version_conflict_rereads_and_reapplies(alarms: Stack):
     s = store(alarms)
     evaluator = AlarmEvaluator(s, RULES, publishers(alarms))
     # GIVEN an active warning alarm
     evaluator.evaluate(enriched([40.0] * 7), plenty)
-    [stored] = s.load([ALARM], [])[0].values()
-    assert stored.alarm.state == "ACTIVE"
+    assert s.load(["dev-00001"])["dev-00001"].alarms[ALARM].state == "ACTIVE"
 
     class RacingStore:
         """The operator acknowledges between the evaluator's read and its write."""
@@ -257,21 +263,21 @@ def test_version_conflict_rereads_and_reapplies(alarms: Stack):
         def __getattr__(self, name: str) -> Any:
             return getattr(s, name)
 
-        def put_alarm(self, alarm: am.Alarm, outbox: Any) -> am.Alarm:
+        def put_device(self, state: am.DeviceState, alarms: Any, outbox: Any = ()) -> Any:
             if not self.raced:
                 self.raced = True
-                current = s.get_alarm(alarm.alarm_id)
+                current = s.get_device(state.device_id)
                 assert current is not None
                 acked, events = am.acknowledge(
-                    current.alarm, "ana", "looking", T0, RULES.get("temperature-range")
+                    current.alarms[ALARM], "ana", "looking", T0, RULES.get("temperature-range")
                 )
-                s.put_alarm(acked, events)
-            return s.put_alarm(alarm, outbox)
+                s.put_device(current.state, {**current.alarms, ALARM: acked}, events)
+            return s.put_device(state, alarms, outbox)
 
     racing = RacingStore()
     # WHEN a critical excursion arrives (60 s held) while the operator acknowledges
     out = AlarmEvaluator(racing, RULES, publishers(alarms)).evaluate(
-        enriched([50.0] * 7, first_seq=8), plenty
+        later(enriched([50.0] * 7, first_seq=8), 70_000), plenty
     )
     # THEN the first write lost the race, the evaluator re-read and re-applied on top of the ack
     assert racing.raced
@@ -288,31 +294,59 @@ def test_version_conflict_rereads_and_reapplies(alarms: Stack):
 
 def test_a_stale_write_is_refused(alarms: Stack):
     s = store(alarms)
-    fresh = am.Alarm.new("dev-00001", "temperature", "temperature-range")
-    v1 = s.put_alarm(fresh, [])
+    fresh = am.DeviceState("dev-00001")
+    v1 = s.put_device(fresh, {})
     assert v1.version == 1
     with pytest.raises(VersionConflictError):
-        s.put_alarm(fresh, [])  # still at version 0: someone else wrote version 1
-    assert s.put_alarm(v1, []).version == 2
+        s.put_device(fresh, {})  # still at version 0: someone else wrote version 1
+    assert s.put_device(v1, {}).version == 2
 
 
 def test_batch_get_reads_more_than_100_keys(alarms: Stack):
     s = store(alarms)
     for i in range(130):
-        s.put_alarm(am.Alarm.new(f"dev-{i:05d}", "temperature", "temperature-range"), [])
-    ids = [am.alarm_id(f"dev-{i:05d}", "temperature", "temperature-range") for i in range(130)]
-    loaded, devices = s.load([*ids, "dev-99999#temperature#temperature-range"], ["dev-00001"])
-    assert (len(loaded), devices) == (130, {})
+        s.put_device(am.DeviceState(f"dev-{i:05d}"), {})
+    loaded = s.load([*(f"dev-{i:05d}" for i in range(130)), "dev-99999"])
+    assert sorted(loaded) == [f"dev-{i:05d}" for i in range(130)]
+
+
+def test_one_batch_of_many_devices_writes_exactly_one_item_per_changed_device(alarms: Stack):
+    # GIVEN 40 devices with two readings each in one batch, 5 of them past the warning line
+    s = store(alarms)
+    writes: Counter[str] = Counter()
+    alarms.clients["dynamodb"].meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: writes.update([model.name])
+    )
+    readings = []
+    for d in range(40):
+        dev = device(f"dev-{d:05d}")
+        for i in range(2):
+            ts = T0 + i * 10_000
+            value = 40.0 if d < 5 else 20.0
+            r = Reading(dev.device_id, "temperature", value, "C", ts, i + 1)
+            readings.append(EnrichedReading(r, dev, value, "C", ts + 300, SHARD, seq_number(d * 2 + i)))
+    # WHEN the batch is evaluated
+    out = AlarmEvaluator(s, RULES, publishers(alarms)).evaluate(readings, plenty)
+    # THEN one read call, one PutItem per device (its state, its alarm), and nothing raised yet (60 s hold)
+    assert (out.failed_from, out.transitions, out.writes) == (None, [], 40)
+    assert (writes["BatchGetItem"], writes["PutItem"], writes["UpdateItem"]) == (1, 40, 0)
+    pending = s.load(["dev-00000"])["dev-00000"].alarms[
+        am.alarm_id("dev-00000", "temperature", "temperature-range")
+    ]
+    assert pending.state == "PENDING"
+    # WHEN the same batch is redelivered THEN nothing is written at all
+    writes.clear()
+    again = AlarmEvaluator(s, RULES, publishers(alarms)).evaluate(readings, plenty)
+    assert (again.skipped, again.writes, writes["PutItem"]) == (80, 0, 0)
 
 
 def test_device_item_feeds_the_stale_index(alarms: Stack):
     s = store(alarms)
     AlarmEvaluator(s, RULES, publishers(alarms)).evaluate(enriched([20.0, 21.0]), plenty)
-    _, devices = s.load([], ["dev-00001"])
-    state = devices["dev-00001"].state
+    state = s.load(["dev-00001"])["dev-00001"].state
     deadline = T0 + 10_000 + 300_000  # newest device timestamp + stale_after
-    assert (state.last_seq, state.stale_deadline_ms, state.stale_bucket) == (
-        2,
+    assert (state.last_sequence, state.stale_deadline_ms, state.stale_bucket) == (
+        int(seq_number(2)),
         deadline,
         staleness.stale_bucket("dev-00001", deadline),
     )

@@ -50,11 +50,11 @@ class Fleet:
         self.store.put_device(
             DeviceState(
                 device_id,
-                last_seq=5,
                 last_seen_ms=seen,
-                sensors={"temperature": SensorSeen(seen, seen, 21.5, 5, stale_after_s)},
+                sensors={"temperature": SensorSeen(seen, 21.5, stale_after_s)},
                 context={**CONTEXT, "device_id": device_id},
-            )
+            ),
+            {},
         )
 
     def service(self) -> HeartbeatService:
@@ -67,7 +67,7 @@ class Fleet:
         )
 
     def state(self, device_id: str) -> Any:
-        return self.store.load([], [device_id])[1][device_id]
+        return self.store.load([device_id])[device_id]
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_a_reading_clears_the_stale_device_and_the_heartbeat_leaves_it_alone(fle
     stored = fleet.state("dev-00001").state
     sample = Sample("dev-00001", "temperature", 6, fleet.now, fleet.now + 5_000, 21.7, "C")
     resumed, events = stored.observe(sample, 300, None)
-    fleet.store.put_device(resumed, events)
+    fleet.store.put_device(resumed, {}, events)
     # THEN it emits Alarm Cleared for the device's stale alarm ...
     assert [(e.transition, e.to_message()["alarm"]["alarm_id"]) for e in events] == [
         ("Alarm Cleared", staleness.stale_alarm_id("dev-00001"))

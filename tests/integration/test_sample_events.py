@@ -81,13 +81,8 @@ def test_heartbeat_sample_raises_the_device_whose_deadline_passed(lambda_env: St
     # GIVEN a device item whose sensor went silent 10 minutes ago (stale_after 300 s)
     now_ms = time.time_ns() // 1_000_000
     seen = now_ms - 600_000
-    state = DeviceState(
-        "dev-00000",
-        last_seq=5,
-        last_seen_ms=seen,
-        sensors={"temperature": SensorSeen(seen, seen, 21.0, 5, 300)},
-    )
-    DynamoAlarmStore(lambda_env.settings.alarms_table, lambda_env.clients["dynamodb"]).put_device(state)
+    state = DeviceState("dev-00000", last_seen_ms=seen, sensors={"temperature": SensorSeen(seen, 21.0, 300)})
+    DynamoAlarmStore(lambda_env.settings.alarms_table, lambda_env.clients["dynamodb"]).put_device(state, {})
     bootstrap.heartbeat_service.cache_clear()
     # WHEN the heartbeat handles the committed scheduled event
     try:

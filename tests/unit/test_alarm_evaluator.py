@@ -42,8 +42,8 @@ def enriched(values: Sequence[float], first_seq: int = 1, dev: Device | None = N
 
 
 def eid(transition: str, index: int, first_seq: int = 1) -> str:
-    """The deterministic id of the transition caused by reading ``index`` (seq = first_seq + index)."""
-    return am.event_id(ALARM, transition, first_seq + index)
+    """The deterministic id of the transition caused by reading ``index``: its Kinesis sequence number."""
+    return am.event_id(ALARM, transition, int(seq_number(first_seq + index)))
 
 
 def emitted(items) -> list[tuple[int, str, str]]:
@@ -76,28 +76,18 @@ def test_raise_escalate_and_clear_over_one_batch():
         ("critical", ESCALATE_AT + 1),
         ("critical", CLEAR_AT + 1),  # a clear carries the severity it had, for critical-only filters
     ]
-    # AND both publishers got the same events, in one call each
+    # AND both publishers got the same events, one call per event of the alarm so they go out in order
     assert sns.event_ids == bus.event_ids == [e for _, _, e in EXPECTED]
-    assert (len(sns.calls), len(bus.calls)) == (1, 1)
-    # AND the alarm and the device were each written once with their outbox, then the outbox was cleared
-    assert store.writes == [
-        ("put_alarm", ALARM, 1),
-        ("put_device", DEVICE_KEY, 1),
-        ("clear_outbox", ALARM, 2),
-    ]
-    assert out.writes == 3
-    stored = store.alarms[ALARM]
-    assert (stored.alarm.state, stored.alarm.severity, stored.alarm.last_seq, stored.outbox) == (
-        "NORMAL",
-        None,
-        len(BATCH),
-        (),
-    )
+    assert sns.calls == bus.calls == [[e] for _, _, e in EXPECTED]
+    # AND the device item (state and every alarm) was written once with its outbox, then the outbox cleared
+    assert store.writes == [("put_device", "dev-00001", 1), ("clear_device_outbox", "dev-00001", 2)]
+    assert out.writes == 2
     dev = store.devices["dev-00001"]
-    assert (dev.state.last_seq, dev.state.stale_deadline_ms, dev.outbox) == (
-        len(BATCH),
+    # a cleared alarm is a fresh one again: nothing of it is stored
+    assert (dev.alarms, dev.outbox) == ({}, ())
+    assert (dev.state.last_sequence, dev.state.stale_deadline_ms) == (
+        int(seq_number(len(BATCH))),
         T0 + (len(BATCH) - 1) * 10_000 + 300_000,
-        (),
     )
 
 
@@ -108,7 +98,7 @@ def test_a_replayed_batch_emits_nothing_new():
     writes_before = list(store.writes)
     # WHEN the same batch is delivered again (Lambda retry, producer duplicate)
     out = evaluator.evaluate(enriched(BATCH), plenty)
-    # THEN every reading is below the high-water mark: nothing is written or published
+    # THEN the replay guard refuses every reading: nothing is written or published
     assert (out.skipped, out.events, out.undelivered, out.failed_from, out.writes) == (
         len(BATCH),
         [],
@@ -117,44 +107,49 @@ def test_a_replayed_batch_emits_nothing_new():
         0,
     )
     assert store.writes == writes_before
-    assert (len(sns.calls), len(bus.calls)) == (1, 1)
+    assert (len(sns.calls), len(bus.calls)) == (3, 3)
     assert sns.event_ids == bus.event_ids == [e for _, _, e in EXPECTED]
 
 
 def test_a_publish_failure_stays_in_the_outbox_and_is_resent_only_to_the_publisher_that_missed_it():
     # GIVEN SNS takes everything and EventBridge refuses the escalation
     readings = enriched(BATCH)
-    escalated = eid("Alarm Escalated", ESCALATE_AT)
+    escalated, cleared = eid("Alarm Escalated", ESCALATE_AT), eid("Alarm Cleared", CLEAR_AT)
     evaluator, store, sns, bus = build()
     bus.fail_ids = {escalated}
     # WHEN the batch is evaluated
     out = evaluator.evaluate(readings, plenty)
-    # THEN the escalation is undelivered, and the batch fails from the escalation's reading
-    assert emitted(out.events) == [EXPECTED[0], EXPECTED[2]]
-    assert emitted(out.undelivered) == [EXPECTED[1]]
+    # THEN the escalation is undelivered to EventBridge, and so is the clear after it (per alarm, in order:
+    # EventBridge consumers must not see the clear before the escalation), failing from the escalation
+    assert emitted(out.events) == [EXPECTED[0]]
+    assert emitted(out.undelivered) == [EXPECTED[1], EXPECTED[2]]
     assert out.failed_from == ESCALATE_AT
-    # AND the alarm's outbox keeps it, owed to EventBridge only; the state itself is committed
-    stored = store.alarms[ALARM]
-    assert [(t.event_id, t.pending) for t in stored.outbox] == [(escalated, ("eventbridge",))]
-    assert isinstance(stored.outbox[0], StoredTransition)
-    assert (stored.alarm.state, stored.alarm.last_seq) == ("NORMAL", len(BATCH))
+    # AND the outbox keeps both, owed to EventBridge only; the state itself is committed
+    dev = store.devices["dev-00001"]
+    assert [(t.event_id, t.pending) for t in dev.outbox] == [
+        (escalated, ("eventbridge",)),
+        (cleared, ("eventbridge",)),
+    ]
+    assert isinstance(dev.outbox[0], StoredTransition)
+    assert (dev.alarms, dev.state.last_sequence) == ({}, int(seq_number(len(BATCH))))
     assert sns.event_ids == [e for _, _, e in EXPECTED]
-    assert bus.event_ids == [EXPECTED[0][2], EXPECTED[2][2]]
+    assert bus.event_ids == [EXPECTED[0][2]]
     # WHEN EventBridge recovers and Lambda redelivers from the failed record
     bus.fail_ids = set()
     sns_calls = len(sns.calls)
     again = evaluator.evaluate(readings[ESCALATE_AT:], plenty)
-    # THEN the replayed readings are skipped and the escalation goes to EventBridge, and only there
+    # THEN the replayed readings are skipped and the escalation, then the clear, go to EventBridge only
     assert (again.skipped, again.failed_from, emitted(again.events)) == (
         len(BATCH) - ESCALATE_AT,
         None,
-        [(0, "Alarm Escalated", escalated)],  # index: the first redelivered reading touching the alarm
+        # index: the first redelivered reading of the device
+        [(0, "Alarm Escalated", escalated), (0, "Alarm Cleared", cleared)],
     )
     assert len(sns.calls) == sns_calls
     assert sns.event_ids == [e for _, _, e in EXPECTED]  # SNS subscribers saw it exactly once
-    assert bus.calls[-1] == [escalated]
-    assert bus.event_ids == [EXPECTED[0][2], EXPECTED[2][2], escalated]
-    assert store.alarms[ALARM].outbox == ()
+    assert bus.calls[-2:] == [[escalated], [cleared]]  # one event of an alarm per call: in order
+    assert bus.event_ids == [e for _, _, e in EXPECTED]
+    assert store.devices["dev-00001"].outbox == ()
 
 
 def test_both_publishers_down_keeps_everything_and_fails_from_the_first_transition():
@@ -165,7 +160,7 @@ def test_both_publishers_down_keeps_everything_and_fails_from_the_first_transiti
     out = evaluator.evaluate(enriched(BATCH), plenty)
     # THEN nothing is delivered, every transition is kept owed to both, failing from the raise
     assert (out.events, emitted(out.undelivered), out.failed_from) == ([], EXPECTED, RAISE_AT)
-    assert [(t.event_id, t.pending) for t in store.alarms[ALARM].outbox] == [
+    assert [(t.event_id, t.pending) for t in store.devices["dev-00001"].outbox] == [
         (e, ("eventbridge", "sns")) for _, _, e in EXPECTED
     ]
     assert sns.delivered == bus.delivered == []
@@ -175,59 +170,64 @@ def test_a_version_conflict_is_reread_and_reapplied():
     # GIVEN an active warning alarm (raised at the seventh reading)
     evaluator, store, sns, bus = build()
     evaluator.evaluate(enriched([40.0] * 7), plenty)
-    assert store.alarms[ALARM].alarm.state == "ACTIVE"
+    assert store.devices["dev-00001"].alarms[ALARM].state == "ACTIVE"
     ack_at = T0 + 65_000
 
     def operator_acknowledges() -> None:
-        current = store.alarms[ALARM].alarm
-        acked, events = am.acknowledge(current, "ana", "looking", ack_at, RULE)
-        store.put_alarm(acked, events)  # the operator CLI writes state + outbox, publishes later
+        current = store.devices["dev-00001"]
+        acked, events = am.acknowledge(current.alarms[ALARM], "ana", "looking", ack_at, RULE)
+        # the operator CLI writes the device item with state + outbox, publishes later
+        store.put_device(current.state, {**current.alarms, ALARM: acked}, events)
 
     # AND the operator acknowledges between the evaluator's read and its write
-    store.interleave(ALARM, operator_acknowledges)
-    # WHEN a critical excursion (held 60 s) arrives
-    out = evaluator.evaluate(enriched([50.0] * 7, first_seq=8), plenty)
-    # THEN the first write lost the race; the evaluator re-read the alarm and re-applied on top of the ack
-    assert store.loads[-1] == ((ALARM,), ())
+    store.interleave("dev-00001", operator_acknowledges)
+    # WHEN a critical excursion (held 60 s) arrives, as the next readings in device time
+    later = [
+        replace(e, reading=replace(e.reading, timestamp_ms=e.reading.timestamp_ms + 70_000))
+        for e in enriched([50.0] * 7, first_seq=8)
+    ]
+    out = evaluator.evaluate(later, plenty)
+    # THEN the first write lost the race; the evaluator re-read the device and re-applied on top of the ack
+    assert store.loads[-1] == ("dev-00001",)
     assert emitted(out.events) == [
         (0, "Alarm Acknowledged", am.event_id(ALARM, "Alarm Acknowledged", ack_at)),
-        (6, "Alarm Escalated", am.event_id(ALARM, "Alarm Escalated", 14)),
+        (6, "Alarm Escalated", am.event_id(ALARM, "Alarm Escalated", int(seq_number(14)))),
     ]
     assert out.failed_from is None
     assert sns.event_ids[1:] == bus.event_ids[1:] == [e.event.event_id for e in out.events]
     # AND the escalation made the acknowledged alarm active again, outbox drained
-    final = store.alarms[ALARM]
-    assert (final.alarm.state, final.alarm.severity, final.alarm.acknowledged_by, final.outbox) == (
+    final = store.devices["dev-00001"]
+    alarm = final.alarms[ALARM]
+    assert (alarm.state, alarm.severity, alarm.acknowledged_by, final.outbox) == (
         "ACTIVE",
         "critical",
         None,
         (),
     )
-    assert store.writes[-4:] == [
-        ("put_alarm", ALARM, 3),  # the operator's acknowledgement
-        ("put_alarm", ALARM, 4),  # the evaluator's re-applied write
-        ("put_device", DEVICE_KEY, 2),
-        ("clear_outbox", ALARM, 5),
+    assert store.writes[-3:] == [
+        ("put_device", "dev-00001", 3),  # the operator's acknowledgement
+        ("put_device", "dev-00001", 4),  # the evaluator's re-applied write
+        ("clear_device_outbox", "dev-00001", 5),
     ]
 
 
-def test_conflicts_beyond_the_retry_limit_fail_from_the_alarm_and_keep_the_device_back():
-    # GIVEN another writer moves the alarm before every one of the evaluator's writes
+def test_conflicts_beyond_the_retry_limit_fail_from_the_devices_first_reading():
+    # GIVEN another writer moves the device item before every one of the evaluator's writes
     store = FakeAlarmStore()
     evaluator = AlarmEvaluator(store, RULES, [FakePublisher("sns")], max_conflict_retries=2)
 
     def another_writer() -> None:
-        current = store.alarms.get(ALARM)
-        base = current.alarm if current else am.Alarm.new("dev-00001", "temperature", "temperature-range")
-        store.put_alarm(replace(base, note="touched"), [])
+        current = store.devices.get("dev-00001")
+        state = current.state if current else am.DeviceState("dev-00001")
+        store.put_device(replace(state, context={"note": "touched"}), current.alarms if current else {})
 
-    store.interleave(ALARM, another_writer, times=3)
+    store.interleave("dev-00001", another_writer, times=3)
     # WHEN a batch is evaluated
     out = evaluator.evaluate(enriched(BATCH), plenty)
-    # THEN it fails from the alarm's first reading, publishes nothing and leaves the device item unwritten
+    # THEN it fails from the device's first reading and publishes nothing
     assert (out.failed_from, out.events, out.writes) == (0, [], 0)
-    assert "dev-00001" not in store.devices
-    assert store.alarms[ALARM].alarm.version == 3  # only the other writer's three writes
+    assert store.devices["dev-00001"].state.version == 3  # only the other writer's three writes
+    assert store.devices["dev-00001"].alarms == {}
 
 
 def test_a_failed_state_read_fails_from_reading_zero():
@@ -255,7 +255,7 @@ def test_a_malformed_device_override_falls_back_to_the_files_rules():
     # THEN nothing fails and the file's rule applies (the 35 C warning line the override tried to move)
     assert (out.failed_from, emitted(out.events)) == (None, EXPECTED)
     assert sns.event_ids == bus.event_ids == [e for _, _, e in EXPECTED]
-    assert store.alarms[ALARM].alarm.threshold is None  # cleared: back to NORMAL
+    assert store.devices["dev-00001"].alarms == {}  # cleared: back to a fresh alarm
     assert sns.delivered[0]["rule"] == {
         "rule_id": "temperature-range",
         "bound": "max",

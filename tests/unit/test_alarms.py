@@ -13,8 +13,9 @@ from sensorflow.core import staleness
 from sensorflow.core.clock import iso
 from sensorflow.core.contract import Transition
 from sensorflow.core.errors import ConfigError
+from sensorflow.core.records import EnrichedReading, Reading
 from sensorflow.core.rules import parse_rule_book
-from tests.factories import NOW_MS, device
+from tests.factories import NOW_MS, SHARD, device, seq_number
 
 TYPES = {"temperature", "humidity", "pressure", "vibration", "co2"}
 T0 = NOW_MS - 3_600_000
@@ -146,17 +147,71 @@ def test_transitions(name, fields, values, expected, final):
     assert alarm.state == final, name
 
 
+def device_run(rule, values, *, seqs=None, first=0, every_s=10, state=None, alarms=None, start_ts=T0):
+    """``apply_readings`` over one device's temperature readings: reading i has device time
+    ``start_ts + i * every_s`` s, Kinesis sequence number ``first + i`` and device seq ``seqs[i]``.
+
+    Returns the ``Applied`` result and [(reading index, transition, severity)].
+    """
+    planned = []
+    for i, v in enumerate(values):
+        ts = start_ts + i * every_s * 1000
+        r = Reading("dev-00001", "temperature", v, "C", ts, (seqs or list(range(1, len(values) + 1)))[i])
+        e = EnrichedReading(r, DEV, v, "C", ts + 500, SHARD, seq_number(first + i))
+        planned.append(am.PlannedReading(i, e, [rule]))
+    applied = am.apply_readings(state or am.DeviceState("dev-00001"), alarms or {}, planned)
+    return applied, [(i, ev.transition, ev.severity) for i, ev in applied.events]
+
+
 def test_replayed_and_late_readings_emit_nothing():
     rule = book().get("t")
-    # GIVEN an alarm raised by seq 1..2 and cleared by seq 3
-    alarm, events, _ = run(rule, [20, 36, 20])
+    # GIVEN a device whose alarm was raised by its 2nd reading and cleared by its 3rd
+    done, events = device_run(rule, [20, 36, 20])
     assert [e[1] for e in events] == [R, C]
-    # WHEN the same readings come again (Lambda rewind / producer duplicate), and a late seq 2 with 50 C
-    again, replayed, _ = run(rule, [20, 36, 20], start=alarm)
-    late, late_events, _ = run(rule, [50], start=alarm, first_seq=2)
-    # THEN nothing changes and nothing is emitted
-    assert (again, replayed) == (alarm, [])
-    assert (late, late_events) == (alarm, [])
+    # WHEN the same records come again (a Lambda rewind), and a late reading (older device time) with 50 C
+    again, replayed = device_run(rule, [20, 36, 20], state=done.state, alarms=done.alarms)
+    late, late_events = device_run(
+        rule, [50], first=9, state=done.state, alarms=done.alarms, start_ts=T0 + 5_000
+    )
+    # THEN nothing changes, nothing is emitted, and each is counted for what it is
+    assert (again.changed, replayed, again.replayed, again.late) == (False, [], 3, 0)
+    assert (late.changed, late_events, late.replayed, late.late) == (False, [], 0, 1)
+
+
+def test_a_producer_retry_of_the_same_payload_is_a_duplicate_not_a_second_reading():
+    rule = book().get("t")
+    done, _ = device_run(rule, [20, 36])
+    # WHEN the producer resends the last payload (same device time, new sequence number)
+    dup, events = device_run(rule, [36], first=5, state=done.state, alarms=done.alarms, start_ts=T0 + 10_000)
+    assert (dup.changed, events, dup.late) == (False, [], 1)
+
+
+def test_a_device_that_restarts_its_seq_keeps_raising_and_clearing():
+    rule = book().get("t")
+    # GIVEN a device raised and cleared with seq 1000..1002
+    done, events = device_run(rule, [20, 36, 20], seqs=[1000, 1001, 1002])
+    assert [e[1] for e in events] == [R, C]
+    # WHEN it reboots and counts from 1 again, with newer device times
+    rebooted, events = device_run(
+        rule, [36, 20], seqs=[1, 2], first=3, state=done.state, alarms=done.alarms, start_ts=T0 + 30_000
+    )
+    # THEN its readings still drive the alarm, with event ids of their own
+    assert [e[1] for e in events] == [R, C]
+    ids = {ev.event_id for _, ev in done.events} | {ev.event_id for _, ev in rebooted.events}
+    assert len(ids) == 4
+
+
+def test_an_absurd_seq_changes_nothing_for_the_readings_that_follow():
+    rule = book().get("t")
+    # GIVEN a reading with seq 2**62 (forged or corrupt) among genuine ones
+    _, events = device_run(rule, [20, 36, 20, 50, 20], seqs=[1, 2**62, 3, 4, 5])
+    # THEN every later reading still counts: raised, cleared, raised (critical), cleared
+    assert [(e[1], e[2]) for e in events] == [
+        (R, "warning"),
+        (C, "warning"),
+        (R, "critical"),
+        (C, "critical"),
+    ]
 
 
 def test_event_ids_are_deterministic_and_the_message_has_the_contract_shape():
@@ -296,7 +351,7 @@ def test_device_stale_when_a_sensor_goes_silent_and_cleared_when_it_reports():
     s2, _ = s1.observe(sample("humidity", 2, T0 + 10_000), 600, DEV)
     # GIVEN the earliest deadline: temperature's 300 s after its newest device timestamp (T0 - 200)
     deadline = T0 - 200 + 300_000
-    assert (s2.last_seq, s2.last_seen_ms, s2.stale_deadline_ms) == (2, T0 + 10_000, deadline)
+    assert (s2.last_seen_ms, s2.stale_deadline_ms) == (T0 + 10_000, deadline)
     assert s2.stale_bucket == staleness.stale_bucket("dev-00001", deadline)
     # WHEN the heartbeat looks before the deadline: nothing
     assert am.device_staleness(s2, deadline - 1) == (s2, [])

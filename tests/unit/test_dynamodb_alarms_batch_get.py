@@ -10,9 +10,9 @@ from sensorflow.adapters.dynamodb_alarms import (
     BATCH_GET_MAX_DELAY_S,
     BATCH_GET_MAX_ROUNDS,
     DynamoAlarmStore,
-    alarm_item,
+    device_item,
 )
-from sensorflow.core.alarms import Alarm
+from sensorflow.core.alarms import DeviceState
 from sensorflow.core.errors import TransientError
 
 TABLE = "alarms"
@@ -30,22 +30,23 @@ class ThrottlingClient:
         self.requests.append(keys)
         served, left = (keys[:1], keys[1:]) if self.throttled_rounds > 0 else (keys, [])
         self.throttled_rounds -= 1
-        items = [alarm_item(Alarm.new(*k.split("#"))) | {"alarm_id": {"S": k}} for k in served]
+        items = [device_item(DeviceState(k.split("#")[0]), {}) for k in served]
         unprocessed = {TABLE: {"Keys": [{"alarm_id": {"S": k}} for k in left], "ConsistentRead": True}}
         return {"Responses": {TABLE: items}, "UnprocessedKeys": unprocessed if left else {}}
 
 
-KEYS = [f"dev-0000{i}#temperature#temperature-range" for i in range(3)]
+DEVICES = [f"dev-0000{i}" for i in range(3)]
+KEYS = [f"{d}#__device__" for d in DEVICES]
 
 
 def test_unprocessed_keys_are_asked_for_again_after_a_backoff():
     # GIVEN a table that throttles two rounds
     client, sleeps = ThrottlingClient(throttled_rounds=2), []
     store = DynamoAlarmStore(TABLE, client, sleep=sleeps.append)
-    # WHEN three alarms are loaded
-    alarms, _ = store.load(KEYS, [])
-    # THEN every alarm comes back, each round asks only for what was left, with a pause before each re-ask
-    assert sorted(alarms) == KEYS
+    # WHEN three device items are loaded
+    devices = store.load(DEVICES)
+    # THEN every item comes back, each round asks only for what was left, with a pause before each re-ask
+    assert sorted(devices) == DEVICES
     assert client.requests == [KEYS, KEYS[1:], KEYS[2:]]
     assert len(sleeps) == 2 and all(0 <= s <= BATCH_GET_MAX_DELAY_S for s in sleeps)
 
@@ -54,5 +55,5 @@ def test_keys_still_unprocessed_after_the_last_round_are_a_transient_error():
     client, sleeps = ThrottlingClient(throttled_rounds=100), []
     store = DynamoAlarmStore(TABLE, client, sleep=sleeps.append)
     with pytest.raises(TransientError, match="UnprocessedKeys left after retries"):
-        store.load([f"dev-{i:05d}#temperature#temperature-range" for i in range(20)], [])
+        store.load([f"dev-{i:05d}" for i in range(20)])
     assert (len(client.requests), len(sleeps)) == (BATCH_GET_MAX_ROUNDS, BATCH_GET_MAX_ROUNDS - 1)

@@ -36,3 +36,22 @@ def test_a_refused_event_is_owed_only_to_the_publisher_that_refused_it():
 
 def test_everything_delivered_leaves_nothing_owed():
     assert publish_all([event("a")], [Publisher("sns"), Publisher("eventbridge")], lambda: 1) == {}
+
+
+def alarm_event(event_id: str, alarm_id: str) -> StoredTransition:
+    return StoredTransition(event_id, {"event_id": event_id, "alarm": {"alarm_id": alarm_id}})
+
+
+def test_per_alarm_order_holds_when_an_earlier_event_is_refused():
+    # GIVEN alarm A's Raised and Cleared, and alarm B's Raised; SNS refuses A's Raised
+    events = [alarm_event("a1", "A"), alarm_event("b1", "B"), alarm_event("a2", "A")]
+    sns = Publisher("sns", refuse={"a1"})
+    # WHEN they are published
+    owed = publish_all(events, [sns], lambda: 60_000)
+    # THEN B goes out, but A's Cleared is held back with its Raised: never Cleared before Raised
+    assert owed == {"a1": {"sns"}, "a2": {"sns"}}
+    assert sns.got == ["a1", "b1"]
+    # WHEN the outbox is published again THEN A's events go out in order, one per call
+    sns2 = Publisher("sns")
+    assert publish_all(still_owed(events, owed), [sns2], lambda: 60_000) == {}
+    assert sns2.got == ["a1", "a2"]

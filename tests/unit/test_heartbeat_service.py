@@ -32,9 +32,8 @@ class Fleet:
         return self.store.seed_device(
             DeviceState(
                 device_id,
-                last_seq=5,
                 last_seen_ms=seen,
-                sensors={"temperature": SensorSeen(seen, seen, 21.5, 5, stale_after_s)},
+                sensors={"temperature": SensorSeen(seen, 21.5, stale_after_s)},
                 context={"device_id": device_id, **CONTEXT},
             )
         )
@@ -175,24 +174,20 @@ def test_a_concurrent_reading_that_moves_the_deadline_is_re_decided_and_raises_n
     def a_reading_arrives() -> None:
         state = fleet.store.devices["dev-00001"].state
         sample = Sample("dev-00001", "temperature", 6, NOW - 1_000, NOW, 21.7, "C")
-        fleet.store.put_device(state.observe(sample, 300, None)[0])
+        fleet.store.put_device(state.observe(sample, 300, None)[0], {})
 
     # AND a reading is written between the heartbeat's Query and its write (a version conflict)
-    fleet.store.interleave("dev-00001#__device__", a_reading_arrives)
+    fleet.store.interleave("dev-00001", a_reading_arrives)
     # WHEN the heartbeat runs
     out = fleet.run()
     # THEN it re-read the device, found the deadline moved, and raised nothing
-    assert fleet.store.loads == [((), ("dev-00001",))]
+    assert fleet.store.loads == [("dev-00001",)]
     assert (out.raised, out.failed_minutes, fleet.sns.calls, fleet.bus.calls) == ([], [], [], [])
     stored = fleet.store.devices["dev-00001"]
-    assert (stored.state.stale_since_ms, stored.state.last_seq, stored.state.stale_deadline_ms) == (
-        None,
-        6,
-        NOW - 1_000 + 300_000,
-    )
+    assert (stored.state.stale_since_ms, stored.state.stale_deadline_ms) == (None, NOW - 1_000 + 300_000)
     assert fleet.store.writes == [
-        ("put_device", "dev-00001#__device__", 1),  # the fleet set-up
-        ("put_device", "dev-00001#__device__", 2),  # the reading; the heartbeat wrote nothing
+        ("put_device", "dev-00001", 1),  # the fleet set-up
+        ("put_device", "dev-00001", 2),  # the reading; the heartbeat wrote nothing
     ]
     assert out.checkpoint == MINUTE - 1
 
@@ -206,19 +201,19 @@ def test_a_concurrent_write_that_leaves_the_device_silent_is_re_decided_and_rais
     def another_sensor_reports() -> None:
         state = fleet.store.devices["dev-00001"].state
         sample = Sample("dev-00001", "co2", 6, NOW - 1_000, NOW, 450.0, "ppm")
-        fleet.store.put_device(state.observe(sample, 600, None)[0])
+        fleet.store.put_device(state.observe(sample, 600, None)[0], {})
 
-    fleet.store.interleave("dev-00001#__device__", another_sensor_reports)
+    fleet.store.interleave("dev-00001", another_sensor_reports)
     # WHEN the heartbeat runs
     out = fleet.run()
     # THEN the lost write is re-decided on the fresh item: the temperature sensor is still silent
     assert out.raised == [stale_id("dev-00001", deadline)]
     assert fleet.sns.event_ids == fleet.bus.event_ids == [stale_id("dev-00001", deadline)]
     assert fleet.store.writes == [
-        ("put_device", "dev-00001#__device__", 1),
-        ("put_device", "dev-00001#__device__", 2),  # the co2 reading
-        ("put_device", "dev-00001#__device__", 3),  # Device Stale with its outbox, on top of it
-        ("clear_device_outbox", "dev-00001#__device__", 4),
+        ("put_device", "dev-00001", 1),
+        ("put_device", "dev-00001", 2),  # the co2 reading
+        ("put_device", "dev-00001", 3),  # Device Stale with its outbox, on top of it
+        ("clear_device_outbox", "dev-00001", 4),
     ]
     stored = fleet.store.devices["dev-00001"]
     assert (stored.state.stale_since_ms, set(stored.state.sensors), stored.outbox) == (

@@ -62,6 +62,23 @@ def test_a_poison_pill_anywhere_is_quarantined_and_not_reported(poison):
     assert stored(parts) == [i for i in range(10) if i != poison]
 
 
+def test_a_payload_naming_another_device_than_its_partition_key_is_quarantined():
+    # GIVEN a record keyed by dev-00001 whose payload claims to be dev-00002 (another producer's device)
+    svc, parts = build()
+    forged = stream_record(reading(device_id="dev-00002", seq=7, value=99.0), 1, key="dev-00001")
+    records = [stream_record(reading(device_id="dev-00001", seq=6, value=21.0), 0), forged]
+    # WHEN the batch is processed
+    out = svc.process(records, plenty)
+    # THEN it is quarantined with its reason and bytes, never enriched, and nothing is reported failed
+    assert out.response() == {"batchItemFailures": []}
+    [entries] = parts["quarantine"].objects.values()
+    assert [(e.reason, e.partition_key, e.payload) for e in entries] == [
+        ("partition_key_mismatch", "dev-00001", forged.data)
+    ]
+    assert "'dev-00002' is not the partition key 'dev-00001'" in entries[0].detail
+    assert [(e.reading.device_id, e.reading.seq) for e in out.enriched] == [("dev-00001", 6)]
+
+
 def test_quarantine_line_has_every_field():
     svc, parts = build()
     svc.process(batch(3, poison_at={1}), plenty)

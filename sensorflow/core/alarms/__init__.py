@@ -10,24 +10,26 @@ SNOOZED (until a time), DISABLED. Only transitions emit events, never one per re
 - ``Device Stale``     a sensor silent for its ``stale_after_seconds`` (the heartbeat calls
   ``device_staleness``; one alarm per device, keys and buckets from ``sensorflow.core.staleness``).
 
-Replays: every alarm keeps a high-water mark on the device ``seq`` (``last_seq``). A reading at or below
-it changes nothing and emits nothing, so Lambda's redelivery after a partial failure, a producer's
-duplicate and a late out-of-order reading are all no-ops. Event ids are deterministic
-(``sha256(alarm_id|transition|seq)``, or the stale deadline / action time), so a transition that is
-published twice is the same event twice and consumers dedupe on ``event_id``.
+Replays: a reading applies only if its device time is after its sensor's newest applied reading
+(``DeviceState.applies``), so Lambda's redelivery after a partial failure, a producer's duplicate and a
+late out-of-order reading change nothing and emit nothing, whatever the device's own ``seq`` says.
+Event ids are deterministic (``sha256(alarm_id|transition|Kinesis sequence number)``, or the stale
+deadline / action time), so a transition published twice is the same event twice and consumers dedupe
+on ``event_id``. A device's state and all its alarms move together (``apply_readings``), one item each.
 
 Clocks: for-duration uses device time (reading timestamps); snooze expiry and staleness use arrival /
 wall time (the record's Kinesis arrival, the heartbeat's now), which a device's clock cannot skew.
 
 Modules by concern: ``state`` (the alarm value), ``condition`` (debounce and hysteresis), ``machine``
-(``step``), ``actions`` (operator actions), ``device`` (replay guard and staleness) and ``transitions``
-(the events they emit).
+(``step``), ``actions`` (operator actions), ``device`` (replay guard and staleness), ``device_readings``
+(a batch's readings of one device) and ``transitions`` (the events they emit).
 """
 
 from __future__ import annotations
 
 from sensorflow.core.alarms.actions import ActionNotAllowedError, acknowledge, disable, enable, snooze
 from sensorflow.core.alarms.device import DeviceState, SensorSeen, device_staleness
+from sensorflow.core.alarms.device_readings import Applied, PlannedReading, apply_readings
 from sensorflow.core.alarms.machine import step
 from sensorflow.core.alarms.state import (
     ACKNOWLEDGED,
@@ -53,12 +55,15 @@ __all__ = [
     "STATES",
     "ActionNotAllowedError",
     "Alarm",
+    "Applied",
     "DeviceState",
+    "PlannedReading",
     "Sample",
     "SensorSeen",
     "TransitionEvent",
     "acknowledge",
     "alarm_id",
+    "apply_readings",
     "attributes_of",
     "device_staleness",
     "disable",

@@ -62,12 +62,9 @@ def disable(
     new = replace(
         Alarm.new(alarm.device_id, alarm.sensor_type, alarm.rule_id),
         state=DISABLED,
-        last_seq=alarm.last_seq,
-        last_timestamp_ms=alarm.last_timestamp_ms,
         note=note,
         updated_by=who,
         updated_at_ms=now_ms,
-        version=alarm.version,
     )
     return new, [transition_event(Transition.DISABLED, new, rule, device, now_ms, now_ms, None)]
 

@@ -14,36 +14,41 @@ from sensorflow.core.records import Device
 
 @dataclass(frozen=True, slots=True)
 class SensorSeen:
-    last_seen_ms: int  # newest device timestamp of the sensor (staleness is measured on device time)
-    timestamp_ms: int  # its device time (rate of change)
+    """A sensor's newest applied reading: its device time (staleness, rate of change, the replay guard)
+    and value (rate of change)."""
+
+    timestamp_ms: int
     value: float
-    seq: int
     stale_after_s: int | None = None  # the smallest stale_after_seconds of the sensor's rules
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceState:
-    """The ``<device_id>#__device__`` item: replay guard, rate-of-change memory and staleness.
+    """Per-device state: the replay guard, rate-of-change memory and staleness.
 
-    A device is stale when any of its sensors has been silent longer than that sensor's
+    **Replay guard.** A reading is applied only if its device time is after its sensor's newest applied
+    one (``observe`` refuses it otherwise). Lambda's redelivery after a rewind, a producer's retry (the
+    same payload again, a new sequence number) and a late reading all fail that test, whatever the
+    device's ``seq`` says: a rebooted device that restarts its counter keeps its alarms, and a forged
+    ``seq`` changes nothing. The device clock is bounded by the ingest checks (+5 minutes of arrival), so a
+    forged timestamp can hold a sensor back for that long at most. ``last_sequence`` (the newest applied
+    Kinesis sequence number) tells a replay from a late reading, for the counts.
+
+    **Staleness.** A device is stale when any of its sensors has been silent longer than that sensor's
     ``stale_after_seconds``: one ``Device Stale`` alarm per device (``staleness.stale_alarm_id``). It clears
-    on the first reading after which no sensor is past its deadline any more.
-
-    Silence is measured from the newest *device timestamp* of each sensor, against the wall clock. That
-    is what "no reading for X seconds" means to an operator, and it stays true when readings arrive in
-    bursts: a gateway that uploads an hour of buffered readings at once does not look alive for the hour
-    it was offline, and a replayed or delayed stream does not hide a device that went quiet. The ingest
-    timestamp check bounds how far a device clock can push a deadline (+5 minutes).
+    on the first reading after which no sensor is past its deadline any more. Silence is measured from the
+    newest *device timestamp* of each sensor, against the wall clock: a gateway that uploads an hour of
+    buffered readings at once does not look alive for the hour it was offline.
     """
 
     device_id: str
-    last_seq: int = -1
-    last_seen_ms: int | None = None
+    last_sequence: int = -1  # newest applied Kinesis sequence number
+    last_seen_ms: int | None = None  # newest arrival time
     sensors: dict[str, SensorSeen] = field(default_factory=dict)
     stale_since_ms: int | None = None  # set by the heartbeat: the deadline that passed
     stale_event_id: str | None = None
     context: dict[str, Any] = field(default_factory=dict)  # site, location, model, owner_team
-    version: int = 0
+    version: int = 0  # the device item's optimistic lock, owned by the store
 
     @property
     def item_id(self) -> str:
@@ -53,11 +58,16 @@ class DeviceState:
         seen = self.sensors.get(sensor_type)
         return (seen.timestamp_ms, seen.value) if seen else None
 
+    def applies(self, sensor_type: str, timestamp_ms: int) -> bool:
+        """The replay guard: is a reading of ``sensor_type`` at ``timestamp_ms`` new to this device?"""
+        seen = self.sensors.get(sensor_type)
+        return seen is None or timestamp_ms > seen.timestamp_ms
+
     @property
     def stale_deadline_ms(self) -> int | None:
         """The earliest time a sensor goes stale, or None if no rule of its sensors asks for staleness."""
         deadlines = [
-            s.last_seen_ms + s.stale_after_s * 1000 for s in self.sensors.values() if s.stale_after_s
+            s.timestamp_ms + s.stale_after_s * 1000 for s in self.sensors.values() if s.stale_after_s
         ]
         return min(deadlines, default=None)
 
@@ -74,25 +84,21 @@ class DeviceState:
     def _stale_after_of_deadline(self) -> int | None:
         deadline = self.stale_deadline_ms
         for s in self.sensors.values():
-            if s.stale_after_s and s.last_seen_ms + s.stale_after_s * 1000 == deadline:
+            if s.stale_after_s and s.timestamp_ms + s.stale_after_s * 1000 == deadline:
                 return s.stale_after_s
         return None
 
     def observe(
         self, sample: Sample, stale_after_s: int | None, device: Device | None
     ) -> tuple[DeviceState, list[TransitionEvent]]:
-        """Record a reading above the high-water mark; clear a raised staleness it ends."""
-        if sample.seq <= self.last_seq:
+        """Record a reading the replay guard lets through; clear a raised staleness it ends."""
+        if not self.applies(sample.sensor_type, sample.timestamp_ms):
             return self, []
         sensors = dict(self.sensors)
-        before = sensors.get(sample.sensor_type)
-        seen_at = max(sample.timestamp_ms, before.last_seen_ms if before else sample.timestamp_ms)
-        sensors[sample.sensor_type] = SensorSeen(
-            seen_at, sample.timestamp_ms, sample.value, sample.seq, stale_after_s
-        )
+        sensors[sample.sensor_type] = SensorSeen(sample.timestamp_ms, sample.value, stale_after_s)
         new = replace(
             self,
-            last_seq=sample.seq,
+            last_sequence=max(self.last_sequence, sample.order if sample.order is not None else -1),
             last_seen_ms=max(self.last_seen_ms or 0, sample.arrival_ms),
             sensors=sensors,
             context=device_context(device, self.device_id) if device else self.context,
@@ -107,7 +113,7 @@ class DeviceState:
         alarm = replace(self.stale_alarm(), state=NORMAL, severity=None)
         return cleared, [
             TransitionEvent(
-                event_id=event_id(alarm.alarm_id, Transition.CLEARED, sample.seq),
+                event_id=event_id(alarm.alarm_id, Transition.CLEARED, sample.discriminator),
                 transition=Transition.CLEARED,
                 occurred_at_ms=sample.arrival_ms,
                 alarm=alarm,

@@ -17,18 +17,15 @@ def step(
     alarm: Alarm, rule: AlarmRule, sample: Sample, device: Device | None
 ) -> tuple[Alarm, list[TransitionEvent]]:
     """Apply one reading. Returns the new alarm and the transitions it caused (often none)."""
-    if sample.seq <= alarm.last_seq:
-        return alarm, []  # replayed, duplicated or late: the high-water mark has passed it
-    seen = replace(alarm, last_seq=sample.seq, last_timestamp_ms=sample.timestamp_ms)
     if alarm.state == DISABLED:
-        return seen, []
+        return alarm, []
 
     snooze_over = alarm.state == SNOOZED and (alarm.snoozed_until_ms or 0) <= sample.arrival_ms
     c = assess_condition(alarm, rule, sample)
     cause = c.cause
     events: list[TransitionEvent] = []
     base = replace(
-        seen,
+        alarm,
         raised=c.raised,
         pending_since_ms=c.pending_since_ms,
         critical_since_ms=c.critical_since_ms,
@@ -52,7 +49,9 @@ def step(
             clear_threshold=cause.clear_threshold,
         )
         events.append(
-            transition_event(Transition.RAISED, new, rule, device, sample.seq, sample.timestamp_ms, sample)
+            transition_event(
+                Transition.RAISED, new, rule, device, sample.discriminator, sample.timestamp_ms, sample
+            )
         )
         return new, events
     if c.raised:
@@ -67,14 +66,14 @@ def step(
                 new = replace(new, acknowledged_by=None, acknowledged_at_ms=None)
             events.append(
                 transition_event(
-                    Transition.ESCALATED, new, rule, device, sample.seq, sample.timestamp_ms, sample
+                    Transition.ESCALATED, new, rule, device, sample.discriminator, sample.timestamp_ms, sample
                 )
             )
         elif snooze_over:  # a snooze only postpones: still raised when it ends, so tell again
             new = replace(new, announced=True)
             events.append(
                 transition_event(
-                    Transition.RAISED, new, rule, device, sample.seq, sample.timestamp_ms, sample
+                    Transition.RAISED, new, rule, device, sample.discriminator, sample.timestamp_ms, sample
                 )
             )
         return new, events
@@ -99,7 +98,7 @@ def step(
                 cleared,
                 rule,
                 device,
-                sample.seq,
+                sample.discriminator,
                 sample.timestamp_ms,
                 sample,
                 alarm.severity,
@@ -128,7 +127,14 @@ def _while_snoozed(
     if alarm.raised and alarm.announced:
         return new, [
             transition_event(
-                Transition.CLEARED, new, rule, device, sample.seq, sample.timestamp_ms, sample, alarm.severity
+                Transition.CLEARED,
+                new,
+                rule,
+                device,
+                sample.discriminator,
+                sample.timestamp_ms,
+                sample,
+                alarm.severity,
             )
         ]
     return new, []

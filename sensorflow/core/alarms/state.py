@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sensorflow.core.clock import iso
@@ -36,6 +36,13 @@ class Sample:
     unit: str
     previous_timestamp_ms: int | None = None  # the sensor's previous reading, for rate of change
     previous_value: float | None = None
+    order: int | None = None  # the record's Kinesis sequence number: unique per record, fixed on replay
+
+    @property
+    def discriminator(self) -> int:
+        """What makes this reading's event ids unique: the Kinesis sequence number, never the device's
+        own counter (a rebooted device restarts it; a forged one can be anything)."""
+        return self.seq if self.order is None else self.order
 
     @classmethod
     def of(cls, e: EnrichedReading, previous: tuple[int, float] | None = None) -> Sample:
@@ -50,6 +57,7 @@ class Sample:
             unit=e.unit,
             previous_timestamp_ms=previous[0] if previous else None,
             previous_value=previous[1] if previous else None,
+            order=int(e.sequence_number),
         )
 
     @property
@@ -79,15 +87,12 @@ class Alarm:
     bound: str | None = None
     threshold: float | None = None
     clear_threshold: float | None = None
-    last_seq: int = -1  # high-water mark on the device seq
-    last_timestamp_ms: int | None = None
     acknowledged_by: str | None = None
     acknowledged_at_ms: int | None = None
     note: str | None = None
     snoozed_until_ms: int | None = None
     updated_by: str | None = None
     updated_at_ms: int | None = None
-    version: int = 0  # optimistic lock, owned by the store
 
     @classmethod
     def new(cls, device_id: str, sensor_type: str, rule_id: str) -> Alarm:
@@ -106,7 +111,3 @@ class Alarm:
             "note": self.note,
             "snoozed_until": iso(self.snoozed_until_ms),
         }
-
-    def same_state(self, other: Alarm) -> bool:
-        """Equal but for the high-water mark: no write is needed for a reading that changed nothing."""
-        return replace(self, last_seq=other.last_seq, last_timestamp_ms=other.last_timestamp_ms) == other
