@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from sensorflow.core import staleness
 from sensorflow.core.alarms import Alarm, DeviceState
 from sensorflow.core.contract import TransitionView
 from sensorflow.core.errors import DeliveryError, TransientError
@@ -109,7 +110,7 @@ class FakeAlarmStore:
     version and stores state, alarms and outbox at ``version + 1`` (a put replaces the whole item, so an
     empty outbox removes it); ``clear_device_outbox`` is an update, conditional on the version only (an
     absent item fails it) and touches nothing but the outbox and the version; a lost race raises
-    ``VersionConflictError``. ``due_devices`` is the ``stale-deadlines`` index Query. Thread-safe, as the
+    ``VersionConflictError``. ``due_devices`` is the ``stale-due`` index Query. Thread-safe, as the
     evaluator writes from a pool.
 
     Faults: ``fail_loads`` / ``fail_writes[device_id]`` make the next N calls raise ``TransientError``;
@@ -173,11 +174,9 @@ class FakeAlarmStore:
             due = [
                 copy.deepcopy(s)
                 for s in self.devices.values()
-                if s.state.stale_bucket == bucket
-                and s.state.stale_deadline_ms is not None
-                and s.state.stale_deadline_ms <= now_ms
+                if s.state.stale_bucket == bucket and staleness.bucket_start_ms(bucket) <= now_ms
             ]
-        # The index's sort key is the deadline; ties come back in no set order (device id here).
+        # Candidates of a due bucket, in deadline order as DynamoAlarmStore returns them.
         return sorted(due, key=lambda s: (s.state.stale_deadline_ms or 0, s.state.device_id))
 
     def put_device(

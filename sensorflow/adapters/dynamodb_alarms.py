@@ -18,13 +18,15 @@ Every write is conditional on the optimistic ``version``:
 re-reads and re-applies (the state machine is deterministic, so re-applying is safe).
 
 Staleness index (design shared with the heartbeat, ``sensorflow.core.staleness``): the item carries
-``stale_deadline_ms`` (N, when its earliest sensor goes stale) and ``stale_bucket`` (S,
-``"<deadline minute>#<shard>"``). A sparse GSI ``stale-deadlines`` (partition ``stale_bucket``, sort
-``stale_deadline_ms``, projection ALL) holds only device items with a deadline. Each heartbeat run Queries
-just the buckets of the minutes that have come due since its last run, never scanning the fleet. Sharding a
-minute over ``STALE_BUCKET_SHARDS`` partitions keeps one minute's deadlines under a GSI partition's write
-rate (1,000 WCU/s, DynamoDB developer guide "Partitions and data distribution"). ``stale_since_ms`` is a
-top-level attribute too while the device is stale, so ``list_alarms`` can filter on it.
+``stale_bucket`` (S, ``"<deadline minute>#<shard>"``) and ``stale_due_ms`` (N, the first instant of that
+minute). A sparse, keys-only GSI ``stale-due`` on them holds only device items with a deadline. Each
+heartbeat run Queries just the buckets of the minutes that have come due since its last run, never scanning
+the fleet, then reads those items (BatchGetItem) and decides on the exact deadline in their state. Keys only,
+and keys that move once a minute: an ALL projection would be rewritten by every write of the item
+(DynamoDB developer guide, "Provisioned throughput considerations for global secondary indexes").
+Sharding a minute over ``STALE_BUCKET_SHARDS`` partitions keeps one minute's deadlines under a GSI
+partition's write rate (1,000 WCU/s, "Partitions and data distribution"). ``stale_since_ms`` is a top-level
+attribute too while the device is stale, so ``list_alarms`` can filter on it.
 
 Items of the earlier layout (one item per alarm, ``item_type = "alarm"``) are not read: a stage upgraded
 in place starts its alarms fresh (README, "State model").
@@ -59,7 +61,7 @@ BATCH_GET_MAX_ROUNDS = 8  # UnprocessedKeys re-requests before giving up with a 
 # before asking again (DynamoDB API reference, BatchGetItem). Full jitter, capped.
 BATCH_GET_BASE_DELAY_S = 0.05
 BATCH_GET_MAX_DELAY_S = 1.0
-STALE_INDEX = "stale-deadlines"
+STALE_INDEX = "stale-due"
 CONDITION = "attribute_not_exists(alarm_id) OR version = :expected"
 STATE_FORMAT = 2  # the ``state`` document's layout; bump with a reader for the old one
 
@@ -134,10 +136,11 @@ def device_item(
         "state": {"S": state_document(state, alarms)},
         "version": to_attribute(state.version),
     }
+    bucket = state.stale_bucket
     optional = {
         "stale_since_ms": state.stale_since_ms,
-        "stale_deadline_ms": state.stale_deadline_ms,
-        "stale_bucket": state.stale_bucket,
+        "stale_bucket": bucket,
+        "stale_due_ms": None if bucket is None else staleness.bucket_start_ms(bucket),
     }
     item.update({k: to_attribute(v) for k, v in optional.items() if v is not None})
     if outbox:
@@ -273,21 +276,26 @@ class DynamoAlarmStore:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def due_devices(self, bucket: str, now_ms: int) -> list[StoredDevice]:
-        """Device items in one staleness bucket whose deadline has passed (the heartbeat's Query)."""
-        out: list[StoredDevice] = []
+        """Device items in one staleness bucket that has come due (the heartbeat's Query, then a batch
+        read of those items): candidates in deadline order; ``device_staleness`` decides on each one."""
+        keys: list[str] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": STALE_INDEX,
-            "KeyConditionExpression": "stale_bucket = :b AND stale_deadline_ms <= :now",
+            "KeyConditionExpression": "stale_bucket = :b AND stale_due_ms <= :now",
             "ExpressionAttributeValues": {":b": {"S": bucket}, ":now": {"N": str(now_ms)}},
         }
         while True:
-            with transient("dynamodb:Query stale-deadlines"):
+            with transient("dynamodb:Query stale-due"):
                 resp = self.client.query(**kwargs)
-            out += [device_from_item(item) for item in resp.get("Items", []) if "state" in item]
+            keys += [from_attribute(item["alarm_id"]) for item in resp.get("Items", [])]
             if "LastEvaluatedKey" not in resp:
-                return out
+                break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        found = [device_from_item(item) for item in self._batch_get(keys) if "state" in item]
+        # Index propagation is eventually consistent: an item read back may have moved to another bucket.
+        due = [d for d in found if d.state.stale_bucket == bucket]
+        return sorted(due, key=lambda d: (d.state.stale_deadline_ms or 0, d.state.device_id))
 
     # --- conditional writes --------------------------------------------------------------------------
 

@@ -1,17 +1,21 @@
 """Staleness bookkeeping shared by the ingest side (which pushes a device's deadline forward on every
 reading) and the ``heartbeat`` function (which finds deadlines that passed). Pure: no AWS SDK.
 
-Per-device item in the alarms table, ``alarm_id = "<device_id>#__device__"``:
+Per-device item in the alarms table, ``alarm_id = "<device_id>#__device__"`` (its state document holds
+each sensor's newest device time, from which the deadline is computed exactly):
 
-- ``last_seen_ms``       ingest wall-clock time of the device's latest reading;
-- ``stale_deadline_ms``  the earliest (newest device timestamp of a sensor + its ``stale_after``); past it
-                         with no newer reading, the device is stale;
-- ``stale_bucket``       ``"<minute>#<shard>"`` of the deadline (or of the arrival, if the deadline had
-                         already passed when the reading arrived): the partition key of the sparse GSI
-                         ``stale-deadlines`` (sort key ``stale_deadline_ms``). Heartbeat Queries only the
-                         buckets that have come due, so it never scans the fleet;
-- ``stale_since_ms``     set by heartbeat when it raised "Device Stale" (the deadline that passed);
-- ``stale_event_id``     the id of that "Device Stale" event.
+- the deadline       the earliest (newest device timestamp of a sensor + its ``stale_after``); past it
+                     with no newer reading, the device is stale;
+- ``stale_bucket``   ``"<minute>#<shard>"`` of the deadline (or of the arrival, if the deadline had
+                     already passed when the reading arrived): the partition key of the sparse, keys-only
+                     GSI ``stale-due``. Heartbeat Queries only the buckets that have come due, so it never
+                     scans the fleet;
+- ``stale_due_ms``   the first instant of the bucket's minute, the index sort key. Both index keys move
+                     only when the deadline's minute does, so the index is written about once a minute
+                     per device, not once per reading; the heartbeat reads the item and decides on the
+                     exact deadline;
+- ``stale_since_ms`` set by heartbeat when it raised "Device Stale" (the deadline that passed);
+- ``stale_event_id`` the id of that "Device Stale" event (in the state document).
 
 The deadline is measured on device time (the sensor's newest timestamp + ``stale_after_seconds``), so
 a backlog upload does not make a silent device look alive. The *bucket* is never earlier than the
@@ -57,6 +61,11 @@ def minute_of(ms: int) -> int:
 
 def bucket_name(minute: int, shard: int) -> str:
     return f"{minute}#{shard}"
+
+
+def bucket_start_ms(bucket: str) -> int:
+    """The first instant of a bucket's minute: the index sort key ``stale_due_ms`` of its items."""
+    return int(bucket.split("#", 1)[0]) * MINUTE_MS
 
 
 def stale_bucket(device_id: str, deadline_ms: int) -> str:

@@ -2,17 +2,17 @@
 
 Design (the index is shared with the ingest side, keys in ``sensorflow.core.staleness``):
 
-- Every reading moves its device's per-device item (``<device_id>#__device__`` in the alarms table)
-  forward: ``stale_deadline_ms`` = the earliest time one of its sensors goes stale (its newest device
-  timestamp + that sensor's ``stale_after_seconds``), and ``stale_bucket`` = ``"<minute>#<shard>"`` of
-  that deadline, or of the arrival if the deadline had already passed when the reading arrived.
-- A sparse GSI ``stale-deadlines`` (partition ``stale_bucket``, sort ``stale_deadline_ms``) holds only
-  device items that have a deadline. A minute's deadlines are spread over ``STALE_BUCKET_SHARDS``
-  partitions so no index partition takes the whole fleet's writes for one minute.
-- Each run (EventBridge ``rate(1 minute)``) Queries only the buckets of the minutes that came due
-  since its checkpoint: ``minutes x shards`` small Queries with ``stale_deadline_ms <= now``. A quiet
-  fleet costs ``shards x 2`` empty Queries a minute, whatever its size; a run reads only devices that
-  are actually due. No Scan, ever.
+- Every reading moves its device's item (``<device_id>#__device__`` in the alarms table) forward: its
+  deadline is the earliest time one of its sensors goes stale (its newest device timestamp + that
+  sensor's ``stale_after_seconds``), and ``stale_bucket`` = ``"<minute>#<shard>"`` of that deadline, or of
+  the arrival if the deadline had already passed when the reading arrived.
+- A sparse, keys-only GSI ``stale-due`` (partition ``stale_bucket``, sort ``stale_due_ms``, the bucket's
+  first instant) holds only device items that have a deadline. A minute's deadlines are spread over
+  ``STALE_BUCKET_SHARDS`` partitions so no index partition takes the whole fleet's writes for one minute.
+- Each run (EventBridge ``rate(1 minute)``) Queries only the buckets of the minutes that came due since its
+  checkpoint (``minutes x shards`` small Queries), reads the devices found (BatchGetItem) and decides on
+  each exact deadline. A quiet fleet costs ``shards x 2`` empty Queries a minute, whatever its size; a run
+  reads only devices whose deadline minute has come. No Scan, ever.
 - The checkpoint (``alarm_id = "__heartbeat__"`` in the same table, ``through_minute``) advances only
   over minutes whose devices were all handled and published, one minute behind the current one, and
   every run re-reads one minute before it (index propagation is eventually consistent). After an

@@ -70,7 +70,7 @@ def _queue(sqs: Any, name: str) -> tuple[str, str]:
 
 
 def create_alarms_table(ddb: Any, name: str = f"sensorflow-{STAGE}-alarms") -> str:
-    """The alarms table as serverless.yml defines it: pk alarm_id, sparse GSI stale-deadlines."""
+    """The alarms table as serverless.yml defines it: pk alarm_id, sparse keys-only GSI stale-due."""
     from sensorflow.adapters.dynamodb_alarms import STALE_INDEX
 
     ddb.create_table(
@@ -78,7 +78,7 @@ def create_alarms_table(ddb: Any, name: str = f"sensorflow-{STAGE}-alarms") -> s
         AttributeDefinitions=[
             {"AttributeName": "alarm_id", "AttributeType": "S"},
             {"AttributeName": "stale_bucket", "AttributeType": "S"},
-            {"AttributeName": "stale_deadline_ms", "AttributeType": "N"},
+            {"AttributeName": "stale_due_ms", "AttributeType": "N"},
         ],
         KeySchema=[{"AttributeName": "alarm_id", "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
@@ -86,9 +86,9 @@ def create_alarms_table(ddb: Any, name: str = f"sensorflow-{STAGE}-alarms") -> s
                 "IndexName": STALE_INDEX,
                 "KeySchema": [
                     {"AttributeName": "stale_bucket", "KeyType": "HASH"},
-                    {"AttributeName": "stale_deadline_ms", "KeyType": "RANGE"},
+                    {"AttributeName": "stale_due_ms", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
             }
         ],
         BillingMode="PAY_PER_REQUEST",

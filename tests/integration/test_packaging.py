@@ -102,7 +102,7 @@ def test_alarm_functions_and_their_triggers(template: dict):
     assert notify_sub["Endpoint"] == {"Fn::GetAtt": ["NotifyLambdaFunction", "Arn"]}
     assert r["HeartbeatEventsRuleSchedule1"]["Properties"]["ScheduleExpression"] == "rate(1 minute)"
     [gsi] = r["AlarmsTable"]["Properties"]["GlobalSecondaryIndexes"]
-    assert gsi["IndexName"] == "stale-deadlines"
+    assert (gsi["IndexName"], gsi["Projection"]) == ("stale-due", {"ProjectionType": "KEYS_ONLY"})
     for fn in ("Notify", "Incidents"):
         conf = r[f"{fn}LambdaEvConf"]["Properties"]
         assert conf["DestinationConfig"]["OnFailure"]["Destination"] == {

@@ -79,7 +79,8 @@ def test_a_device_past_its_deadline_gets_exactly_one_device_stale():
     # AND it looked at the lookback minutes and the current one, every shard of each
     assert out.minutes == list(range(MINUTE - 10, MINUTE + 1))
     assert out.queries == 11 * SHARDS
-    assert (out.due, out.failed_minutes) == (1, [])
+    # read as candidates: dev-00001, and dev-00002 whose deadline (in 1 s) falls in the current minute
+    assert (out.due, out.failed_minutes) == (2, [])
     # AND the device records the episode with its outbox emptied; the checkpoint is the last full minute
     stored = fleet.store.devices["dev-00001"]
     assert (stored.state.stale_since_ms, stored.state.stale_event_id, stored.outbox) == (
