@@ -96,12 +96,17 @@ class DeviceState:
             return self, []
         sensors = dict(self.sensors)
         sensors[sample.sensor_type] = SensorSeen(sample.timestamp_ms, sample.value, stale_after_s)
-        new = replace(
-            self,
-            last_sequence=max(self.last_sequence, sample.order if sample.order is not None else -1),
-            last_seen_ms=max(self.last_seen_ms or 0, sample.arrival_ms),
-            sensors=sensors,
-            context=device_context(device, self.device_id) if device else self.context,
+        # The constructor, not ``replace``: this runs for every reading and ``replace`` costs several times
+        # more (it introspects the fields on each call).
+        new = DeviceState(
+            self.device_id,
+            max(self.last_sequence, sample.order if sample.order is not None else -1),
+            max(self.last_seen_ms or 0, sample.arrival_ms),
+            sensors,
+            self.stale_since_ms,
+            self.stale_event_id,
+            device_context(device, self.device_id) if device else self.context,
+            self.version,
         )
         if self.stale_since_ms is None:
             return new, []

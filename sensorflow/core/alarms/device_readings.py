@@ -57,13 +57,13 @@ def apply_readings(
         out.events += [(p.index, ev) for ev in events]
         for rule in p.rules:
             key = alarm_id(r.device_id, r.sensor_type, rule.rule_id)
-            fresh = Alarm(key, r.device_id, r.sensor_type, rule.rule_id)
-            before = out.alarms.get(key, fresh)
+            before = out.alarms.get(key) or Alarm(key, r.device_id, r.sensor_type, rule.rule_id)
             after, events = step(before, rule, sample, e.device)
-            if after != fresh:
-                out.alarms[key] = after
-            else:
-                out.alarms.pop(key, None)  # back to a fresh alarm: nothing worth storing
+            if after is not before:  # ``step`` returns the alarm itself when nothing changed
+                if after == Alarm(key, r.device_id, r.sensor_type, rule.rule_id):
+                    out.alarms.pop(key, None)  # back to a fresh alarm: nothing worth storing
+                else:
+                    out.alarms[key] = after
             out.events += [(p.index, ev) for ev in events]
     out.changed = out.state != state or out.alarms != dict(alarms)
     return out
