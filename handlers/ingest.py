@@ -8,12 +8,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sensorflow import bootstrap
 from sensorflow.adapters.lambda_events import stream_records
-from sensorflow.observability import logger, metrics, tracer
+from sensorflow.observability import capture_lambda_handler, logger, metrics
 from sensorflow.services.ingest import record_batch
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = stream_records(event)

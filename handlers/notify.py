@@ -8,11 +8,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sensorflow import bootstrap
 from sensorflow.adapters.lambda_events import sns_transitions
-from sensorflow.observability import logger, metrics, tracer
+from sensorflow.observability import capture_lambda_handler, logger, metrics
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     transitions = sns_transitions(event)

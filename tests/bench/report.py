@@ -264,7 +264,9 @@ def markdown(r: dict[str, Any], rendered: str) -> str:
         "- Peak memory: a fresh process reads one event (JSON on stdin), builds the service cold and "
         "handles it; `ru_maxrss` in one process, `tracemalloc` peak (handler call only) in another.",
         "- Cold start: `python -c 'import time; t=time.perf_counter(); import X; ...'` per module, fresh "
-        "processes, interleaved, after one discarded round.",
+        "processes, interleaved, after one discarded round; the handlers with the deployed "
+        f"`POWERTOOLS_TRACE_DISABLED={r['cold_start']['tracer_disabled']}` (serverless.yml "
+        "`params.default.tracerDisabled`), and `handlers.ingest` once more with the X-Ray SDK on.",
         f"- Prices: {PRICE_SOURCES}",
         f"- Batch item failures returned during the runs: ours {failures['ours']}, "
         f"{failures['ours_small']} on the small fleet, {failures['latency']} under the latency model.",

@@ -57,7 +57,7 @@ from sensorflow.core import schemas
 from tests.bench import report
 from tests.bench.aws_fakes import FakeAws, Latency, Ledger
 from tests.bench.peer_handler import make_handler
-from tests.bench.stack import ROOT, FunctionSpec, IngestStack, function_spec
+from tests.bench.stack import ROOT, FunctionSpec, IngestStack, deployed_param, function_spec
 from tests.bench.workload import Workload, WorkloadSpec, big_batch, build
 
 COLD_START_MODULES = (
@@ -269,29 +269,44 @@ def peak_memory(plan: Plan) -> dict[str, Any]:
     return out
 
 
+SDK_ON = "handlers.ingest (X-Ray SDK on)"
+
+
 def cold_start(plan: Plan) -> dict[str, Any]:
-    """Import time of each module in a fresh interpreter, interleaved so noise hits all alike."""
+    """Import time of each module in a fresh interpreter, interleaved so noise hits all alike.
+
+    The handlers are imported with the deployed default of ``POWERTOOLS_TRACE_DISABLED`` (serverless.yml's
+    ``params.default.tracerDisabled``), and ``handlers.ingest`` once more with the X-Ray SDK on, so the
+    price of turning it on for a stage is a figure too.
+    """
     code = "import time; t = time.perf_counter(); import {m}; print(time.perf_counter() - t)"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    samples: dict[str, list[float]] = {m: [] for m in COLD_START_MODULES}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "POWERTOOLS_TRACE_DISABLED": deployed_param("tracerDisabled"),
+    }
+    runs = [(m, m, env) for m in COLD_START_MODULES]
+    runs.append((SDK_ON, "handlers.ingest", {**env, "POWERTOOLS_TRACE_DISABLED": "false"}))
+    samples: dict[str, list[float]] = {label: [] for label, _, _ in runs}
     discard = 1 if plan.cold_repeats > 1 else 0  # a first round warms the page cache and .pyc files
     for round_ in range(plan.cold_repeats + discard):
-        for module in COLD_START_MODULES:
+        for label, module, run_env in runs:
             proc = subprocess.run(
                 [sys.executable, "-c", code.format(m=module)],
                 capture_output=True,
                 text=True,
                 cwd=ROOT,
-                env=env,
+                env=run_env,
                 check=True,
             )
             if round_ >= discard:
-                samples[module].append(float(proc.stdout.strip()))
+                samples[label].append(float(proc.stdout.strip()))
     medians = {m: statistics.median(v) for m, v in samples.items()}
     return {
         "repeats": plan.cold_repeats,
+        "tracer_disabled": env["POWERTOOLS_TRACE_DISABLED"],
         "median_s": medians,
-        "ratio_to_boto3": {m: medians[m] / medians["boto3"] for m in COLD_START_MODULES if m != "boto3"},
+        "ratio_to_boto3": {m: medians[m] / medians["boto3"] for m in medians if m != "boto3"},
     }
 
 

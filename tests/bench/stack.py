@@ -70,6 +70,12 @@ def _table_schema(props: dict[str, Any]) -> TableSchema:
     return TableSchema(keys, indexes)
 
 
+def deployed_param(name: str, path: Path = SERVERLESS) -> str:
+    """A stage parameter's default (``params.default.<name>`` in serverless.yml), as text."""
+    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    return str(doc["params"]["default"][name])
+
+
 def function_spec(name: str = "ingest", path: Path = SERVERLESS) -> FunctionSpec:
     doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
     provider, fn = doc["provider"], doc["functions"][name]
