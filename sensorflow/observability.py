@@ -20,6 +20,7 @@ NAMESPACE = "sensorflow"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
+
 def tracing_sdk_enabled() -> bool:
     """Powertools' own switch: the SDK is on unless ``POWERTOOLS_TRACE_DISABLED`` is true."""
     return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() not in ("1", "true")
