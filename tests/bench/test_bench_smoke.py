@@ -55,6 +55,7 @@ def test_smoke_run_produces_every_figure() -> None:
         "handlers.notify",
         "handlers.incidents",
         "handlers.heartbeat",
+        "handlers.ingest (X-Ray SDK on)",
     }
     assert {"lambda_compute", "lambda_requests", "dynamodb_writes", "dynamodb_reads", "s3", "sns"} <= set(
         results["cost"]
