@@ -64,4 +64,27 @@ def transition(
     }
 
 
-__all__ = ["eventbridge_event", "sns_event", "transition"]
+# One critical episode of dev-00042's temperature alarm: raised, acknowledged, cleared (the incident tests').
+EPISODE_RAISED = transition("Alarm Raised", seq=17, occurred_at="2026-11-29T10:20:30.000Z")
+EPISODE_ACKED = transition(
+    "Alarm Acknowledged",
+    seq=18,
+    state="ACKNOWLEDGED",
+    acknowledged_by="alice",
+    note="on it",
+    value=None,
+    occurred_at="2026-11-29T10:25:00.000Z",
+    event_id="a" * 32,
+)
+EPISODE_CLEARED = transition(
+    "Alarm Cleared", seq=40, state="NORMAL", value=41.0, occurred_at="2026-11-29T10:42:00.000Z"
+)
+
+__all__ = [
+    "EPISODE_ACKED",
+    "EPISODE_CLEARED",
+    "EPISODE_RAISED",
+    "eventbridge_event",
+    "sns_event",
+    "transition",
+]

@@ -87,13 +87,10 @@ def events(records: list[StreamRecord], batch_size: int) -> list[dict[str, Any]]
     return [kinesis_event(records[i : i + batch_size]) for i in range(0, len(records), batch_size)]
 
 
-def build(spec: WorkloadSpec, now_ms: int | None = None) -> Workload:
-    fleet = tuple(build_default_fleet(spec.devices))
-    wanted = spec.measured_batches * spec.batch_size
-    duration_s = spec.warmup_s + 1.2 * wanted / _records_per_s(fleet) + 10
-    now_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
-    start_ms = (now_ms - round(duration_s * 1000) - 60_000) // 60_000 * 60_000
-    config = SimConfig(
+def _sim_config(
+    spec: WorkloadSpec, fleet: tuple[DeviceSpec, ...], duration_s: float, start_ms: int
+) -> SimConfig:
+    return SimConfig(
         fleet=fleet,
         duration_s=duration_s,
         seed=spec.seed,
@@ -101,7 +98,15 @@ def build(spec: WorkloadSpec, now_ms: int | None = None) -> Workload:
         malformed_rate=spec.malformed_rate,
         scenario_rate=spec.scenario_rate,
     )
-    sim = list(generate(config))
+
+
+def build(spec: WorkloadSpec, now_ms: int | None = None) -> Workload:
+    fleet = tuple(build_default_fleet(spec.devices))
+    wanted = spec.measured_batches * spec.batch_size
+    duration_s = spec.warmup_s + 1.2 * wanted / _records_per_s(fleet) + 10
+    now_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
+    start_ms = (now_ms - round(duration_s * 1000) - 60_000) // 60_000 * 60_000
+    sim = list(generate(_sim_config(spec, fleet, duration_s, start_ms)))
     cut = start_ms + round(spec.warmup_s * 1000)
     n_warm = next((i for i, r in enumerate(sim) if r.truth["tick_ms"] >= cut), len(sim))
     measured_sim = sim[n_warm : n_warm + wanted]
@@ -122,13 +127,5 @@ def big_batch(spec: WorkloadSpec, size: int) -> dict[str, Any]:
     duration_s = 1.2 * size / _records_per_s(fleet) + 70
     now_ms = time.time_ns() // 1_000_000
     start_ms = now_ms - round(duration_s * 1000) - 60_000
-    config = SimConfig(
-        fleet=fleet,
-        duration_s=duration_s,
-        seed=spec.seed,
-        start_ms=start_ms,
-        malformed_rate=spec.malformed_rate,
-        scenario_rate=spec.scenario_rate,
-    )
-    sim = list(generate(config))[-size:]
+    sim = list(generate(_sim_config(spec, fleet, duration_s, start_ms)))[-size:]
     return kinesis_event(stream_records(sim))

@@ -18,7 +18,7 @@ from sensorflow.adapters.dynamodb_incidents import DynamoIncidentStore
 from sensorflow.core.contract import InvalidTransitionError
 from sensorflow.core.incident_state import Incident, incident_id, tracker_key
 from tests.integration.conftest import REGION, FakeContext
-from tests.transitions import eventbridge_event, transition
+from tests.transitions import EPISODE_ACKED, EPISODE_CLEARED, EPISODE_RAISED, eventbridge_event, transition
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 TABLE = "sensorflow-test-incidents"
@@ -48,20 +48,7 @@ def deliver(doc: dict[str, Any]) -> str:
     return incidents_handler.handler(eventbridge_event(doc), FakeContext())["outcome"]
 
 
-RAISED = transition("Alarm Raised", seq=17, occurred_at="2026-11-29T10:20:30.000Z")
-ACKED = transition(
-    "Alarm Acknowledged",
-    seq=18,
-    state="ACKNOWLEDGED",
-    acknowledged_by="alice",
-    note="on it",
-    value=None,
-    occurred_at="2026-11-29T10:25:00.000Z",
-    event_id="a" * 32,
-)
-CLEARED = transition(
-    "Alarm Cleared", seq=40, state="NORMAL", value=41.0, occurred_at="2026-11-29T10:42:00.000Z"
-)
+RAISED, ACKED, CLEARED = EPISODE_RAISED, EPISODE_ACKED, EPISODE_CLEARED
 
 
 def only_incident(store: DynamoIncidentStore, opening: dict[str, Any]) -> Incident:

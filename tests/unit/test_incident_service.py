@@ -11,25 +11,10 @@ from sensorflow.core.incident_state import Incident, Tracker, incident_id, track
 from sensorflow.core.ports import VersionConflictError
 from sensorflow.services.incidents import MAX_CONFLICT_RETRIES, IncidentService
 from tests.fakes import FakeIncidentStore
-from tests.transitions import transition
+from tests.transitions import EPISODE_ACKED, EPISODE_CLEARED, EPISODE_RAISED, transition
 
 ALARM = "dev-00042#temperature#temperature-range"
-RAISED = parse_transition(transition("Alarm Raised", seq=17, occurred_at="2026-11-29T10:20:30.000Z"))
-ACKED = parse_transition(
-    transition(
-        "Alarm Acknowledged",
-        seq=18,
-        state="ACKNOWLEDGED",
-        acknowledged_by="alice",
-        note="on it",
-        value=None,
-        occurred_at="2026-11-29T10:25:00.000Z",
-        event_id="a" * 32,
-    )
-)
-CLEARED = parse_transition(
-    transition("Alarm Cleared", seq=40, state="NORMAL", value=41.0, occurred_at="2026-11-29T10:42:00.000Z")
-)
+RAISED, ACKED, CLEARED = (parse_transition(d) for d in (EPISODE_RAISED, EPISODE_ACKED, EPISODE_CLEARED))
 INCIDENT = incident_id(ALARM, RAISED.event_id)
 
 
