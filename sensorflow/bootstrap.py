@@ -16,7 +16,13 @@ from sensorflow.config import (
     load_rule_book,
 )
 from sensorflow.core.cache import CachingRegistry
-from sensorflow.core.ports import DeviceRegistry, QuarantineSink, ReadingSink, TransitionPublisher
+from sensorflow.core.ports import (
+    DeviceRegistry,
+    QuarantineSink,
+    ReadingSink,
+    SilenceStore,
+    TransitionPublisher,
+)
 from sensorflow.core.rules import RuleBook
 from sensorflow.services.ingest import IngestService
 
@@ -174,3 +180,14 @@ def build_alarm_actions(
 
     store = build_alarm_store(alarms_table, (clients or {}).get("dynamodb"))
     return AlarmActions(store, rules, transition_publishers(topic_arn, bus_name, clients))
+
+
+def build_silence_store(
+    alarms_table: str, client: Any = None, cache_ttl_s: float | None = None
+) -> SilenceStore:
+    """The stage's silences (one item in the alarms table). Readers (ingest, heartbeat) pass ``cache_ttl_s``
+    (``adapters.dynamodb_silences.SILENCE_CACHE_TTL_S``) for a per-container copy; the CLI reads it fresh."""
+    from sensorflow.adapters.dynamodb_silences import CachingSilenceStore, DynamoSilenceStore
+
+    store = DynamoSilenceStore(alarms_table, client)
+    return store if cache_ttl_s is None else CachingSilenceStore(store, ttl_s=cache_ttl_s)

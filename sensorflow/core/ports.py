@@ -224,3 +224,30 @@ class IncidentStore(Protocol):
         """Write tracker and incident atomically, conditional on their versions; ``VersionConflictError`` if
         not."""
         ...
+
+
+# --- silences -----------------------------------------------------------------------------------------------
+
+from sensorflow.core.silences import Silence  # noqa: E402  (kept with the one port that uses it)
+
+
+class SilenceStore(Protocol):
+    """The stage's silences (``sensorflow.core.silences``): one item written with an optimistic version.
+    Readers (ingest, heartbeat) use ``active``; the ``sensorflow silences`` CLI the rest."""
+
+    def active(self, now_ms: int) -> list[Silence]:
+        """The silences active at ``now_ms``, in precedence order. Raises TransientError."""
+        ...
+
+    def add(self, silence: Silence) -> None:
+        """Store a new silence (pruning expired ones). ``SilenceError`` if it is invalid or over the limit."""
+        ...
+
+    def expire(self, silence_id: str, now_ms: int, who: str, caller_arn: str | None = None) -> Silence:
+        """End a silence now; the ended silence. ``UnknownSilenceError`` if none such is active or
+        scheduled."""
+        ...
+
+    def list_all(self, now_ms: int) -> list[Silence]:
+        """Active and scheduled silences, then those expired in the last ``EXPIRED_RETENTION_MS``."""
+        ...
