@@ -7,18 +7,28 @@ SSM and never appears in a log line, an exception message or an X-Ray trace:
 - the X-Ray SDK's ``httplib`` patch (applied by Powertools Tracer) records each request's URL, so the
   webhook host is added to its ignore list before the first request.
 
-Retries: 429, 5xx, timeouts and network errors, with capped exponential backoff and full jitter (or
-the server's ``Retry-After``, capped), while the invocation has time left. 401/403/404/410 re-read the
-secret once (the URL may have been rotated) before giving up; other 4xx are permanent.
+Retries: 429, 5xx, timeouts and network errors, at most ``max_attempts`` attempts, while the invocation
+has time left. Between two attempts the sender waits either capped exponential backoff with full jitter
+or, when the server sent ``Retry-After`` (seconds or an HTTP date, RFC 9110 section 10.2.3), exactly
+that long. It never waits after its last attempt. ``Retry-After`` is honoured up to ``retry_after_max_s``
+(``WEBHOOK_RETRY_AFTER_MAX_SECONDS``, default 10 s) and never past the invocation's remaining time: a
+server that asks for longer is not retried early (that would only be refused again) but logged with the
+delay it asked for and reported as a failed delivery, which Lambda's asynchronous retry takes over
+minutes later. 401/403/404/410 re-read the secret once (the URL may have been rotated) before giving up;
+other 4xx are permanent.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
+import random
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +41,8 @@ DEFAULT_TIMEOUT_S = 5.0
 MAX_ATTEMPTS = 5
 BASE_DELAY_S = 0.2
 MAX_DELAY_S = 5.0
+# The longest Retry-After honoured by default (WEBHOOK_RETRY_AFTER_MAX_SECONDS): a third of the function's
+# 30 s timeout, so a throttled webhook still gets a retry within the invocation.
 MAX_RETRY_AFTER_S = 10.0
 # Never start an attempt that could not finish before the invocation's deadline, with room to record
 # the outcome in the ledger.
@@ -50,6 +62,15 @@ def urllib_post(url: str, body: bytes, headers: dict[str, str], timeout: float) 
         return int(response.status)
 
 
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """One failed attempt: the HTTP status (None for a network error), what to log, and Retry-After."""
+
+    status: int | None
+    error: str
+    retry_after_s: float | None = None
+
+
 class WebhookSender:
     def __init__(
         self,
@@ -58,13 +79,22 @@ class WebhookSender:
         max_attempts: int = MAX_ATTEMPTS,
         opener: Opener = urllib_post,
         sleep: Callable[[float], None] = time.sleep,
+        retry_after_max_s: float = MAX_RETRY_AFTER_S,
+        uniform: Callable[[float, float], float] = random.uniform,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        """``url(refresh)`` returns the webhook URL, re-reading its source when ``refresh`` is true."""
+        """``url(refresh)`` returns the webhook URL, re-reading its source when ``refresh`` is true.
+
+        ``uniform`` draws the backoff jitter and ``wall_clock`` (epoch seconds) reads an HTTP-date
+        ``Retry-After``; tests pass fixed ones."""
         self._url = url
         self._timeout_s = timeout_s
         self._max_attempts = max_attempts
         self._opener = opener
         self._sleep = sleep
+        self._retry_after_max_s = retry_after_max_s
+        self._uniform = uniform
+        self._wall_clock = wall_clock
         self._untraced_hosts: set[str] = set()
 
     def send(self, message: dict[str, Any], remaining_ms: RemainingTime) -> None:
@@ -74,41 +104,84 @@ class WebhookSender:
         refreshed = False
         attempts = 0
         last_error = "no attempt made"
-        for attempt in range(self._max_attempts):
-            delay = 0.0
-            if attempt:
-                delay = jittered_delay(attempt, BASE_DELAY_S, MAX_DELAY_S)
-            timeout = min(self._timeout_s, (remaining_ms() - TIME_FLOOR_MS) / 1000 - delay)
+        delay = 0.0
+        while attempts < self._max_attempts:
+            timeout = min(self._timeout_s, _budget_s(remaining_ms) - delay)
             if timeout <= 0:
                 break
             if delay:
                 self._sleep(delay)
             attempts += 1
-            try:
-                self._opener(url, body, headers, timeout)
+            failure = self._attempt(url, body, headers, timeout)
+            if failure is None:
                 return
-            except urllib.error.HTTPError as exc:
-                status = exc.code
-                retry_after = _retry_after(exc)
-                exc.close()
-            except OSError as exc:  # URLError, timeouts, refused and reset connections
-                last_error = type(exc).__name__
-                logger.warning("webhook attempt failed", attempt=attempt + 1, error=last_error)
-                continue
-            last_error = f"HTTP {status}"
-            logger.warning("webhook attempt failed", attempt=attempt + 1, status=status)
-            if status in REFRESH_STATUS and not refreshed:
+            last_error = failure.error
+            logger.warning(
+                "webhook attempt failed", attempt=attempts, status=failure.status, error=failure.error
+            )
+            if failure.status in REFRESH_STATUS and not refreshed:
                 refreshed = True
                 url = self._checked(self._url(True))
-                continue
-            if status not in RETRYABLE_STATUS:
-                raise DeliveryError(f"webhook rejected the message: HTTP {status}") from None
-            if retry_after is not None and retry_after > 0:
-                wait = min(retry_after, MAX_RETRY_AFTER_S)
-                if (remaining_ms() - TIME_FLOOR_MS) / 1000 < wait:
-                    break
-                self._sleep(wait)
+            elif failure.status is not None and failure.status not in RETRYABLE_STATUS:
+                raise DeliveryError(f"webhook rejected the message: HTTP {failure.status}") from None
+            if attempts >= self._max_attempts:
+                break  # nothing follows the last attempt, so nothing to wait for
+            delay = self._delay_before_retry(attempts, failure, remaining_ms)
         raise DeliveryError(f"webhook delivery failed after {attempts} attempt(s): {last_error}") from None
+
+    def _attempt(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> _Failure | None:
+        try:
+            self._opener(url, body, headers, timeout)
+            return None
+        except urllib.error.HTTPError as exc:
+            failure = _Failure(exc.code, f"HTTP {exc.code}", self._retry_after(exc))
+            exc.close()
+            return failure
+        except OSError as exc:  # URLError, timeouts, refused and reset connections
+            return _Failure(None, type(exc).__name__)
+
+    def _delay_before_retry(self, retry: int, failure: _Failure, remaining_ms: RemainingTime) -> float:
+        """Seconds to wait before retry number ``retry``: the server's Retry-After when it sent one we
+        can honour, our own backoff when it sent none; a Retry-After past the cap or past the time this
+        invocation has left ends the delivery instead of being shortened (the server would refuse an
+        early retry again)."""
+        asked = failure.retry_after_s
+        if asked is None or asked <= 0:
+            return jittered_delay(retry, BASE_DELAY_S, MAX_DELAY_S, self._uniform)
+        time_left_s = _budget_s(remaining_ms)
+        if asked <= self._retry_after_max_s and asked < time_left_s:
+            return asked
+        limit_s = max(0.0, min(self._retry_after_max_s, time_left_s))
+        logger.warning(
+            "webhook Retry-After longer than this invocation may wait: delivery left to Lambda's retry",
+            status=failure.status,
+            asked_s=asked,
+            used_s=0.0,
+            cap_s=self._retry_after_max_s,
+            time_left_s=round(time_left_s, 3),
+        )
+        raise DeliveryError(
+            f"webhook delivery deferred: {failure.error} asked to retry after {asked:g} s, "
+            f"longer than this invocation may wait ({limit_s:g} s)"
+        ) from None
+
+    def _retry_after(self, exc: urllib.error.HTTPError) -> float | None:
+        """Retry-After in seconds: delay-seconds, or an HTTP date relative to ``wall_clock``."""
+        raw = (exc.headers.get("Retry-After") if exc.headers else None) or ""
+        raw = raw.strip()
+        if not raw:
+            return None
+        try:
+            return float(raw)
+        except ValueError:
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None  # neither form: fall back to our own backoff
+        if when.tzinfo is None:  # "-0000": still GMT, as every HTTP date is
+            when = when.replace(tzinfo=UTC)
+        return when.timestamp() - self._wall_clock()
 
     def _checked(self, url: str) -> str:
         parts = urlsplit(url)
@@ -122,12 +195,9 @@ class WebhookSender:
         return url
 
 
-def _retry_after(exc: urllib.error.HTTPError) -> float | None:
-    raw = exc.headers.get("Retry-After") if exc.headers else None
-    try:
-        return float(raw) if raw else None
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
+def _budget_s(remaining_ms: RemainingTime) -> float:
+    """Seconds this invocation can still spend on the webhook (its remaining time minus the floor)."""
+    return (remaining_ms() - TIME_FLOOR_MS) / 1000
 
 
 def _exclude_from_xray(host: str) -> None:

@@ -7,10 +7,42 @@ import urllib.error
 
 import pytest
 
-from sensorflow.adapters.webhook_sender import MAX_ATTEMPTS, WebhookSender
+from sensorflow.adapters.webhook_sender import MAX_ATTEMPTS, MAX_RETRY_AFTER_S, TIME_FLOOR_MS, WebhookSender
 from sensorflow.core.errors import DeliveryError
 
 URL = "https://hooks.example.com/services/T000/B000/SECRETTOKEN"
+WALL_CLOCK_S = 1_795_000_000.0  # Wed, 18 Nov 2026 11:06:40 GMT
+
+
+class Clock:
+    """The invocation's clock: ``sleep`` records each wait and takes it off the remaining time."""
+
+    def __init__(self, remaining_ms: int = 60_000) -> None:
+        self.remaining_ms = remaining_ms
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.remaining_ms -= round(seconds * 1000)
+
+    def remaining(self) -> int:
+        return self.remaining_ms
+
+
+def highest(low: float, high: float) -> float:
+    """Jitter that always draws the top of the range, so the backoff is exact."""
+    return high
+
+
+def clocked(opener: "ScriptedOpener", clock: Clock, **kwargs) -> WebhookSender:
+    return WebhookSender(
+        lambda refresh: URL,
+        opener=opener,
+        sleep=clock.sleep,
+        uniform=highest,
+        wall_clock=lambda: WALL_CLOCK_S,
+        **kwargs,
+    )
 
 
 class ScriptedOpener:
@@ -57,12 +89,105 @@ def test_network_errors_and_5xx_are_retried_then_delivered():
     assert len(opener.calls) == 4
 
 
-def test_retry_after_is_honoured_and_capped():
-    sleeps: list[float] = []
-    opener = ScriptedOpener(429, 200, retry_after="60")
-    sender(opener, sleeps=sleeps).send({"text": "hi"}, plenty)
-    assert sleeps[0] == 10.0  # MAX_RETRY_AFTER_S
+def test_backoff_waits_between_attempts_and_never_after_the_last():
+    # GIVEN a webhook that fails every attempt, with no Retry-After
+    clock = Clock()
+    opener = ScriptedOpener(*([503] * 10))
+    # WHEN the sender gives up
+    with pytest.raises(DeliveryError, match=rf"after {MAX_ATTEMPTS} attempt\(s\): HTTP 503"):
+        clocked(opener, clock).send({"text": "hi"}, clock.remaining)
+    # THEN it waited the capped exponential backoff (0.2 s * 2**retry) before each retry, and not after
+    assert clock.sleeps == [0.4, 0.8, 1.6, 3.2]
+    assert len(opener.calls) == MAX_ATTEMPTS
+
+
+def test_retry_after_is_honoured_exactly_instead_of_the_backoff():
+    # GIVEN a webhook that throttles once and asks for 3 s
+    clock = Clock()
+    opener = ScriptedOpener(429, 200, retry_after="3")
+    # WHEN the message is sent
+    clocked(opener, clock).send({"text": "hi"}, clock.remaining)
+    # THEN the one wait is the server's 3 s, with no backoff added on top
+    assert clock.sleeps == [3.0]
     assert len(opener.calls) == 2
+
+
+def test_no_retry_after_wait_follows_the_last_attempt():
+    # GIVEN two attempts, both throttled with Retry-After 1 (bug 10: it slept 1 s after the last one)
+    clock = Clock()
+    opener = ScriptedOpener(429, 429, retry_after="1")
+    # WHEN the sender gives up
+    with pytest.raises(DeliveryError, match=r"after 2 attempt\(s\): HTTP 429"):
+        clocked(opener, clock, max_attempts=2).send({"text": "hi"}, clock.remaining)
+    # THEN it waited only between the two attempts
+    assert clock.sleeps == [1.0]
+    assert clock.remaining_ms == 59_000
+
+
+def test_retry_after_above_the_cap_is_reported_not_shortened(caplog):
+    # GIVEN a server asking for 60 s, above the default cap of 10 s (bug 10: it silently waited 10 s)
+    clock = Clock()
+    opener = ScriptedOpener(429, 200, retry_after="60")
+    # WHEN the message is sent
+    with pytest.raises(DeliveryError) as info:
+        clocked(opener, clock).send({"text": "hi"}, clock.remaining)
+    # THEN nothing is waited or retried: the delivery fails for Lambda's asynchronous retry to take over
+    assert str(info.value) == (
+        "webhook delivery deferred: HTTP 429 asked to retry after 60 s, "
+        "longer than this invocation may wait (10 s)"
+    )
+    assert (clock.sleeps, len(opener.calls)) == ([], 1)
+    # AND a warning says what the server asked for and what was used
+    [warning] = [r for r in caplog.records if r.message.startswith("webhook Retry-After")]
+    assert (warning.levelname, warning.asked_s, warning.used_s, warning.cap_s) == ("WARNING", 60.0, 0.0, 10.0)
+    assert MAX_RETRY_AFTER_S == 10.0
+
+
+def test_the_retry_after_cap_is_configurable():
+    clock = Clock()
+    opener = ScriptedOpener(429, 200, retry_after="20")
+    clocked(opener, clock, retry_after_max_s=25.0).send({"text": "hi"}, clock.remaining)
+    assert clock.sleeps == [20.0]
+
+
+def test_retry_after_is_bounded_by_the_time_left():
+    # GIVEN 8 s left in the invocation (6.5 s above the floor) and a server asking for 7 s
+    clock = Clock(remaining_ms=8_000)
+    opener = ScriptedOpener(429, 200, retry_after="7")
+    # WHEN the message is sent THEN the sender does not wait past the deadline: it reports the failure
+    with pytest.raises(
+        DeliveryError, match=r"retry after 7 s, longer than this invocation may wait \(6.5 s\)"
+    ):
+        clocked(opener, clock).send({"text": "hi"}, clock.remaining)
+    assert (clock.sleeps, len(opener.calls)) == ([], 1)
+    assert TIME_FLOOR_MS == 1_500
+
+
+def test_retry_after_as_an_http_date():
+    # GIVEN Retry-After as an HTTP date 4 s after now (RFC 9110 section 10.2.3)
+    clock = Clock()
+    opener = ScriptedOpener(503, 200, retry_after="Wed, 18 Nov 2026 11:06:44 GMT")
+    clocked(opener, clock).send({"text": "hi"}, clock.remaining)
+    assert clock.sleeps == [4.0]
+
+
+def test_an_unreadable_retry_after_falls_back_to_the_backoff():
+    clock = Clock()
+    opener = ScriptedOpener(503, 200, retry_after="soon")
+    clocked(opener, clock).send({"text": "hi"}, clock.remaining)
+    assert clock.sleeps == [0.4]
+
+
+def test_a_backoff_that_would_pass_the_deadline_ends_the_delivery():
+    # GIVEN 1.9 s left above the floor, instant failures, and backoffs of 0.4, 0.8 then 1.6 s
+    clock = Clock(remaining_ms=TIME_FLOOR_MS + 1_900)
+    opener = ScriptedOpener(*([500] * 10))
+    # WHEN the sender retries
+    with pytest.raises(DeliveryError, match=r"after 3 attempt\(s\): HTTP 500"):
+        clocked(opener, clock).send({"text": "hi"}, clock.remaining)
+    # THEN each attempt ran with what its wait left, and the fourth (1.6 s wait, 0.7 s left) never started
+    assert clock.sleeps == [0.4, 0.8]
+    assert [t for _, t in opener.calls] == [1.9, 1.5, 0.7]
 
 
 def test_other_4xx_is_permanent_and_the_error_never_names_the_url():
