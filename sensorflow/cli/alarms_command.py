@@ -1,41 +1,52 @@
-"""``sensorflow alarms list|ack|snooze|disable|enable``: operator actions against a stage's stack.
+"""``sensorflow alarms list|ack|snooze|disable|enable|reset``: operator actions against a stage's stack.
 
 The alarms table, topic and bus come from the outputs of CloudFormation stack ``sensorflow-<stage>``
 (``AlarmsTableName``, ``AlertsTopicArn``, ``AlertsEventBusName``, read by ``cli.stack_outputs``); the local
 cloud is reached through ``AWS_ENDPOINT_URL``. Actions use the same conditional-write transitions as the
-ingest path (optimistic ``version``, the event kept in the alarm's outbox until published), and record who,
-when and a note.
+ingest path (optimistic ``version``, the event kept in the alarm's outbox until published), and record who
+(``--by`` and the caller's AWS ARN, ``cli.operator``), when and a note; ``disable`` requires a ``--reason``
+and may end by itself (``--for`` / ``--until``).
+
+``list`` also says whether an alarm's notifications are suppressed: silenced (by which silence,
+``sensorflow silences``) or inhibited (a value alarm of a device whose ``Device Stale`` is open).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sensorflow import bootstrap
 from sensorflow.cli.errors import UsageError, aws_errors
+from sensorflow.cli.operator import aws_session, check_by, end_time, identify
 from sensorflow.cli.stack_outputs import check_stage, read_outputs, require_output
 from sensorflow.core import alarms as am
+from sensorflow.core import staleness
 from sensorflow.core.clock import iso
 from sensorflow.core.errors import ConfigError
 from sensorflow.core.rules import RuleBook
+from sensorflow.core.silences import Silence, active_silence
 
 TABLE_OUTPUT, TOPIC_OUTPUT, BUS_OUTPUT = "AlarmsTableName", "AlertsTopicArn", "AlertsEventBusName"
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+ACTIONS = (
+    ("ack", "acknowledge an ACTIVE alarm (emits Alarm Acknowledged)"),
+    ("snooze", "silence raises until a time (--for 30m or --until ISO)"),
+    ("disable", "stop evaluating an alarm; --reason required, --for/--until to end it by itself"),
+    ("enable", "evaluate a disabled alarm again, from NORMAL"),
+    ("reset", "force an alarm back to NORMAL (emits Alarm Reset; ends its episode like a clear)"),
+)
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "alarms",
-        help="list, acknowledge, snooze, disable or enable alarms of a stage",
+        help="list, acknowledge, snooze, disable, enable or reset alarms of a stage",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -54,21 +65,21 @@ def add_parser(subparsers: Any) -> None:
     lst.add_argument("--json", action="store_true", help="one JSON object per line")
     lst.set_defaults(func=run)
 
-    for name, text in (
-        ("ack", "acknowledge an ACTIVE alarm (emits Alarm Acknowledged)"),
-        ("snooze", "silence raises until a time (--for 30m or --until ISO)"),
-        ("disable", "stop evaluating an alarm"),
-        ("enable", "evaluate a disabled alarm again, from NORMAL"),
-    ):
+    for name, text in ACTIONS:
         p = sub.add_parser(name, help=text)
         common(p)
         p.add_argument("alarm_id", help="<device_id>#<sensor_type>#<rule_id>, as `alarms list` shows it")
-        p.add_argument("--by", default=os.environ.get("USER") or "", help="who acts (default: $USER)")
-        p.add_argument("--note", help="a note recorded on the alarm and carried by the event")
-        if name == "snooze":
-            when = p.add_mutually_exclusive_group(required=True)
-            when.add_argument("--for", dest="duration", help="a duration: 30m, 2h, 1h30m, 1d, 90s")
-            when.add_argument("--until", help="an ISO-8601 time with a zone, e.g. 2026-11-29T18:00:00Z")
+        p.add_argument("--by", help="who acts (default: $USER, else your AWS identity's name)")
+        if name == "disable":
+            p.add_argument(
+                "--reason", help="why it is disabled (required; recorded and carried by the event)"
+            )
+        else:
+            p.add_argument("--note", help="a note recorded on the alarm and carried by the event")
+        if name in ("snooze", "disable"):
+            until = "until then" if name == "snooze" else "then enable it again by itself"
+            p.add_argument("--for", dest="duration", help=f"a duration: 30m, 2h, 1h30m, 1d ({until})")
+            p.add_argument("--until", help="an ISO-8601 time with a zone, e.g. 2026-11-29T18:00:00Z")
         p.set_defaults(func=run)
 
 
@@ -79,24 +90,61 @@ class StackTargets:
     bus_name: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Request:
+    """An operator action, checked before anything touches AWS."""
+
+    action: str
+    alarm_id: str
+    note: str | None  # for disable: the reason
+    until_ms: int | None  # snooze end, or when a disable ends by itself
+
+
+def check_request(args: argparse.Namespace, now_ms: int) -> Request:
+    """The action ``args`` ask for, or a ``UsageError`` that says what to fix."""
+    until = None
+    if args.action in ("snooze", "disable"):
+        until = end_time(args.duration, args.until, now_ms, now_ms, needed=args.action == "snooze")
+    if args.action == "disable":
+        if not (args.reason or "").strip():
+            raise UsageError(
+                "disable needs --reason TEXT: say why the alarm stops being evaluated (it is recorded and "
+                "carried by Alarm Disabled); add --for/--until to enable it again by itself"
+            )
+        note = args.reason.strip()
+    else:
+        note = args.note
+    check_by(args.by)
+    return Request(args.action, args.alarm_id, note, until)
+
+
 def run(args: argparse.Namespace, now_ms: int | None = None) -> int:
     check_stage(args.stage)
     now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
-    until = _snooze_until(args, now) if args.action == "snooze" else None
-    if args.action != "list" and not args.by:
-        raise UsageError("--by is empty and $USER is not set: say who acts with --by NAME")
+    request = None if args.action == "list" else check_request(args, now)
     rules = _rules(args.rules)
-    session = _session(args.region)
+    session = aws_session(args.region)
     targets = resolve_stack(session.client("cloudformation"), args.stage)
-    if args.action == "list":
-        return _list(bootstrap.build_alarm_store(targets.table, session.client("dynamodb")), args)
+    if request is None:
+        dynamodb = session.client("dynamodb")
+        silences = bootstrap.build_silence_store(targets.table, dynamodb)
+        return _list(bootstrap.build_alarm_store(targets.table, dynamodb), silences, args, now)
+    operator = identify(session.client("sts"), args.by)
     clients = {name: session.client(name) for name in ("dynamodb", "sns", "events")}
     actions = bootstrap.build_alarm_actions(
         targets.table, targets.topic_arn, targets.bus_name, rules, clients
     )
-    with aws_errors(f"update alarm {args.alarm_id}"):
+    with aws_errors(f"update alarm {request.alarm_id}"):
         try:
-            outcome = actions.apply(args.action, args.alarm_id, args.by, args.note, now, until)
+            outcome = actions.apply(
+                request.action,
+                request.alarm_id,
+                operator.by,
+                request.note,
+                now,
+                request.until_ms,
+                caller_arn=operator.caller_arn,
+            )
         except am.ActionNotAllowedError as exc:
             raise UsageError(str(exc)) from None
     alarm = outcome.alarm
@@ -112,18 +160,54 @@ def run(args: argparse.Namespace, now_ms: int | None = None) -> int:
     return 0
 
 
-def _list(store: Any, args: argparse.Namespace) -> int:
+@dataclass(frozen=True, slots=True)
+class Listed:
+    alarm: am.Alarm
+    silence: Silence | None  # the silence its notifications would be suppressed by now
+    inhibited: bool  # a value alarm of a device whose Device Stale is open: it notifies nothing
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.alarm.snapshot(),
+            "silenced_by": None if self.silence is None else self.silence.silence_id,
+            "inhibited": self.inhibited,
+        }
+
+    @property
+    def suppressed(self) -> str:
+        parts = [] if self.silence is None else [f"silenced by {self.silence.silence_id}"]
+        return ", ".join([*parts, *(["inhibited (device stale)"] if self.inhibited else [])]) or "-"
+
+
+def suppression(
+    store: Any, silences: Sequence[Silence], alarms: Sequence[am.Alarm], now_ms: int
+) -> list[Listed]:
+    """Each alarm with what would suppress its notifications now, from its device item's context (site,
+    owner team) and staleness."""
+    devices = store.load(sorted({a.device_id for a in alarms})) if alarms else {}
+    out = []
+    for a in alarms:
+        stored = devices.get(a.device_id)
+        context = stored.state.context if stored is not None else {}
+        stale = stored is not None and stored.state.stale_since_ms is not None
+        value_alarm = a.alarm_id != staleness.stale_alarm_id(a.device_id)
+        silence = active_silence(silences, context, a.sensor_type, a.device_id, now_ms)
+        out.append(Listed(a, silence, stale and value_alarm))
+    return out
+
+
+def _list(store: Any, silences: Any, args: argparse.Namespace, now_ms: int) -> int:
     states = set(args.state) if args.state else (None if args.all else set(am.STATES) - {am.NORMAL})
     with aws_errors("list alarms"):
-        alarms = store.list_alarms(states, args.device)
+        listed = suppression(store, silences.active(now_ms), store.list_alarms(states, args.device), now_ms)
     if args.json:
-        for a in alarms:
-            sys.stdout.write(json.dumps(a.snapshot(), separators=(",", ":")) + "\n")
+        for row in listed:
+            sys.stdout.write(json.dumps(row.to_json(), separators=(",", ":")) + "\n")
         return 0
-    if not alarms:
+    if not listed:
         sys.stdout.write("no alarms\n")
         return 0
-    header = ("ALARM", "STATE", "SEVERITY", "SINCE", "BY", "SNOOZED UNTIL", "NOTE")
+    header = ("ALARM", "STATE", "SEVERITY", "SINCE", "BY", "SNOOZED UNTIL", "SUPPRESSED", "NOTE")
     rows = [
         (
             a.alarm_id,
@@ -132,43 +216,16 @@ def _list(store: Any, args: argparse.Namespace) -> int:
             iso(a.since_ms) or "-",
             a.acknowledged_by or a.updated_by or "-",
             iso(a.snoozed_until_ms) or "-",
+            row.suppressed,
             a.note or "",
         )
-        for a in alarms
+        for row in listed
+        for a in [row.alarm]
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
         sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
     return 0
-
-
-def parse_duration(text: str) -> int:
-    """``30m``, ``2h``, ``1h30m``, ``1d``, ``90s`` -> milliseconds."""
-    m = _DURATION.fullmatch(text.strip())
-    if not text.strip() or not m or not any(m.groups()):
-        raise UsageError(f"--for {text!r} is not a duration; use e.g. 30m, 2h, 1h30m, 1d or 90s")
-    d, h, mi, s = (int(g or 0) for g in m.groups())
-    ms = ((d * 24 + h) * 60 + mi) * 60_000 + s * 1000
-    if ms <= 0:
-        raise UsageError(f"--for {text!r} must be longer than zero")
-    return ms
-
-
-def _snooze_until(args: argparse.Namespace, now_ms: int) -> int:
-    if args.duration is not None:
-        return now_ms + parse_duration(args.duration)
-    try:
-        when = datetime.fromisoformat(args.until.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"--until {args.until!r} is not an ISO-8601 time, e.g. 2026-11-29T18:00:00Z"
-        ) from None
-    if when.tzinfo is None:
-        raise UsageError(f"--until {args.until!r} has no time zone; add Z for UTC or an offset like +01:00")
-    until = int(when.astimezone(UTC).timestamp() * 1000)
-    if until <= now_ms:
-        raise UsageError(f"--until {args.until!r} is not in the future")
-    return until
 
 
 def _rules(path: Path | None) -> RuleBook:
@@ -178,13 +235,6 @@ def _rules(path: Path | None) -> RuleBook:
         return load_rule_book(path)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-
-
-def _session(region: str | None) -> Any:
-    import boto3
-
-    with aws_errors("connect to AWS"):
-        return boto3.session.Session(region_name=region)
 
 
 def resolve_stack(cloudformation: Any, stage: str) -> StackTargets:
