@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from sensorflow.core import silences as sl
 from sensorflow.core import staleness
 from sensorflow.core.alarms import Alarm, DeviceState
 from sensorflow.core.contract import TransitionView
@@ -26,6 +27,7 @@ from sensorflow.core.ports import (
     VersionConflictError,
 )
 from sensorflow.core.records import Device, EnrichedReading
+from sensorflow.core.silences import Silence
 
 
 class FakeRegistry:
@@ -396,12 +398,10 @@ class FakeIncidentStore:
         item = self.items.get(tracker_key(alarm_id))
         return item if isinstance(item, Tracker) else None
 
-    def load(self, alarm_id: str) -> tuple[Tracker, Incident | None]:
-        tracker = self.tracker(alarm_id)
-        if tracker is None:
-            return Tracker(alarm_id), None
-        current = self.get_incident(tracker.open_incident_id) if tracker.open_incident_id else None
-        return tracker, current
+    def load(self, alarm_id: str, incident_id: str | None = None) -> tuple[Tracker, Incident | None]:
+        tracker = self.tracker(alarm_id) or Tracker(alarm_id)
+        named = incident_id or tracker.open_incident_id
+        return tracker, self.get_incident(named) if named else None
 
     def save(self, before: Tracker, decision: Decision) -> None:
         if self._interleaved and not self._interleaving:
@@ -429,3 +429,44 @@ class FakeIncidentStore:
         for key, item, _ in puts:
             self.items[key] = item
         self.saves += 1
+
+
+# --- silences ------------------------------------------------------------------------------------------
+
+
+class FakeSilenceStore:
+    """Stands in for ``sensorflow.adapters.dynamodb_silences.DynamoSilenceStore`` (``SilenceStore``): the
+    stored list, changed with the same pure operations (``with_added`` / ``with_expired``: prune, cap,
+    validation), at a version that moves on every write.
+
+    Faults: ``fail_reads`` makes the next N reads raise ``TransientError``. ``reads`` counts reads (the
+    reader cache's tests count them).
+    """
+
+    def __init__(self, silences: Sequence[Silence] = ()) -> None:
+        self.silences: list[Silence] = list(silences)
+        self.version = 0
+        self.reads = 0
+        self.fail_reads = 0
+
+    def _read(self) -> list[Silence]:
+        self.reads += 1
+        if self.fail_reads:
+            self.fail_reads -= 1
+            raise TransientError("dynamodb:GetItem silences failed: ProvisionedThroughputExceededException")
+        return list(self.silences)
+
+    def active(self, now_ms: int) -> list[Silence]:
+        return [s for s in sl.order(self._read()) if s.active_at(now_ms)]
+
+    def list_all(self, now_ms: int) -> list[Silence]:
+        return sl.pruned(self._read(), now_ms)
+
+    def add(self, silence: Silence) -> None:
+        self.silences = sl.with_added(self.silences, silence, silence.created_at_ms)
+        self.version += 1
+
+    def expire(self, silence_id: str, now_ms: int, who: str, caller_arn: str | None = None) -> Silence:
+        self.silences, ended = sl.with_expired(self.silences, silence_id, now_ms, who, caller_arn)
+        self.version += 1
+        return ended

@@ -26,9 +26,11 @@ def transition(
     acknowledged_by: str | None = None,
     note: str | None = None,
     event_id: str | None = None,
+    episode: int | None = None,
 ) -> dict[str, Any]:
+    """One transition document; ``alarm.episode`` is left out when ``episode`` is None (old producers)."""
     alarm_id = f"{device_id}#{sensor_type}#{rule_id}"
-    return {
+    doc: dict[str, Any] = {
         "event_id": event_id or transition_event_id(alarm_id, name, seq),
         "transition": name,
         "occurred_at": occurred_at,
@@ -62,6 +64,9 @@ def transition(
             "owner_team": "ops",
         },
     }
+    if episode is not None:
+        doc["alarm"]["episode"] = episode
+    return doc
 
 
 # One critical episode of dev-00042's temperature alarm: raised, acknowledged, cleared (the incident tests').
@@ -80,11 +85,49 @@ EPISODE_CLEARED = transition(
     "Alarm Cleared", seq=40, state="NORMAL", value=41.0, occurred_at="2026-11-29T10:42:00.000Z"
 )
 
+
+def numbered_episode(
+    episode: int,
+    *,
+    severity: str = "critical",
+    end: str | None = "Alarm Cleared",
+    minute: int | None = None,
+    **fields: Any,
+) -> list[dict[str, Any]]:
+    """Episode ``episode`` of dev-00042's temperature alarm: its raise, then its end (clear, reset or
+    disable; ``end=None``: still open), each carrying ``alarm.episode``. Episode n is raised at
+    10:00 + 20 (n - 1) minutes (or at ``minute``) and ends 10 minutes later with the severity it had, as
+    the producer sends it."""
+    start = 20 * (episode - 1) if minute is None else minute
+    seq = 100 * episode
+    raised = transition(
+        "Alarm Raised", seq=seq, severity=severity, occurred_at=_at(start), episode=episode, **fields
+    )
+    if end is None:
+        return [raised]
+    ended = transition(
+        end,
+        seq=seq + 1,
+        severity=severity,
+        state="DISABLED" if end == "Alarm Disabled" else "NORMAL",
+        value=41.0 if end == "Alarm Cleared" else None,
+        occurred_at=_at(start + 10),
+        episode=episode,
+        **fields,
+    )
+    return [raised, ended]
+
+
+def _at(minute: int) -> str:
+    return f"2026-11-29T{10 + minute // 60:02d}:{minute % 60:02d}:00.000Z"
+
+
 __all__ = [
     "EPISODE_ACKED",
     "EPISODE_CLEARED",
     "EPISODE_RAISED",
     "eventbridge_event",
+    "numbered_episode",
     "sns_event",
     "transition",
 ]

@@ -3,6 +3,16 @@
 Items carry ``kind`` (``incident`` | ``tracker``) and a ``version`` number; ``save`` writes the tracker
 and the incident with ``TransactWriteItems``, each put conditional on the version it was read at, so
 two invocations applying events of the same alarm never lose each other's work.
+
+- incident: ``incident_id`` (``sha256(alarm_id|episode)[:32]``, or for an unnumbered event
+  ``sha256(alarm_id|opening event_id)[:32]``), the alarm and device fields, ``status``, ``severity``,
+  ``opened_*``, ``acknowledged_*``, ``escalated_at``, ``resolved_*``, ``episode`` (absent when
+  unnumbered) and ``timeline`` (a list of steps: ``event_id``, ``transition``, ``at_ms``, ...).
+- tracker: ``incident_id = "alarm#<alarm_id>"``, ``applied`` (event ids), ``held`` (steps of numbered
+  episodes with no incident yet, each with its ``episode``), and for unnumbered events
+  ``open_incident_id``, ``opened_at_ms`` and ``pending`` (steps).
+
+Attributes added since the unnumbered layout (``episode``, ``held``) are optional: older items read as is.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ def tracker_from_plain(d: dict[str, Any]) -> Tracker:
         opened_at_ms=d.get("opened_at_ms"),
         applied=tuple(d.get("applied", [])),
         pending=tuple(_step(s) for s in d.get("pending", [])),
+        held=tuple(_step(s) for s in d.get("held", [])),
         version=int(d.get("version", 0)),
     )
 
@@ -56,13 +67,12 @@ class DynamoIncidentStore:
         plain = self._get(incident_id)
         return incident_from_plain(plain) if plain and plain.get("kind") == "incident" else None
 
-    def load(self, alarm_id: str) -> tuple[Tracker, Incident | None]:
+    def load(self, alarm_id: str, incident_id: str | None = None) -> tuple[Tracker, Incident | None]:
+        # Two consistent reads, not one snapshot: save is conditional on both versions read here.
         plain = self._get(tracker_key(alarm_id))
-        if plain is None:
-            return Tracker(alarm_id), None
-        tracker = tracker_from_plain(plain)
-        current = self.get_incident(tracker.open_incident_id) if tracker.open_incident_id else None
-        return tracker, current
+        tracker = Tracker(alarm_id) if plain is None else tracker_from_plain(plain)
+        named = incident_id or tracker.open_incident_id
+        return tracker, self.get_incident(named) if named else None
 
     def save(self, before: Tracker, decision: Decision) -> None:
         tracker = {

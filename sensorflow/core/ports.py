@@ -216,8 +216,9 @@ class MessageSender(Protocol):
 
 
 class IncidentStore(Protocol):
-    def load(self, alarm_id: str) -> tuple[Tracker, Incident | None]:
-        """The alarm's tracker (a new one if absent) and its open incident, read consistently."""
+    def load(self, alarm_id: str, incident_id: str | None = None) -> tuple[Tracker, Incident | None]:
+        """The alarm's tracker (a new one if absent) and the incident ``incident_id`` (None if absent), or
+        without it the tracker's open incident, read consistently."""
         ...
 
     def save(self, before: Tracker, decision: Decision) -> None:

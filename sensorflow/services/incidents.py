@@ -1,18 +1,36 @@
 """The ``incidents`` service: critical alarm transitions become incident records.
 
 An incident is one critical episode of one alarm. It opens on ``Alarm Raised`` / ``Device Stale`` with
-severity critical or on ``Alarm Escalated`` to critical, is updated by ``Alarm Acknowledged`` and
-``Alarm Escalated``, and resolves on ``Alarm Cleared`` (or ``Alarm Disabled``).
+severity critical or on ``Alarm Escalated`` to critical, is updated by ``Alarm Acknowledged``,
+``Alarm Escalated`` and ``Alarm Reminder`` (a line of its timeline), and resolves on ``Alarm Cleared``,
+``Alarm Reset`` or ``Alarm Disabled``.
 
-Keys: ``incident_id = sha256(alarm_id|event_id of the opening event)[:32]``, deterministic, so a
-redelivered raise names the same incident and a re-raise after a clear opens a new one. Each alarm has
-a tracker item (``incident_id = "alarm#<alarm_id>"``) that points at its open incident, remembers the
-event ids it has applied (idempotency) and holds events that arrived before their incident opened.
+Keys (one table, ``incident_id`` hash key):
 
-Out of order: EventBridge does not order deliveries, and a failed invocation is retried later. An
-acknowledgement or clear that arrives while no incident is open waits in the tracker; when the raise
-arrives, waiting events that happened at or after it are applied (so clear-before-raise yields a
-resolved incident), and older ones are dropped. A clear older than the open incident is ignored.
+- ``incident_id = sha256(alarm_id|episode)[:32]`` for events that carry ``alarm.episode`` (>= 1): every
+  event of the episode names its incident, whichever arrives first. The opening event's id would not do:
+  which event opens it (a warning raise then an escalation, or the raise itself) depends on what arrived.
+- ``incident_id = sha256(alarm_id|event_id of the opening event)[:32]`` for events of older producers
+  (no ``alarm.episode``, or 0), as before.
+- One tracker per alarm (``incident_id = "alarm#<alarm_id>"``): the event ids it has applied
+  (idempotency), the steps of numbered episodes that have no incident yet (``held``), and for unnumbered
+  events its open incident (``open_incident_id``) and the steps waiting for one (``pending``). Every event
+  writes the tracker, so the events of one alarm serialize on its version.
+
+Out of order: EventBridge does not order deliveries, and a failed invocation is retried later.
+
+- Numbered events apply to their own episode's incident in any order: an end, acknowledgement or
+  reminder that overtakes its raise is held and applied when the incident opens (so clear-before-raise
+  yields a resolved incident), and the incident is its episode's events replayed in the order they
+  happened, so every delivery order gives the same incident. Duplicates are no-ops (the tracker's
+  applied ids, and the incident's own timeline). An episode none of whose opening events is critical
+  never becomes an incident; its events stay held until newer episodes push them out (``HELD_MEMORY``).
+- Unnumbered events: an acknowledgement or clear that arrives while no incident is open waits; when the
+  raise arrives, waiting events that happened at or after it are applied and older ones are dropped.
+  An end older than the open incident is ignored.
+
+Upgrading from the unnumbered layout: items need no migration. An incident opened by an unnumbered raise
+is resolved by an unnumbered end; a tracker's ``open_incident_id`` is not used by numbered events.
 
 The decision (``sensorflow.core.incident_state.apply``) is pure; the store writes tracker and incident in one
 conditional transaction, retried on a concurrent change.
@@ -26,7 +44,7 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sensorflow.core.contract import TransitionView
-from sensorflow.core.incident_state import Outcome, apply
+from sensorflow.core.incident_state import Outcome, apply, episode_of, incident_for
 from sensorflow.core.ports import IncidentStore, VersionConflictError
 from sensorflow.observability import logger, metrics
 
@@ -40,7 +58,7 @@ class IncidentService:
 
     def handle(self, t: TransitionView) -> Outcome:
         for attempt in range(MAX_CONFLICT_RETRIES):
-            tracker, current = self.store.load(t.alarm.alarm_id)
+            tracker, current = self.store.load(t.alarm.alarm_id, incident_for(t))
             decision = apply(tracker, current, t)
             if not decision.changed:
                 break
@@ -59,6 +77,7 @@ class IncidentService:
             event_id=t.event_id,
             transition=t.transition,
             alarm_id=t.alarm.alarm_id,
+            episode=episode_of(t),
             outcome=decision.outcome,
             incident_id=None if incident is None else incident.incident_id,
         )

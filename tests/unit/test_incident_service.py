@@ -11,7 +11,7 @@ from sensorflow.core.incident_state import Incident, Tracker, incident_id, track
 from sensorflow.core.ports import VersionConflictError
 from sensorflow.services.incidents import MAX_CONFLICT_RETRIES, IncidentService
 from tests.fakes import FakeIncidentStore
-from tests.transitions import EPISODE_ACKED, EPISODE_CLEARED, EPISODE_RAISED, transition
+from tests.transitions import EPISODE_ACKED, EPISODE_CLEARED, EPISODE_RAISED, numbered_episode, transition
 
 ALARM = "dev-00042#temperature#temperature-range"
 RAISED, ACKED, CLEARED = (parse_transition(d) for d in (EPISODE_RAISED, EPISODE_ACKED, EPISODE_CLEARED))
@@ -157,3 +157,48 @@ def test_conflicts_beyond_the_retry_limit_raise_version_conflict_error():
     # AND none of our writes landed: only the other invocation's trackers, no incident
     assert store.tracker(ALARM) == Tracker(ALARM, applied=tuple(warnings), version=MAX_CONFLICT_RETRIES)
     assert store.get_incident(INCIDENT) is None
+
+
+# --- numbered episodes (alarm.episode): bugs 3 and 4 of issue 10 ----------------------------------------
+
+R1, C1 = (parse_transition(d) for d in numbered_episode(1))
+R2, C2 = (parse_transition(d) for d in numbered_episode(2))
+
+
+def incidents_by_opener(store: FakeIncidentStore) -> dict[str, tuple[str, str | None]]:
+    """Every incident in the store: opening event id -> (status, resolving event id)."""
+    return {
+        i.opened_by_event: (i.status, i.resolved_by_event)
+        for i in store.items.values()
+        if isinstance(i, Incident)
+    }
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4))), ids=str)
+def test_two_episodes_delivered_in_any_order_give_one_incident_each_resolved_by_its_own_clear(order):
+    # GIVEN two critical episodes of one alarm: Raised1, Cleared1, Raised2, Cleared2
+    events = [R1, C1, R2, C2]
+    svc, store, _ = build()
+    # WHEN EventBridge delivers them in this order, and then every one of them again
+    for i in order:
+        svc.handle(events[i])
+    assert [svc.handle(events[i]) for i in order] == ["duplicate"] * 4
+    # THEN each episode is exactly one incident, opened by its raise and resolved by its own clear
+    assert incidents_by_opener(store) == {
+        R1.event_id: ("RESOLVED", C1.event_id),
+        R2.event_id: ("RESOLVED", C2.event_id),
+    }
+
+
+@pytest.mark.parametrize("end", ["Alarm Disabled", "Alarm Reset"])
+@pytest.mark.parametrize("end_first", [False, True], ids=["raise-first", "end-first"])
+def test_disable_and_reset_resolve_their_episodes_incident(end, end_first):
+    # GIVEN a critical episode that an operator ends with a disable or a reset (carrying the episode's
+    # severity, critical, so the incidents rule passes it)
+    raised, ended = (parse_transition(d) for d in numbered_episode(1, end=end))
+    svc, store, _ = build()
+    # WHEN both are delivered, in either order
+    outcomes = [svc.handle(e) for e in ((ended, raised) if end_first else (raised, ended))]
+    # THEN the incident is resolved by that disable or reset
+    assert outcomes == (["pending", "resolved"] if end_first else ["opened", "resolved"])
+    assert incidents_by_opener(store) == {raised.event_id: ("RESOLVED", ended.event_id)}
