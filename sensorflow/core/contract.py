@@ -7,10 +7,19 @@ The same JSON document is the SNS ``Message`` and the EventBridge ``detail``::
 
     {"event_id", "transition", "occurred_at",
      "alarm": {"alarm_id", "device_id", "sensor_type", "rule_id", "state", "severity", "since",
-               "acknowledged_by", "note", "snoozed_until"},
+               "acknowledged_by", "note", "snoozed_until", "episode", "updated_by", "caller_arn",
+               "disabled_until"},
      "reading": {"value", "unit", "timestamp", "seq"} | null,
      "rule": {"rule_id", "bound", "threshold", "clear_threshold", "for_seconds"},
-     "device": {"device_id", "site", "location", "model", "owner_team"}}
+     "device": {"device_id", "site", "location", "model", "owner_team"},
+     "suppressed": null | {"reason": "silenced" | "inhibited", "silence_id", "created_by", "comment",
+                           "ends_at"}}
+
+``alarm.episode`` numbers the alarm's episodes: it goes up by one on the ``Alarm Raised`` / ``Device Stale``
+that starts an episode, and every later transition of the episode (escalate, acknowledge, reminder,
+snooze, and the clear, reset or disable that ends it) carries the same number, so a consumer can tell
+which episode an event belongs to whatever order the events arrive in. ``suppressed`` marks a transition
+that is published and recorded but must notify nobody: a silence matched it, or its device is stale.
 
 Consumers parse it with ``parse_transition`` (strict on the fields they rely on, lenient on extras, so
 the producer can add fields without breaking them). Pure: no AWS SDK.
@@ -40,6 +49,13 @@ class Transition(StrEnum):
     SNOOZED = "Alarm Snoozed"
     DISABLED = "Alarm Disabled"
     ENABLED = "Alarm Enabled"
+    REMINDER = "Alarm Reminder"
+    RESET = "Alarm Reset"
+
+
+# The transitions that end an episode: they carry the severity the alarm had during it.
+ENDING = frozenset({Transition.CLEARED, Transition.RESET, Transition.DISABLED})
+SUPPRESSION_REASONS = frozenset({"silenced", "inhibited"})
 
 
 TRANSITIONS = frozenset(Transition)
@@ -62,6 +78,19 @@ class AlarmView:
     acknowledged_by: str | None = None
     note: str | None = None
     snoozed_until: str | None = None
+    episode: int = 0
+    updated_by: str | None = None
+    caller_arn: str | None = None
+    disabled_until: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionView:
+    reason: str  # "silenced" | "inhibited"
+    silence_id: str | None = None
+    created_by: str | None = None
+    comment: str | None = None
+    ends_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +128,7 @@ class TransitionView:
     rule: RuleView
     device: DeviceView
     reading: ReadingView | None = None
+    suppressed: SuppressionView | None = None
 
     @property
     def severity(self) -> str | None:
@@ -125,6 +155,10 @@ class TransitionView:
                 "acknowledged_by": a.acknowledged_by,
                 "note": a.note,
                 "snoozed_until": a.snoozed_until,
+                "episode": a.episode,
+                "updated_by": a.updated_by,
+                "caller_arn": a.caller_arn,
+                "disabled_until": a.disabled_until,
             },
             "reading": None
             if self.reading is None
@@ -148,7 +182,12 @@ class TransitionView:
                 "model": d.model,
                 "owner_team": d.owner_team,
             },
+            "suppressed": None if self.suppressed is None else _plain(self.suppressed),
         }
+
+
+def _plain(view: SuppressionView) -> dict[str, Any]:
+    return {k: getattr(view, k) for k in view.__slots__}
 
 
 def parse_transition(doc: Any) -> TransitionView:
@@ -193,6 +232,10 @@ def parse_transition(doc: Any) -> TransitionView:
             acknowledged_by=_opt_str(alarm, "acknowledged_by", where),
             note=_opt_str(alarm, "note", where),
             snoozed_until=_opt_str(alarm, "snoozed_until", where),
+            episode=_episode(alarm, where),
+            updated_by=_opt_str(alarm, "updated_by", where),
+            caller_arn=_opt_str(alarm, "caller_arn", where),
+            disabled_until=_opt_str(alarm, "disabled_until", where),
         ),
         reading=None
         if reading is None
@@ -216,6 +259,35 @@ def parse_transition(doc: Any) -> TransitionView:
             model=_opt_str(device, "model", where) or "unknown",
             owner_team=_opt_str(device, "owner_team", where) or "unknown",
         ),
+        suppressed=_suppression(doc.get("suppressed"), where),
+    )
+
+
+def _episode(alarm: Mapping[str, Any], where: str) -> int:
+    value = alarm.get("episode", 0)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidTransitionError(f"{where}: alarm.episode must be a whole number >= 0, got {value!r}")
+    return value
+
+
+def _suppression(raw: Any, where: str) -> SuppressionView | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise InvalidTransitionError(f"{where}: field 'suppressed' must be an object or null")
+    reason = _str(raw, "reason", where)
+    if reason not in SUPPRESSION_REASONS:
+        raise InvalidTransitionError(
+            f"{where}: suppressed.reason {reason!r} is not one of {sorted(SUPPRESSION_REASONS)}"
+        )
+    return SuppressionView(
+        reason=reason,
+        silence_id=_opt_str(raw, "silence_id", where),
+        created_by=_opt_str(raw, "created_by", where),
+        comment=_opt_str(raw, "comment", where),
+        ends_at=_opt_str(raw, "ends_at", where),
     )
 
 

@@ -20,7 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sensorflow.core import alarms as am
+from sensorflow.core import staleness
 from sensorflow.core.alarms import DeviceState
+from sensorflow.core.alarms.stale_actions import stale_action, stale_control
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import (
     AlarmStore,
@@ -40,8 +42,8 @@ DEFAULT_MAX_CONFLICT_RETRIES = 3
 DEFAULT_PUBLISH_BUDGET_MS = 30_000
 
 Decide = Callable[..., tuple[am.Alarm, list[am.TransitionEvent]]]
-_DECIDE: dict[str, Decide] = {"ack": am.acknowledge, "disable": am.disable, "enable": am.enable}
-ACTIONS = ("ack", "snooze", "disable", "enable")
+_DECIDE: dict[str, Decide] = {"ack": am.acknowledge, "enable": am.enable, "reset": am.reset}
+ACTIONS = ("ack", "snooze", "disable", "enable", "reset")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,23 +76,27 @@ class AlarmActions:
         note: str | None,
         now_ms: int,
         until_ms: int | None = None,
+        caller_arn: str | None = None,
     ) -> ActionOutcome:
-        """Read, decide, write conditionally (re-deciding on a lost race), publish, clear the outbox."""
+        """Read, decide, write conditionally (re-deciding on a lost race), publish, clear the outbox.
+
+        ``note`` is the reason for ``disable`` (required there); ``until_ms`` ends a snooze (required) or a
+        disable (optional). ``who`` is the operator's name, ``caller_arn`` the AWS identity that called."""
         if action not in ACTIONS:
             raise am.ActionNotAllowedError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
         device_id, sensor_type, rule_id = _parse_alarm_id(alarm_key)
+        if sensor_type == staleness.STALE_SENSOR_TYPE:
+            return self._stale(action, device_id, who, note, now_ms, until_ms, caller_arn)
         for _ in range(self._retries + 1):
             stored = self._store.load([device_id]).get(device_id) or StoredDevice(DeviceState(device_id))
             current = stored.alarms.get(alarm_key)
             rule = self._rule_of(current is not None, alarm_key, action, rule_id, sensor_type)
-            alarm = current or am.Alarm.new(device_id, sensor_type, rule_id)
-            device = _device(stored, device_id)
-            if action == "snooze":
-                if until_ms is None:
-                    raise am.ActionNotAllowedError("snooze needs an end time")
-                new, events = am.snooze(alarm, until_ms, who, note, now_ms, rule, device)
-            else:
-                new, events = _DECIDE[action](alarm, who, note, now_ms, rule, device)
+            alarm = current or am.Alarm.initial(
+                device_id, sensor_type, rule_id, rule.disabled_on_initialization
+            )
+            new, events = _decide(
+                action, alarm, rule, _device(stored, device_id), who, note, now_ms, until_ms, caller_arn
+            )
             outbox: list[TransitionLike] = [*stored.outbox, *events]
             try:
                 written = self._store.put_device(stored.state, {**stored.alarms, alarm_key: new}, outbox)
@@ -100,6 +106,41 @@ class AlarmActions:
             return ActionOutcome(new, events, self._publish(written, outbox))
         raise VersionConflictError(f"alarm {alarm_key} kept changing ({self._retries} retries); try again")
 
+    def _stale(
+        self,
+        action: str,
+        device_id: str,
+        who: str,
+        note: str | None,
+        now_ms: int,
+        until_ms: int | None,
+        caller_arn: str | None,
+    ) -> ActionOutcome:
+        """An action on the device's ``Device Stale`` alarm (``sensorflow.core.alarms.stale_actions``)."""
+        key = staleness.stale_alarm_id(device_id)
+        for _ in range(self._retries + 1):
+            stored = self._store.load([device_id]).get(device_id)
+            if stored is None:
+                raise am.ActionNotAllowedError(
+                    f"unknown alarm id {key!r}: no such device; `sensorflow alarms list` shows them"
+                )
+            control = stale_control(stored.alarms, device_id)
+            state, new_control, events = stale_action(
+                action, stored.state, control, who, note, now_ms, until_ms, caller_arn
+            )
+            alarms = {k: v for k, v in stored.alarms.items() if k != key}
+            if new_control is not None:
+                alarms[key] = new_control
+            outbox: list[TransitionLike] = [*stored.outbox, *events]
+            try:
+                written = self._store.put_device(state, alarms, outbox)
+            except VersionConflictError:
+                logger.info("device changed during an operator action; re-reading", alarm_id=key)
+                continue
+            shown = events[0].alarm
+            return ActionOutcome(shown, events, self._publish(written, outbox))
+        raise VersionConflictError(f"alarm {key} kept changing ({self._retries} retries); try again")
+
     def _rule_of(
         self, exists: bool, alarm_key: str, action: str, rule_id: str, sensor_type: str
     ) -> AlarmRule:
@@ -108,7 +149,8 @@ class AlarmActions:
             raise am.ActionNotAllowedError(
                 f"unknown alarm id {alarm_key!r}: no such alarm; `sensorflow alarms list` shows them"
             )
-        if not exists and action in ("ack", "enable"):
+        can_enable = action == "enable" and rule is not None and rule.disabled_on_initialization
+        if not exists and action in ("ack", "reset", "enable") and not can_enable:
             raise am.ActionNotAllowedError(f"alarm {alarm_key!r} has never been raised; nothing to {action}")
         # An alarm whose rule left the rules file can still be acted on (to silence or disable it).
         return rule or AlarmRule(rule_id, sensor_type, {}, Levels())
@@ -126,6 +168,26 @@ class AlarmActions:
         if keep:
             logger.warning("operator action events undelivered; kept in the outbox", count=len(keep))
         return len(keep)
+
+
+def _decide(
+    action: str,
+    alarm: am.Alarm,
+    rule: AlarmRule,
+    device: Device | None,
+    who: str,
+    note: str | None,
+    now_ms: int,
+    until_ms: int | None,
+    caller_arn: str | None,
+) -> tuple[am.Alarm, list[am.TransitionEvent]]:
+    if action == "snooze":
+        if until_ms is None:
+            raise am.ActionNotAllowedError("snooze needs an end time")
+        return am.snooze(alarm, until_ms, who, note, now_ms, rule, device, caller_arn)
+    if action == "disable":
+        return am.disable(alarm, who, note, now_ms, rule, device, caller_arn, until_ms)
+    return _DECIDE[action](alarm, who, note, now_ms, rule, device, caller_arn)
 
 
 def _parse_alarm_id(alarm_key: str) -> tuple[str, str, str]:

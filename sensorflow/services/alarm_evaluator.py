@@ -29,6 +29,7 @@ An outbox left behind by a batch that Lambda gave up on is published with that d
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from sensorflow.core.ports import (
     AlarmStore,
     Emitted,
     RemainingTime,
+    SilenceStore,
     StoredDevice,
     TransitionLike,
     TransitionPublisher,
@@ -50,6 +52,7 @@ from sensorflow.core.ports import (
 )
 from sensorflow.core.records import EnrichedReading
 from sensorflow.core.rules import AlarmRule, RuleBook
+from sensorflow.core.silences import Silence
 from sensorflow.observability import logger, metrics
 from sensorflow.services.outbox import publish_all, still_owed
 
@@ -74,6 +77,7 @@ class _Device:
     leftovers: list[TransitionLike] = field(default_factory=list)
     written: DeviceState | None = None
     error: str | None = None
+    silences: Sequence[Silence] = ()
 
     @property
     def first_index(self) -> int:
@@ -92,7 +96,11 @@ class AlarmEvaluator:
         publishers: Sequence[TransitionPublisher],
         max_conflict_retries: int = DEFAULT_MAX_CONFLICT_RETRIES,
         write_concurrency: int = DEFAULT_WRITE_CONCURRENCY,
+        silences: SilenceStore | None = None,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
+        self._silences = silences
+        self._clock_ms = clock_ms
         self._store = store
         self._rules = rules
         self._publishers = publishers
@@ -115,7 +123,8 @@ class AlarmEvaluator:
             logger.warning("alarm state read failed; failing from the first reading", error=str(exc))
             out.fail_from(0)
             return out
-        devices = [_step(d, planned, stored.get(d)) for d, planned in by_device.items()]
+        silences = self._active_silences()
+        devices = [_step(d, planned, stored.get(d), silences) for d, planned in by_device.items()]
         for d in devices:
             out.skipped += d.applied.replayed + d.applied.late
             out.late += d.applied.late
@@ -144,6 +153,18 @@ class AlarmEvaluator:
             metrics.add_metric(name="InvalidDeviceOverrides", unit=MetricUnit.Count, value=1)
             return self._rules.for_device(e.reading.sensor_type, None)
 
+    def _active_silences(self) -> Sequence[Silence]:
+        """The silences in force. Unreadable ones are logged and counted, and the batch goes on unsilenced:
+        a page too many beats an alarm lost, and the state is right either way."""
+        if self._silences is None:
+            return ()
+        try:
+            return self._silences.active(self._clock_ms())
+        except TransientError as exc:
+            logger.warning("silences unreadable; evaluating without them", error=str(exc))
+            metrics.add_metric(name="SilencesUnavailable", unit=MetricUnit.Count, value=1)
+            return ()
+
     def _map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """``fn`` over ``items`` on the pool (in order of ``items``); inline when there is one."""
         if len(items) <= 1 or self._concurrency == 1:
@@ -171,7 +192,7 @@ class AlarmEvaluator:
                 except TransientError as exc:
                     d.error = str(exc)
                     return
-                reapplied = _step(d.device_id, d.planned, fresh)
+                reapplied = _step(d.device_id, d.planned, fresh, d.silences)
                 d.stored, d.applied, d.leftovers = reapplied.stored, reapplied.applied, reapplied.leftovers
             except TransientError as exc:
                 d.error = str(exc)
@@ -208,7 +229,9 @@ class AlarmEvaluator:
             return False
 
 
-def _step(device_id: str, planned: list[PlannedReading], stored: StoredDevice | None) -> _Device:
+def _step(
+    device_id: str, planned: list[PlannedReading], stored: StoredDevice | None, silences: Sequence[Silence]
+) -> _Device:
     base = stored or StoredDevice(DeviceState(device_id))
-    applied = apply_readings(base.state, base.alarms, planned)
-    return _Device(device_id, planned, base, applied, list(base.outbox))
+    applied = apply_readings(base.state, base.alarms, planned, silences)
+    return _Device(device_id, planned, base, applied, list(base.outbox), silences=silences)

@@ -84,7 +84,10 @@ def test_raise_escalate_and_clear_over_one_batch():
     assert out.writes == 2
     dev = store.devices["dev-00001"]
     # a cleared alarm is a fresh one again: nothing of it is stored
-    assert (dev.alarms, dev.outbox) == ({}, ())
+    assert (_episodes(dev.alarms), dev.outbox) == (
+        {"dev-00001#temperature#temperature-range": ("NORMAL", 1)},
+        (),
+    )
     assert (dev.state.last_sequence, dev.state.stale_deadline_ms) == (
         int(seq_number(len(BATCH))),
         T0 + (len(BATCH) - 1) * 10_000 + 300_000,
@@ -131,7 +134,10 @@ def test_a_publish_failure_stays_in_the_outbox_and_is_resent_only_to_the_publish
         (cleared, ("eventbridge",)),
     ]
     assert isinstance(dev.outbox[0], StoredTransition)
-    assert (dev.alarms, dev.state.last_sequence) == ({}, int(seq_number(len(BATCH))))
+    assert (_episodes(dev.alarms), dev.state.last_sequence) == (
+        {"dev-00001#temperature#temperature-range": ("NORMAL", 1)},
+        int(seq_number(len(BATCH))),
+    )
     assert sns.event_ids == [e for _, _, e in EXPECTED]
     assert bus.event_ids == [EXPECTED[0][2]]
     # WHEN EventBridge recovers and Lambda redelivers from the failed record
@@ -255,7 +261,10 @@ def test_a_malformed_device_override_falls_back_to_the_files_rules():
     # THEN nothing fails and the file's rule applies (the 35 C warning line the override tried to move)
     assert (out.failed_from, emitted(out.events)) == (None, EXPECTED)
     assert sns.event_ids == bus.event_ids == [e for _, _, e in EXPECTED]
-    assert store.devices["dev-00001"].alarms == {}  # cleared: back to a fresh alarm
+    # cleared: back to NORMAL, keeping only the count of its episodes
+    assert _episodes(store.devices["dev-00001"].alarms) == {
+        "dev-00001#temperature#temperature-range": ("NORMAL", 1)
+    }
     assert sns.delivered[0]["rule"] == {
         "rule_id": "temperature-range",
         "bound": "max",
@@ -263,3 +272,12 @@ def test_a_malformed_device_override_falls_back_to_the_files_rules():
         "clear_threshold": 34.0,
         "for_seconds": 60,
     }
+
+
+def _episodes(alarms):
+    """Each stored alarm's state and episode count, and that nothing else of an episode is left on it."""
+    for a in alarms.values():
+        if a.state == "NORMAL":
+            fresh = am.Alarm.new(a.device_id, a.sensor_type, a.rule_id)
+            assert replace(a, episode=0) == fresh, a
+    return {k: (a.state, a.episode) for k, a in alarms.items()}

@@ -239,6 +239,10 @@ def test_event_ids_are_deterministic_and_the_message_has_the_contract_shape():
             "acknowledged_by": None,
             "note": None,
             "snoozed_until": None,
+            "episode": 1,
+            "updated_by": None,
+            "caller_arn": None,
+            "disabled_until": None,
         },
         "reading": {"value": 36.5, "unit": "C", "timestamp": iso(T0), "seq": 7},
         "rule": {
@@ -255,6 +259,7 @@ def test_event_ids_are_deterministic_and_the_message_has_the_contract_shape():
             "model": "TH-200",
             "owner_team": "plant-ops",
         },
+        "suppressed": None,
     }
     assert ev1.attributes() == {
         "transition": "Alarm Raised",
@@ -262,6 +267,8 @@ def test_event_ids_are_deterministic_and_the_message_has_the_contract_shape():
         "sensor_type": "temperature",
         "site": "site-a",
         "device_id": "dev-00001",
+        "owner_team": "plant-ops",
+        "suppressed": "none",
     }
 
 
@@ -279,7 +286,7 @@ def test_acknowledge_then_clear():
     done, events, _ = run(rule, [20], start=still, first_seq=4)
     assert events == [(0, C, "warning")]
     assert (done.state, done.acknowledged_by) == ("NORMAL", None)
-    with pytest.raises(am.ActionNotAllowedError, match="only an ACTIVE alarm"):
+    with pytest.raises(am.ActionNotAllowedError, match="only an ACTIVE or LATCHED alarm"):
         am.acknowledge(done, "ana", None, T0, rule)
 
 
@@ -295,8 +302,9 @@ def test_escalation_while_acknowledged_reraises():
 @pytest.mark.parametrize(
     ("values", "expected", "final"),
     [
-        # snoozed while raised: more crossings and an escalation are silent; after expiry it re-raises
-        ([37, 46, 46], [(2, R, "critical")], "ACTIVE"),
+        # snoozed while raised: more crossings and an escalation are silent; at expiry the episode it hid
+        # is still open, so the escalation is told then (never a second "Alarm Raised" without a clear)
+        ([37, 46, 46], [(2, E, "critical")], "ACTIVE"),
         # the condition clears during the snooze: Cleared is told (the raise was), then nothing on expiry
         ([20, 20, 20], [(0, C, "warning")], "NORMAL"),
     ],

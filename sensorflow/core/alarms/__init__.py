@@ -1,12 +1,17 @@
 """The alarm lifecycle as a pure state machine: one alarm per (device, sensor type, rule).
 
 States: NORMAL, PENDING (condition seen, duration / M-of-N not met yet), ACTIVE, ACKNOWLEDGED,
-SNOOZED (until a time), DISABLED. Only transitions emit events, never one per reading:
+LATCHED (a ``latch`` rule's condition is over, waiting for an acknowledgement), SNOOZED (until a time),
+DISABLED (with a reason, optionally until a time). Only transitions emit events, never one per reading:
 
 - ``Alarm Raised``     the condition held long / often enough (or a snooze ran out with it still held);
 - ``Alarm Escalated``  warning -> critical while raised (an acknowledged alarm becomes ACTIVE again);
 - ``Alarm Cleared``    the value is back inside the clear band (hysteresis), or a stale sensor reports;
-- ``Alarm Acknowledged`` / ``Alarm Snoozed`` / ``Alarm Disabled`` / ``Alarm Enabled``: operator actions;
+                       for a ``latch`` rule, only when the LATCHED alarm is acknowledged;
+- ``Alarm Reminder``   an ACTIVE alarm nobody acknowledged, every ``repeat_every`` (``timers``), or the
+                       episode a snooze hid, when the snooze ends;
+- ``Alarm Acknowledged`` / ``Alarm Snoozed`` / ``Alarm Disabled`` / ``Alarm Enabled`` / ``Alarm Reset``:
+  operator actions (``actions``);
 - ``Device Stale``     a sensor silent for its ``stale_after_seconds`` (the heartbeat calls
   ``device_staleness``; one alarm per device, keys and buckets from ``sensorflow.core.staleness``).
 
@@ -27,7 +32,7 @@ Modules by concern: ``state`` (the alarm value), ``condition`` (debounce and hys
 
 from __future__ import annotations
 
-from sensorflow.core.alarms.actions import ActionNotAllowedError, acknowledge, disable, enable, snooze
+from sensorflow.core.alarms.actions import ActionNotAllowedError, acknowledge, disable, enable, reset, snooze
 from sensorflow.core.alarms.device import DeviceState, SensorSeen, device_staleness
 from sensorflow.core.alarms.device_readings import Applied, PlannedReading, apply_readings
 from sensorflow.core.alarms.machine import step
@@ -35,6 +40,7 @@ from sensorflow.core.alarms.state import (
     ACKNOWLEDGED,
     ACTIVE,
     DISABLED,
+    LATCHED,
     NORMAL,
     PENDING,
     SNOOZED,
@@ -43,12 +49,15 @@ from sensorflow.core.alarms.state import (
     Sample,
     alarm_id,
 )
+from sensorflow.core.alarms.suppression import suppress
+from sensorflow.core.alarms.timers import due, next_due_ms
 from sensorflow.core.alarms.transitions import TransitionEvent, attributes_of, event_id
 
 __all__ = [
     "ACKNOWLEDGED",
     "ACTIVE",
     "DISABLED",
+    "LATCHED",
     "NORMAL",
     "PENDING",
     "SNOOZED",
@@ -67,8 +76,12 @@ __all__ = [
     "attributes_of",
     "device_staleness",
     "disable",
+    "due",
     "enable",
     "event_id",
+    "next_due_ms",
+    "reset",
     "snooze",
     "step",
+    "suppress",
 ]

@@ -49,6 +49,7 @@ class DeviceState:
     stale_event_id: str | None = None
     context: dict[str, Any] = field(default_factory=dict)  # site, location, model, owner_team
     version: int = 0  # the device item's optimistic lock, owned by the store
+    stale_episode: int = 0  # Device Stale episodes so far (+1 on each raise; never reset)
 
     @property
     def item_id(self) -> str:
@@ -73,13 +74,21 @@ class DeviceState:
 
     @property
     def stale_bucket(self) -> str | None:
-        """The index bucket of the deadline, but never of a minute before the latest arrival: a deadline
-        that is already past when its reading arrives (a backlog upload, a replay) goes in the bucket of
-        the arrival minute, which the heartbeat has not passed yet, so it is still found."""
+        """``stale_bucket_at`` with no write time known: floored at the latest arrival only."""
+        return self.stale_bucket_at(None)
+
+    def stale_bucket_at(self, written_ms: int | None) -> str | None:
+        """The index bucket of the deadline, for the item written at ``written_ms`` (the store's clock):
+        never of a minute before the write, nor before the latest arrival. A deadline that is already past
+        when the item is written (a backlog upload, a replay, a reading processed minutes after it
+        arrived) goes in the bucket of the write's minute, which the heartbeat has not passed yet (it
+        checkpoints a minute behind and re-reads one), so it is still found. The arrival alone is not
+        enough: a reading processed 7 minutes after it arrived would land in a minute already passed."""
         deadline = self.stale_deadline_ms
         if deadline is None:
             return None
-        return staleness.stale_bucket(self.device_id, max(deadline, self.last_seen_ms or deadline))
+        floor = max(self.last_seen_ms or deadline, written_ms or deadline)
+        return staleness.stale_bucket(self.device_id, max(deadline, floor))
 
     def _stale_after_of_deadline(self) -> int | None:
         deadline = self.stale_deadline_ms
@@ -107,6 +116,7 @@ class DeviceState:
             self.stale_event_id,
             device_context(device, self.device_id) if device else self.context,
             self.version,
+            self.stale_episode,
         )
         if self.stale_since_ms is None:
             return new, []
@@ -115,7 +125,7 @@ class DeviceState:
             return new, []  # another sensor is still silent: the device stays stale
         stale_after = self._stale_after_of_deadline()
         cleared = replace(new, stale_since_ms=None, stale_event_id=None)
-        alarm = replace(self.stale_alarm(), state=NORMAL, severity=None)
+        alarm = replace(self.stale_alarm(), state=NORMAL, severity=None, raised=False, announced=False)
         return cleared, [
             TransitionEvent(
                 event_id=event_id(alarm.alarm_id, Transition.CLEARED, sample.discriminator),
@@ -123,7 +133,7 @@ class DeviceState:
                 occurred_at_ms=sample.arrival_ms,
                 alarm=alarm,
                 severity="warning",
-                rule=_stale_rule_context(stale_after),
+                rule=stale_rule_context(stale_after),
                 reading=reading_context(sample),
                 device=device_context(device, self.device_id) if device else dict(self.context),
             )
@@ -138,8 +148,10 @@ class DeviceState:
             state=ACTIVE if self.stale_since_ms is not None else NORMAL,
             severity="warning" if self.stale_since_ms is not None else None,
             raised=self.stale_since_ms is not None,
+            announced=self.stale_since_ms is not None,
             since_ms=self.stale_since_ms,
             bound="stale",
+            episode=self.stale_episode,
         )
 
 
@@ -161,14 +173,14 @@ def device_staleness(state: DeviceState, now_ms: int) -> tuple[DeviceState, list
             occurred_at_ms=now_ms,
             alarm=new.stale_alarm(),
             severity="warning",
-            rule=_stale_rule_context(state._stale_after_of_deadline()),
+            rule=stale_rule_context(state._stale_after_of_deadline()),
             reading=None,
             device=dict(state.context) or device_context(None, state.device_id),
         )
     ]
 
 
-def _stale_rule_context(stale_after_s: int | None) -> dict[str, Any]:
+def stale_rule_context(stale_after_s: int | None) -> dict[str, Any]:
     return {
         "rule_id": staleness.STALE_RULE_ID,
         "bound": "stale",

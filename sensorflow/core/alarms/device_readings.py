@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from sensorflow.core.alarms.device import DeviceState
 from sensorflow.core.alarms.machine import step
 from sensorflow.core.alarms.state import Alarm, Sample, alarm_id
+from sensorflow.core.alarms.suppression import suppress
 from sensorflow.core.alarms.transitions import TransitionEvent
 from sensorflow.core.records import EnrichedReading
 from sensorflow.core.rules import AlarmRule
+from sensorflow.core.silences import Silence
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +41,15 @@ class Applied:
 
 
 def apply_readings(
-    state: DeviceState, alarms: Mapping[str, Alarm], planned: Sequence[PlannedReading]
+    state: DeviceState,
+    alarms: Mapping[str, Alarm],
+    planned: Sequence[PlannedReading],
+    silences: Sequence[Silence] = (),
 ) -> Applied:
-    """Step the device and its alarms through ``planned`` (one device's readings, in batch order)."""
+    """Step the device and its alarms through ``planned`` (one device's readings, in batch order).
+
+    Events are marked ``suppressed`` (``sensorflow.core.alarms.suppression``) when one of ``silences``
+    matches them at the reading's arrival, or their device is stale when they happen."""
     out = Applied(state, dict(alarms))
     for p in planned:
         e, r = p.reading, p.reading.reading
@@ -54,16 +62,28 @@ def apply_readings(
         sample = Sample.of(e, out.state.previous(r.sensor_type))
         stale_after = min((x.stale_after_seconds for x in p.rules if x.stale_after_seconds), default=None)
         out.state, events = out.state.observe(sample, stale_after, e.device)
+        if events and silences:
+            events = [suppress(ev, silences, False) for ev in events]
         out.events += [(p.index, ev) for ev in events]
+        stale = out.state.stale_since_ms is not None
         for rule in p.rules:
             key = alarm_id(r.device_id, r.sensor_type, rule.rule_id)
-            before = out.alarms.get(key) or Alarm(key, r.device_id, r.sensor_type, rule.rule_id)
+            before = out.alarms.get(key)
+            if before is None:
+                before = Alarm.initial(
+                    r.device_id, r.sensor_type, rule.rule_id, rule.disabled_on_initialization
+                )
             after, events = step(before, rule, sample, e.device)
             if after is not before:  # ``step`` returns the alarm itself when nothing changed
-                if after == Alarm(key, r.device_id, r.sensor_type, rule.rule_id):
-                    out.alarms.pop(key, None)  # back to a fresh alarm: nothing worth storing
+                initial = Alarm.initial(
+                    r.device_id, r.sensor_type, rule.rule_id, rule.disabled_on_initialization
+                )
+                if after == initial:
+                    out.alarms.pop(key, None)  # as it would start: nothing worth storing
                 else:
                     out.alarms[key] = after
+            if events and (silences or stale):
+                events = [suppress(ev, silences, stale) for ev in events]
             out.events += [(p.index, ev) for ev in events]
     out.changed = out.state != state or out.alarms != dict(alarms)
     return out

@@ -1,5 +1,11 @@
-"""One reading applied to one alarm: the transitions between NORMAL, PENDING, ACTIVE, ACKNOWLEDGED
-and SNOOZED, and the events they emit."""
+"""One reading applied to one alarm: the transitions between NORMAL, PENDING, ACTIVE, ACKNOWLEDGED,
+LATCHED and SNOOZED, and the events they emit.
+
+Episodes: an episode starts with the "Alarm Raised" told when none is open (``Alarm.announced`` false),
+and ends with the "Alarm Cleared" (or an operator's reset or disable) that answers it. Everything between
+-- escalation, acknowledgement, reminders, a snooze -- belongs to it and carries its number, so the
+transitions of one alarm always alternate raise, clear, raise, clear.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,18 @@ from dataclasses import replace
 from typing import Any
 
 from sensorflow.core.alarms.condition import Condition, assess_condition
-from sensorflow.core.alarms.state import ACTIVE, DISABLED, NORMAL, PENDING, SNOOZED, Alarm, Sample
+from sensorflow.core.alarms.state import (
+    ACKNOWLEDGED,
+    ACTIVE,
+    DISABLED,
+    LATCHED,
+    NORMAL,
+    PENDING,
+    SNOOZED,
+    Alarm,
+    Sample,
+)
+from sensorflow.core.alarms.timers import intervals_elapsed
 from sensorflow.core.alarms.transitions import TransitionEvent, transition_event
 from sensorflow.core.contract import Transition
 from sensorflow.core.records import Device
@@ -33,52 +50,35 @@ def step(
         "window": c.window,
     }
     if alarm.state == SNOOZED and not snooze_over:
-        transition = _while_snoozed(alarm, c, sample, changes)
+        transition = _while_snoozed(alarm, rule, c, sample, changes)
     else:
         if snooze_over:
             changes.update(snoozed_until_ms=None, updated_by=None)
-        transition = _decide(alarm, c, sample, snooze_over, changes)
+        transition = _decide(alarm, rule, c, sample, snooze_over, changes)
     new = _evolve(alarm, changes)
     if transition is None:
         return new, []
     # A clear carries the severity the alarm had, so critical-only subscribers see it end.
     severity = alarm.severity if transition == Transition.CLEARED else None
+    discriminator: int | str = sample.discriminator
+    if transition == Transition.REMINDER:  # the snooze ran out: the same id as the heartbeat would give it
+        discriminator = f"{new.episode}.snooze.{alarm.snoozed_until_ms}"
+        new = replace(new, reminders=intervals_elapsed(new, rule, sample.arrival_ms))
     at = sample.timestamp_ms
-    return new, [transition_event(transition, new, rule, device, sample.discriminator, at, sample, severity)]
+    return new, [transition_event(transition, new, rule, device, discriminator, at, sample, severity)]
 
 
 def _decide(
-    alarm: Alarm, c: Condition, sample: Sample, snooze_over: bool, changes: dict[str, Any]
+    alarm: Alarm, rule: AlarmRule, c: Condition, sample: Sample, snooze_over: bool, changes: dict[str, Any]
 ) -> Transition | None:
     """The transition (if any) and the fields it sets, for an alarm that is not silently snoozed."""
-    cause = c.cause
-    if c.raised and not alarm.raised:
-        changes.update(
-            state=ACTIVE,
-            severity=c.severity,
-            announced=True,
-            since_ms=sample.timestamp_ms,
-            bound=cause.bound,
-            threshold=cause.threshold,
-            clear_threshold=cause.clear_threshold,
-        )
-        return Transition.RAISED
     if c.raised:
-        escalate = alarm.severity != "critical" and c.severity == "critical"
-        state = ACTIVE if escalate or snooze_over else (alarm.state if alarm.state != SNOOZED else ACTIVE)
-        changes.update(state=state, severity=c.severity)
-        if escalate:
-            changes.update(
-                bound=cause.bound, threshold=cause.threshold, clear_threshold=cause.clear_threshold
-            )
-            if not snooze_over:
-                changes.update(acknowledged_by=None, acknowledged_at_ms=None)
-            return Transition.ESCALATED
-        if snooze_over:  # a snooze only postpones: still raised when it ends, so tell again
-            changes.update(announced=True)
-            return Transition.RAISED
+        return _raised(alarm, c, sample, snooze_over, changes)
+    if alarm.announced and rule.latch and alarm.state != ACKNOWLEDGED:
+        # Latched: back to normal, but it stays told (and its severity kept) until someone acknowledges.
+        changes.update(state=LATCHED, since_ms=alarm.since_ms)
         return None
-    # not raised (any more)
+    cause = c.cause
     changes.update(
         state=PENDING if c.pending else NORMAL,
         severity=None,
@@ -89,16 +89,58 @@ def _decide(
         clear_threshold=cause.clear_threshold if c.pending else None,
         acknowledged_by=None,
         acknowledged_at_ms=None,
+        reminders=0,
         note=None if alarm.raised else alarm.note,
     )
-    return Transition.CLEARED if alarm.raised and alarm.announced else None
+    return Transition.CLEARED if alarm.announced else None
 
 
-def _while_snoozed(alarm: Alarm, c: Condition, sample: Sample, changes: dict[str, Any]) -> Transition | None:
+def _raised(
+    alarm: Alarm, c: Condition, sample: Sample, snooze_over: bool, changes: dict[str, Any]
+) -> Transition | None:
+    """The condition holds. An episode starts with "Alarm Raised" whenever none is open -- also when the
+    condition began silently during a snooze that has just ended, however severe it is by now."""
+    cause = c.cause
+    if not alarm.announced:
+        changes.update(
+            state=ACTIVE,
+            severity=c.severity,
+            announced=True,
+            since_ms=alarm.since_ms if alarm.raised and alarm.since_ms is not None else sample.timestamp_ms,
+            bound=cause.bound,
+            threshold=cause.threshold,
+            clear_threshold=cause.clear_threshold,
+            episode=alarm.episode + 1,
+            reminders=0,
+            acknowledged_by=None,
+            acknowledged_at_ms=None,
+        )
+        return Transition.RAISED
+    escalate = alarm.severity != "critical" and c.severity == "critical"
+    state = ACTIVE if escalate or alarm.state in (SNOOZED, LATCHED, PENDING, NORMAL) else alarm.state
+    changes.update(state=state, severity=c.severity)
+    if escalate:
+        changes.update(
+            bound=cause.bound,
+            threshold=cause.threshold,
+            clear_threshold=cause.clear_threshold,
+            acknowledged_by=None,
+            acknowledged_at_ms=None,
+        )
+        return Transition.ESCALATED
+    if snooze_over:  # a snooze only postpones: the episode it hid is still open when it ends, so remind
+        return Transition.REMINDER
+    return None
+
+
+def _while_snoozed(
+    alarm: Alarm, rule: AlarmRule, c: Condition, sample: Sample, changes: dict[str, Any]
+) -> Transition | None:
     """Track the condition silently; only a clear of an announced raise is told (incidents must resolve)."""
     cause = c.cause
     if c.raised:
-        changes.update(severity=c.severity)
+        if not alarm.announced:
+            changes.update(severity=c.severity)  # an episode that is told, if at all, when the snooze ends
         if not alarm.raised:
             changes.update(
                 since_ms=sample.timestamp_ms,
@@ -107,8 +149,14 @@ def _while_snoozed(alarm: Alarm, c: Condition, sample: Sample, changes: dict[str
                 clear_threshold=cause.clear_threshold,
             )
         return None
-    changes.update(severity=None, announced=False, since_ms=None)
-    return Transition.CLEARED if alarm.raised and alarm.announced else None
+    if alarm.announced and rule.latch:
+        return None  # latched: it ends only when acknowledged, snoozed or not
+    if alarm.announced:
+        # The episode a snooze hid ends now (severity kept for the event, below).
+        changes.update(severity=None, announced=False, since_ms=None, reminders=0)
+        return Transition.CLEARED
+    changes.update(severity=None, since_ms=None)
+    return None
 
 
 def _evolve(alarm: Alarm, changes: dict[str, Any]) -> Alarm:

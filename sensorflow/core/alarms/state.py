@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sensorflow.core.clock import iso
 from sensorflow.core.records import EnrichedReading
 
-NORMAL, PENDING, ACTIVE, ACKNOWLEDGED, SNOOZED, DISABLED = (
+NORMAL, PENDING, ACTIVE, ACKNOWLEDGED, LATCHED, SNOOZED, DISABLED = (
     "NORMAL",
     "PENDING",
     "ACTIVE",
     "ACKNOWLEDGED",
+    "LATCHED",
     "SNOOZED",
     "DISABLED",
 )
-STATES = (NORMAL, PENDING, ACTIVE, ACKNOWLEDGED, SNOOZED, DISABLED)
+STATES = (NORMAL, PENDING, ACTIVE, ACKNOWLEDGED, LATCHED, SNOOZED, DISABLED)
 
 
 def alarm_id(device_id: str, sensor_type: str, rule_id: str) -> str:
@@ -93,10 +94,27 @@ class Alarm:
     snoozed_until_ms: int | None = None
     updated_by: str | None = None
     updated_at_ms: int | None = None
+    episode: int = 0  # episodes so far: +1 on the "Alarm Raised" that starts one (never reset)
+    reminders: int = 0  # "Alarm Reminder" intervals already told in this episode
+    caller_arn: str | None = None  # the AWS identity of the operator's last action
+    disabled_until_ms: int | None = None  # a DISABLED alarm enables itself then (heartbeat)
 
     @classmethod
     def new(cls, device_id: str, sensor_type: str, rule_id: str) -> Alarm:
         return cls(alarm_id(device_id, sensor_type, rule_id), device_id, sensor_type, rule_id)
+
+    @classmethod
+    def initial(cls, device_id: str, sensor_type: str, rule_id: str, disabled: bool = False) -> Alarm:
+        """An alarm seen for the first time: NORMAL, or DISABLED if its rule says
+        ``disabled_on_initialization`` (IoT Events' ``disabledOnInitialization``)."""
+        fresh = cls.new(device_id, sensor_type, rule_id)
+        return replace(fresh, state=DISABLED, note="disabled on initialization") if disabled else fresh
+
+    @property
+    def has_open_episode(self) -> bool:
+        """An "Alarm Raised" is out that nothing has ended yet (ACTIVE, ACKNOWLEDGED, LATCHED, or
+        SNOOZED after it was told)."""
+        return self.announced
 
     def snapshot(self, severity: str | None = None) -> dict[str, Any]:
         return {
@@ -110,4 +128,8 @@ class Alarm:
             "acknowledged_by": self.acknowledged_by,
             "note": self.note,
             "snoozed_until": iso(self.snoozed_until_ms),
+            "episode": self.episode,
+            "updated_by": self.updated_by,
+            "caller_arn": self.caller_arn,
+            "disabled_until": iso(self.disabled_until_ms),
         }

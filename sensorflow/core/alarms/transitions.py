@@ -17,7 +17,7 @@ from sensorflow.core.records import Device
 from sensorflow.core.rules import AlarmRule
 
 
-def event_id(alarm_key: str, transition: str, discriminator: int) -> str:
+def event_id(alarm_key: str, transition: str, discriminator: int | str) -> str:
     """sha256(alarm_id|transition|seq) -- or the stale deadline / action time -- first 32 hex digits."""
     return staleness.transition_event_id(alarm_key, transition, discriminator)
 
@@ -34,6 +34,7 @@ class TransitionEvent:
     rule: dict[str, Any]
     reading: dict[str, Any] | None = None
     device: dict[str, Any] = field(default_factory=dict)
+    suppressed: dict[str, Any] | None = None  # published and recorded, but notifies nobody
 
     def to_message(self) -> dict[str, Any]:
         return {
@@ -44,6 +45,7 @@ class TransitionEvent:
             "reading": self.reading,
             "rule": self.rule,
             "device": self.device,
+            "suppressed": self.suppressed,
         }
 
     def attributes(self) -> dict[str, str]:
@@ -52,14 +54,18 @@ class TransitionEvent:
 
 
 def attributes_of(doc: dict[str, Any]) -> dict[str, str]:
-    """transition, severity, sensor_type, site, device_id of a transition document (all strings)."""
+    """transition, severity, sensor_type, site, device_id, owner_team and suppressed ("none", "silenced"
+    or "inhibited") of a transition document (all strings)."""
     alarm, device = doc.get("alarm") or {}, doc.get("device") or {}
+    suppressed = doc.get("suppressed") or {}
     return {
         "transition": str(doc["transition"]),
         "severity": str(alarm.get("severity") or "warning"),
         "sensor_type": str(alarm.get("sensor_type") or "unknown"),
         "site": str(device.get("site") or "unknown"),
         "device_id": str(alarm.get("device_id") or device.get("device_id") or "unknown"),
+        "owner_team": str(device.get("owner_team") or "unknown"),
+        "suppressed": str(suppressed.get("reason") or "none"),
     }
 
 
@@ -90,7 +96,7 @@ def transition_event(
     alarm: Alarm,
     rule: AlarmRule,
     device: Device | None,
-    discriminator: int,
+    discriminator: int | str,
     at_ms: int,
     sample: Sample | None,
     severity: str | None = None,
