@@ -112,7 +112,9 @@ class FakeAlarmStore:
     version and stores state, alarms and outbox at ``version + 1`` (a put replaces the whole item, so an
     empty outbox removes it); ``clear_device_outbox`` is an update, conditional on the version only (an
     absent item fails it) and touches nothing but the outbox and the version; a lost race raises
-    ``VersionConflictError``. ``due_devices`` is the ``stale-due`` index Query. Thread-safe, as the
+    ``VersionConflictError``. ``due_devices`` is the ``stale-due`` index Query: each put files the item
+    under ``DeviceState.stale_bucket_at(clock_ms())`` (no ``clock_ms``: floored at the arrival only), and
+    ``defer_outbox`` counts the failed attempt and may move it to a retry bucket. Thread-safe, as the
     evaluator writes from a pool.
 
     Faults: ``fail_loads`` / ``fail_writes[device_id]`` make the next N calls raise ``TransientError``;
@@ -120,8 +122,10 @@ class FakeAlarmStore:
     conditional write of that device, so the service's write then conflicts for real.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock_ms: Callable[[], int] | None = None) -> None:
         self.devices: dict[str, StoredDevice] = {}  # by device id (the item is "<device_id>#__device__")
+        self.buckets: dict[str, str | None] = {}  # the item's stale_bucket, as written
+        self.clock_ms = clock_ms  # the write time (the real store's wall clock); None: unknown
         self.fail_loads = 0
         self.fail_writes: dict[str, int] = {}
         self.writes: list[tuple[str, str, int]] = []  # (operation, device id, version written)
@@ -149,9 +153,16 @@ class FakeAlarmStore:
         alarms = {**stored.alarms, alarm.alarm_id: alarm}
         return self.put_device(stored.state, alarms, [*stored.outbox, *outbox])
 
-    def seed_device(self, state: DeviceState, outbox: Sequence[TransitionLike] = ()) -> DeviceState:
+    def seed_device(
+        self, state: DeviceState, outbox: Sequence[TransitionLike] = (), written_ms: int | None = None
+    ) -> DeviceState:
+        """Put ``state`` as a writer at ``written_ms`` would have (default: now, on ``clock_ms``)."""
         stored = self.devices.get(state.device_id)
-        return self.put_device(state, stored.alarms if stored else {}, outbox)
+        clock, self.clock_ms = self.clock_ms, (self.clock_ms if written_ms is None else lambda: written_ms)
+        try:
+            return self.put_device(state, stored.alarms if stored else {}, outbox)
+        finally:
+            self.clock_ms = clock
 
     def get_alarm(self, alarm_key: str) -> StoredAlarm | None:
         """One alarm with its own outbox entries, as ``DynamoAlarmStore.get_alarm`` reads it."""
@@ -175,8 +186,8 @@ class FakeAlarmStore:
         with self._lock:
             due = [
                 copy.deepcopy(s)
-                for s in self.devices.values()
-                if s.state.stale_bucket == bucket and staleness.bucket_start_ms(bucket) <= now_ms
+                for d, s in self.devices.items()
+                if self.buckets.get(d) == bucket and staleness.bucket_start_ms(bucket) <= now_ms
             ]
         # Candidates of a due bucket, in deadline order as DynamoAlarmStore returns them.
         return sorted(due, key=lambda s: (s.state.stale_deadline_ms or 0, s.state.device_id))
@@ -193,6 +204,7 @@ class FakeAlarmStore:
             self.devices[state.device_id] = StoredDevice(
                 copy.deepcopy(new), stored_outbox(outbox), copy.deepcopy(dict(alarms))
             )
+            self.buckets[state.device_id] = new.stale_bucket_at(self.clock_ms() if self.clock_ms else None)
             self.writes.append(("put_device", state.device_id, new.version))
         return new
 
@@ -204,9 +216,29 @@ class FakeAlarmStore:
             assert stored is not None
             version = state.version + 1
             self.devices[state.device_id] = StoredDevice(
-                replace(stored.state, version=version), stored_outbox(keep), stored.alarms
+                replace(stored.state, version=version),
+                stored_outbox(keep),
+                stored.alarms,
+                stored.outbox_attempts if keep else 0,
             )
             self.writes.append(("clear_device_outbox", state.device_id, version))
+        return replace(state, version=version)
+
+    def defer_outbox(
+        self, state: DeviceState, keep: Sequence[TransitionLike], attempts: int, retry_at_ms: int | None
+    ) -> DeviceState:
+        self._before_write(state.device_id)
+        with self._lock:
+            stored = self.devices.get(state.device_id)
+            self._check(state.device_id, None if stored is None else stored.state.version, state.version)
+            assert stored is not None
+            version = state.version + 1
+            self.devices[state.device_id] = StoredDevice(
+                replace(stored.state, version=version), stored_outbox(keep), stored.alarms, attempts
+            )
+            if retry_at_ms is not None and stored.state.stale_deadline_ms is not None:
+                self.buckets[state.device_id] = staleness.stale_bucket(state.device_id, retry_at_ms)
+            self.writes.append(("defer_outbox", state.device_id, version))
         return replace(state, version=version)
 
     def _before_write(self, device_id: str) -> StoredDevice | None:
