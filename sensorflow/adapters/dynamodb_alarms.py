@@ -18,15 +18,18 @@ Every write is conditional on the optimistic ``version``:
 re-reads and re-applies (the state machine is deterministic, so re-applying is safe).
 
 Staleness index (design shared with the heartbeat, ``sensorflow.core.staleness``): the item carries
-``stale_bucket`` (S, ``"<deadline minute>#<shard>"``) and ``stale_due_ms`` (N, the first instant of that
-minute). A sparse, keys-only GSI ``stale-due`` on them holds only device items with a deadline. Each
-heartbeat run Queries just the buckets of the minutes that have come due since its last run, never scanning
-the fleet, then reads those items (BatchGetItem) and decides on the exact deadline in their state. Keys only,
-and keys that move once a minute: an ALL projection would be rewritten by every write of the item
-(DynamoDB developer guide, "Provisioned throughput considerations for global secondary indexes").
+``stale_bucket`` (S, ``"<deadline minute>#<shard>"``, never a minute before the write: the bucket is computed
+with the store's clock when the item is written, ``DeviceState.stale_bucket_at``) and ``stale_due_ms`` (N, the
+first instant of that minute). A sparse, keys-only GSI ``stale-due`` on them holds only device items with a
+deadline. Each heartbeat run Queries just the buckets of the minutes that have come due since its last run,
+never scanning the fleet, then reads those items (BatchGetItem) and decides on the exact deadline in their
+state. Keys only, and keys that move once a minute: an ALL projection would be rewritten by every write of the
+item (DynamoDB developer guide, "Provisioned throughput considerations for global secondary indexes").
 Sharding a minute over ``STALE_BUCKET_SHARDS`` partitions keeps one minute's deadlines under a GSI
 partition's write rate (1,000 WCU/s, "Partitions and data distribution"). ``stale_since_ms`` is a top-level
-attribute too while the device is stale, so ``list_alarms`` can filter on it.
+attribute too while the device is stale, so ``list_alarms`` can filter on it. ``outbox_attempts`` (N) counts
+the heartbeat runs that failed to publish the outbox (``defer_outbox``, which may also move the bucket to a
+later retry minute); a put or an emptying clear drops it.
 
 Items of the earlier layout (one item per alarm, ``item_type = "alarm"``) are not read: a stage upgraded
 in place starts its alarms fresh (README, "State model").
@@ -85,7 +88,13 @@ ALARM_FIELDS = (
     "snoozed_until_ms",
     "updated_by",
     "updated_at_ms",
+    "episode",
+    "reminders",
+    "caller_arn",
+    "disabled_until_ms",
 )
+# Arrays written before a field was added are shorter: the missing trailing fields take their defaults.
+_ALARM_DEFAULTS = {"episode": 0, "reminders": 0, "caller_arn": None, "disabled_until_ms": None}
 _DUMPS = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -118,7 +127,7 @@ def state_document(state: DeviceState, alarms: Mapping[str, Alarm]) -> str:
             "l": state.last_seen_ms,
             "s": {k: [s.timestamp_ms, s.value, s.stale_after_s] for k, s in state.sensors.items()},
             "c": state.context,
-            "x": [state.stale_since_ms, state.stale_event_id],
+            "x": [state.stale_since_ms, state.stale_event_id, state.stale_episode],
             "a": {
                 key.removeprefix(prefix): [getattr(a, f) for f in ALARM_FIELDS] for key, a in alarms.items()
             },
@@ -126,8 +135,15 @@ def state_document(state: DeviceState, alarms: Mapping[str, Alarm]) -> str:
     )
 
 
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 def device_item(
-    state: DeviceState, alarms: Mapping[str, Alarm], outbox: Sequence[TransitionLike] = ()
+    state: DeviceState,
+    alarms: Mapping[str, Alarm],
+    outbox: Sequence[TransitionLike] = (),
+    written_ms: int | None = None,
 ) -> dict[str, Any]:
     item: dict[str, Any] = {
         "alarm_id": {"S": state.item_id},
@@ -136,7 +152,7 @@ def device_item(
         "state": {"S": state_document(state, alarms)},
         "version": to_attribute(state.version),
     }
-    bucket = state.stale_bucket
+    bucket = state.stale_bucket_at(written_ms)
     optional = {
         "stale_since_ms": state.stale_since_ms,
         "stale_bucket": bucket,
@@ -151,7 +167,7 @@ def device_item(
 def device_from_item(item: Mapping[str, Any]) -> StoredDevice:
     device_id = from_attribute(item["device_id"])
     doc = json.loads(from_attribute(item["state"]))
-    stale_since, stale_event = doc["x"]
+    stale_since, stale_event, *rest = doc["x"]
     state = DeviceState(
         device_id=device_id,
         last_sequence=int(doc["q"]),
@@ -161,11 +177,12 @@ def device_from_item(item: Mapping[str, Any]) -> StoredDevice:
         stale_event_id=stale_event,
         context=doc["c"],
         version=int(from_attribute(item["version"])),
+        stale_episode=int(rest[0]) if rest else 0,
     )
     alarms = {}
     for suffix, values in doc["a"].items():
         sensor_type, rule_id = suffix.split("#", 1)
-        fields = dict(zip(ALARM_FIELDS, values, strict=True))
+        fields = {**_ALARM_DEFAULTS, **dict(zip(ALARM_FIELDS, values, strict=False))}
         alarms[f"{device_id}#{suffix}"] = Alarm(
             alarm_id=f"{device_id}#{suffix}",
             device_id=device_id,
@@ -174,7 +191,8 @@ def device_from_item(item: Mapping[str, Any]) -> StoredDevice:
             **fields,
         )
     outbox = outbox_from(from_attribute(item["outbox"])) if "outbox" in item else ()
-    return StoredDevice(state, outbox, alarms)
+    attempts = int(from_attribute(item["outbox_attempts"])) if "outbox_attempts" in item else 0
+    return StoredDevice(state, outbox, alarms, attempts)
 
 
 def _alarm_id_of(event: TransitionLike) -> str:
@@ -183,11 +201,20 @@ def _alarm_id_of(event: TransitionLike) -> str:
 
 class DynamoAlarmStore:
     def __init__(
-        self, table_name: str, client: Any = None, sleep: Callable[[float], None] = time.sleep
+        self,
+        table_name: str,
+        client: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock_ms: Callable[[], int] | None = None,
     ) -> None:
         self._table = table_name
         self._client = client
         self._sleep = sleep
+        self._clock_ms = clock_ms  # the write time that floors the staleness bucket; None: the wall clock
+
+    def _now_ms(self) -> int:
+        # Looked up at call time, so a test that drives the handlers on a simulated clock can replace it.
+        return (self._clock_ms or wall_clock_ms)()
 
     client = clients.lazy_client("dynamodb")
 
@@ -292,9 +319,12 @@ class DynamoAlarmStore:
             if "LastEvaluatedKey" not in resp:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        found = [device_from_item(item) for item in self._batch_get(keys) if "state" in item]
         # Index propagation is eventually consistent: an item read back may have moved to another bucket.
-        due = [d for d in found if d.state.stale_bucket == bucket]
+        due = [
+            device_from_item(item)
+            for item in self._batch_get(keys)
+            if "state" in item and item.get("stale_bucket") == {"S": bucket}
+        ]
         return sorted(due, key=lambda d: (d.state.stale_deadline_ms or 0, d.state.device_id))
 
     # --- conditional writes --------------------------------------------------------------------------
@@ -303,7 +333,7 @@ class DynamoAlarmStore:
         self, state: DeviceState, alarms: Mapping[str, Alarm], outbox: Sequence[TransitionLike] = ()
     ) -> DeviceState:
         new = replace(state, version=state.version + 1)
-        item = device_item(new, alarms, outbox)
+        item = device_item(new, alarms, outbox, self._now_ms())
         try:
             with transient("dynamodb:PutItem"):
                 self.client.put_item(
@@ -320,13 +350,32 @@ class DynamoAlarmStore:
 
     def clear_device_outbox(self, state: DeviceState, keep: Sequence[TransitionLike] = ()) -> DeviceState:
         """Drop the published events from the outbox (keeping ``keep``), with the version check."""
-        key, version = state.item_id, state.version
-        values: dict[str, Any] = {":expected": {"N": str(version)}, ":next": {"N": str(version + 1)}}
+        values: dict[str, Any] = {}
         if keep:
             expression = "SET outbox = :keep, version = :next"
             values[":keep"] = outbox_attr(keep)
         else:
-            expression = "REMOVE outbox SET version = :next"
+            expression = "REMOVE outbox, outbox_attempts SET version = :next"
+        return self._update_outbox(state, expression, values)
+
+    def defer_outbox(
+        self, state: DeviceState, keep: Sequence[TransitionLike], attempts: int, retry_at_ms: int | None
+    ) -> DeviceState:
+        """After a failed publish (the heartbeat's): keep ``keep``, count the attempt, and with
+        ``retry_at_ms`` move the item to the staleness bucket of that instant (a parked device, retried
+        when that minute comes due), all with the version check."""
+        expression = "SET outbox = :keep, outbox_attempts = :attempts, version = :next"
+        values: dict[str, Any] = {":keep": outbox_attr(keep), ":attempts": to_attribute(attempts)}
+        if retry_at_ms is not None and state.stale_deadline_ms is not None:
+            bucket = staleness.stale_bucket(state.device_id, retry_at_ms)
+            expression += ", stale_bucket = :bucket, stale_due_ms = :due"
+            values[":bucket"] = {"S": bucket}
+            values[":due"] = to_attribute(staleness.bucket_start_ms(bucket))
+        return self._update_outbox(state, expression, values)
+
+    def _update_outbox(self, state: DeviceState, expression: str, values: dict[str, Any]) -> DeviceState:
+        key, version = state.item_id, state.version
+        values = {**values, ":expected": {"N": str(version)}, ":next": {"N": str(version + 1)}}
         try:
             with transient("dynamodb:UpdateItem outbox"):
                 self.client.update_item(
