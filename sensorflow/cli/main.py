@@ -20,6 +20,7 @@ _COMMANDS: dict[str, str] = {
     "local": "sensorflow.cli.local_command",
     "demo": "sensorflow.cli.demo_command",
     "alarms": "sensorflow.cli.alarms_command",
+    "rules": "sensorflow.cli.rules_command",
     "silences": "sensorflow.cli.silences_command",
 }
 

@@ -73,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
     base_rules = _read_merge(args.merge) if args.merge else []
     models, findings = [], []
     for path in args.files:
-        found_models, found = iotevents.alarm_models(load_document(path), str(path))
+        try:
+            found_models, found = iotevents.alarm_models(load_document(path), str(path))
+        except iotevents.ImportInputError as exc:
+            raise UsageError(str(exc)) from None
         models.extend(found_models)
         findings.extend(found)
     if not models and not findings:
