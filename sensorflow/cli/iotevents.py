@@ -363,6 +363,8 @@ def _sensor_type(
 def _severity(raw: Any, critical_severity: int) -> tuple[str, str | None]:
     if raw is None:
         return "warning", "no severity: imported as warning"
+    if isinstance(raw, str) and raw.strip().isdigit():  # a template parameter's Default is a string
+        raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
         return "warning", f"severity {raw} is not a non-negative integer: imported as warning"
     if raw <= critical_severity:

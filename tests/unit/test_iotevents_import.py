@@ -34,7 +34,7 @@ def model(
     operator: str = "GREATER",
     threshold: str = "80",
     prop: str = "$input.TemperatureInput.sensorData.temperature",
-    severity: int | None = 1,
+    severity: int | str | None = 1,
     ack: bool | None = True,
     **extra: Any,
 ) -> dict[str, Any]:
@@ -171,6 +171,7 @@ def test_disabled_on_initialization_carries_over(tmp_path, capsys):
         (4, ["--critical-severity", "3"], "warning"),
         (1, ["--critical-severity", "0"], "warning"),
         (None, [], "warning"),
+        ("0", [], "critical"),  # !Ref of a template parameter: its Default is a string
     ],
 )
 def test_severity_at_or_below_the_cut_off_is_critical(tmp_path, capsys, severity, flag, expected):
