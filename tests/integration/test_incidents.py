@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from moto import mock_aws
 
 from handlers import incidents as incidents_handler
@@ -18,9 +19,17 @@ from sensorflow.adapters.dynamodb_incidents import DynamoIncidentStore
 from sensorflow.core.contract import InvalidTransitionError
 from sensorflow.core.incident_state import Incident, incident_id, tracker_key
 from tests.integration.conftest import REGION, FakeContext
-from tests.transitions import EPISODE_ACKED, EPISODE_CLEARED, EPISODE_RAISED, eventbridge_event, transition
+from tests.transitions import (
+    EPISODE_ACKED,
+    EPISODE_CLEARED,
+    EPISODE_RAISED,
+    eventbridge_event,
+    numbered_episode,
+    transition,
+)
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
 TABLE = "sensorflow-test-incidents"
 ALARM = "dev-00042#temperature#temperature-range"
 
@@ -158,8 +167,8 @@ def test_a_concurrent_writer_is_detected_and_the_event_reapplied(store: DynamoIn
     class RacingStore:
         raced = False
 
-        def load(self, alarm_id):
-            loaded = store.load(alarm_id)
+        def load(self, alarm_id, incident_id=None):
+            loaded = store.load(alarm_id, incident_id)
             if not self.raced:
                 self.raced = True
                 IncidentService(store).handle(parse(ACKED))
@@ -194,3 +203,83 @@ def test_the_incidents_sample_events_open_and_resolve_one_incident(store: Dynamo
     incident = store.get_incident(incident_id(alarm_id, raised["detail"]["event_id"]))
     assert incident is not None
     assert (incident.status, incident.resolved_by_event) == ("RESOLVED", cleared["detail"]["event_id"])
+
+
+# --- numbered episodes (alarm.episode): bugs 3 and 4 of issue 10 -------------------------------------------
+
+
+def test_two_episodes_out_of_order_with_duplicates_give_two_incidents_each_resolved_by_its_own_clear(
+    store: DynamoIncidentStore,
+):
+    raised1, cleared1 = numbered_episode(1)
+    raised2, cleared2 = numbered_episode(2)
+    # GIVEN EventBridge delivers the second raise first, a clear before its raise, and duplicates
+    outcomes = [deliver(d) for d in (raised2, cleared1, cleared1, cleared2, raised1, raised2)]
+    # THEN each episode's events went to its own incident, keyed by (alarm, episode)
+    assert outcomes == ["opened", "pending", "duplicate", "resolved", "resolved", "duplicate"]
+    for episode, raised, cleared in ((1, raised1, cleared1), (2, raised2, cleared2)):
+        incident = store.get_incident(incident_id(ALARM, episode))
+        assert incident is not None
+        assert (incident.episode, incident.status, incident.opened_by_event, incident.resolved_by_event) == (
+            episode,
+            "RESOLVED",
+            raised["event_id"],
+            cleared["event_id"],
+        )
+        assert [s.transition for s in incident.timeline] == ["Alarm Raised", "Alarm Cleared"]
+    # AND nothing waits in the tracker any more
+    tracker = store.load(ALARM)[0]
+    assert (tracker.held, tracker.open_incident_id, len(tracker.applied)) == ((), None, 4)
+
+
+class _CloudFormationTags(yaml.SafeLoader):
+    """serverless.yml as YAML: CloudFormation's short tags (``!GetAtt`` ...) read as None."""
+
+
+_CloudFormationTags.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def incidents_rule_pattern() -> dict[str, Any]:
+    doc = yaml.load((ROOT / "serverless.yml").read_text(), Loader=_CloudFormationTags)
+    [trigger] = doc["functions"]["incidents"]["events"]
+    return trigger["eventBridge"]["pattern"]
+
+
+def test_the_incidents_rule_passes_critical_ends_and_reminders_and_they_resolve(store: DynamoIncidentStore):
+    # GIVEN the incidents function's EventBridge rule as serverless.yml declares it, feeding a queue
+    events, sqs = boto3.client("events", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    events.create_event_bus(Name="alerts")
+    url = sqs.create_queue(QueueName="incidents")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="incidents", EventBusName="alerts", EventPattern=json.dumps(incidents_rule_pattern())
+    )
+    events.put_targets(Rule="incidents", EventBusName="alerts", Targets=[{"Id": "q", "Arn": arn}])
+    # AND two critical episodes, ended by a disable and by a reset (carrying the episode's severity), a
+    # reminder of the second, and a disable with no episode open (warning)
+    raised1, disabled1 = numbered_episode(1, end="Alarm Disabled")
+    raised2, reset2 = numbered_episode(2, end="Alarm Reset")
+    reminder2 = transition(
+        "Alarm Reminder", seq=250, episode=2, value=None, occurred_at="2026-11-29T10:25:00.000Z"
+    )
+    idle_disable = transition(
+        "Alarm Disabled", seq=300, episode=2, severity="warning", state="DISABLED", value=None
+    )
+    sent = [raised1, disabled1, raised2, reminder2, reset2, idle_disable]
+    # WHEN they are published to the bus
+    for doc in sent:
+        entry = {"Source": "sensorflow.alarms", "DetailType": doc["transition"], "Detail": json.dumps(doc)}
+        assert events.put_events(Entries=[{**entry, "EventBusName": "alerts"}])["FailedEntryCount"] == 0
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    routed = [json.loads(m["Body"]) for m in messages]
+    # THEN the rule passes every critical one, the warning disable not
+    assert sorted(e["detail"]["event_id"] for e in routed) == sorted(d["event_id"] for d in sent[:5])
+    # AND delivered to incidents, the disable and the reset resolve their episodes' incidents
+    by_id = {e["detail"]["event_id"]: e for e in routed}
+    outcomes = [incidents_handler.handler(by_id[d["event_id"]], FakeContext())["outcome"] for d in sent[:5]]
+    assert outcomes == ["opened", "resolved", "opened", "updated", "resolved"]
+    first, second = (store.get_incident(incident_id(ALARM, n)) for n in (1, 2))
+    assert first is not None and second is not None
+    assert (first.status, first.resolved_by_event) == ("RESOLVED", disabled1["event_id"])
+    assert (second.status, second.resolved_by_event) == ("RESOLVED", reset2["event_id"])
+    assert [s.transition for s in second.timeline] == ["Alarm Raised", "Alarm Reminder", "Alarm Reset"]
