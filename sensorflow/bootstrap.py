@@ -59,12 +59,15 @@ def build_alarm_evaluator(
     from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
     from sensorflow.services.alarm_evaluator import AlarmEvaluator
 
+    from sensorflow.adapters.dynamodb_silences import SILENCE_CACHE_TTL_S
+
     c = clients or {}
     return AlarmEvaluator(
         store=DynamoAlarmStore(settings.alarms_table, c.get("dynamodb")),
         rules=load_rule_book(settings.rules_file),
         publishers=publishers
         or transition_publishers(settings.alerts_topic_arn, settings.alerts_event_bus, clients),
+        silences=build_silence_store(settings.alarms_table, c.get("dynamodb"), SILENCE_CACHE_TTL_S),
     )
 
 
@@ -104,15 +107,24 @@ def ingest_service() -> IngestService:
 
 def build_notify_service(settings: NotifySettings, clients: dict[str, Any] | None = None) -> NotifyService:
     from sensorflow.adapters.dynamodb_notifications import DynamoNotificationLedger
-    from sensorflow.adapters.ssm_secret import SsmSecret
+    from sensorflow.adapters.ssm_webhook_routes import SsmWebhookRoutes
     from sensorflow.adapters.webhook_sender import WebhookSender
     from sensorflow.services.notify import NotifyService
 
     c = clients or {}
-    secret = SsmSecret(settings.webhook_url_parameter, c.get("ssm"), ttl_s=settings.webhook_cache_ttl_s)
     return NotifyService(
         ledger=DynamoNotificationLedger(settings.notifications_table, c.get("dynamodb")),
-        sender=WebhookSender(lambda refresh: secret.get(refresh), timeout_s=settings.webhook_timeout_s),
+        routes=SsmWebhookRoutes(
+            settings.webhook_url_parameter,
+            settings.team_webhook_parameter_path,
+            lambda url: WebhookSender(
+                url,
+                timeout_s=settings.webhook_timeout_s,
+                retry_after_max_s=settings.webhook_retry_after_max_s,
+            ),
+            c.get("ssm"),
+            ttl_s=settings.webhook_cache_ttl_s,
+        ),
     )
 
 

@@ -87,13 +87,16 @@ def _require(env: Mapping[str, str], names: Mapping[str, str], function: str) ->
 
 @dataclass(frozen=True, slots=True)
 class NotifySettings:
-    """The ``notify`` function. The webhook URL itself is never in the environment: only the name of the
-    SSM SecureString parameter that holds it."""
+    """The ``notify`` function. The webhook URLs themselves are never in the environment: only the names
+    of the SSM SecureString parameters that hold them (the default one, and the path under which each
+    owner team may have its own: ``<path>/<owner_team>``)."""
 
     notifications_table: str
     webhook_url_parameter: str
     webhook_cache_ttl_s: float = 300.0
     webhook_timeout_s: float = 5.0
+    team_webhook_parameter_path: str | None = None
+    webhook_retry_after_max_s: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> NotifySettings:
@@ -112,10 +115,18 @@ class NotifySettings:
                 "WEBHOOK_URL_PARAMETER must name the SSM parameter (e.g. /sensorflow/<stage>/webhook-url), "
                 "not hold the URL itself"
             )
+        team_path = env.get("WEBHOOK_TEAM_PARAMETER_PATH", "").strip().rstrip("/") or None
+        if team_path is not None and (not team_path.startswith("/") or "://" in team_path):
+            raise ConfigError(
+                "WEBHOOK_TEAM_PARAMETER_PATH must be an SSM parameter path such as "
+                "/sensorflow/<stage>/webhooks/teams (each team's parameter is <path>/<owner_team>)"
+            )
         return cls(
             **values,
             webhook_cache_ttl_s=_number(env, "WEBHOOK_URL_CACHE_SECONDS", 300.0),
             webhook_timeout_s=_number(env, "WEBHOOK_TIMEOUT_SECONDS", 5.0) or 5.0,
+            team_webhook_parameter_path=team_path,
+            webhook_retry_after_max_s=_number(env, "WEBHOOK_RETRY_AFTER_MAX_SECONDS", 10.0),
         )
 
 

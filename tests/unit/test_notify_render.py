@@ -130,5 +130,16 @@ def test_contract_violations_are_named(mutate, message):
 
 
 def test_round_trip_through_to_dict():
-    doc = transition("Alarm Escalated")
+    # every field of the contract, the issue 10 additions (episode, operator identity, suppressed) included
+    doc = transition("Alarm Escalated", episode=3)
+    doc["alarm"].update(
+        updated_by="alice", caller_arn="arn:aws:iam::123456789012:user/alice", disabled_until=None
+    )
+    doc["suppressed"] = {
+        "reason": "silenced",
+        "silence_id": "sil-1",
+        "created_by": "bob",
+        "comment": "maintenance",
+        "ends_at": "2026-11-29T12:00:00.000Z",
+    }
     assert parse_transition(doc).to_message() == doc
