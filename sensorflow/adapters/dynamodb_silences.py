@@ -42,14 +42,20 @@ _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 T = TypeVar("T")
 
 
-def silences_attr(silences: list[Silence]) -> str:
+def silences_attr(silences: list[Silence], now_ms: int) -> str:
+    """The stored list as JSON; if it would not fit in the item, without the expired ones kept for
+    ``silences list --all``; ``SilenceLimitError`` if even the live ones do not fit."""
     body = _DUMPS([s.to_doc() for s in silences])
-    if len(body.encode()) > ITEM_MAX_BYTES - ITEM_OVERHEAD_BYTES:
-        raise sl.SilenceLimitError(
-            f"the stage's {len(silences)} silences no longer fit in one DynamoDB item (400 KB); "
-            "expire some or use shorter comments"
-        )
-    return body
+    if len(body.encode()) <= ITEM_MAX_BYTES - ITEM_OVERHEAD_BYTES:
+        return body
+    live = [s for s in silences if s.ends_at_ms > now_ms]
+    body = _DUMPS([s.to_doc() for s in live])
+    if len(body.encode()) <= ITEM_MAX_BYTES - ITEM_OVERHEAD_BYTES:
+        return body
+    raise sl.SilenceLimitError(
+        f"the stage's {len(live)} silences no longer fit in one DynamoDB item (400 KB); "
+        "expire some or use shorter comments"
+    )
 
 
 def silences_from(body: str) -> list[Silence]:
@@ -85,10 +91,13 @@ class DynamoSilenceStore:
 
     def add(self, silence: Silence) -> None:
         """Store ``silence`` (its ``created_at_ms`` is the time of the change)."""
-        self._change(lambda current: (sl.with_added(current, silence, silence.created_at_ms), None))
+        now = silence.created_at_ms
+        self._change(now, lambda current: (sl.with_added(current, silence, now), None))
 
     def expire(self, silence_id: str, now_ms: int, who: str, caller_arn: str | None = None) -> Silence:
-        return self._change(lambda current: sl.with_expired(current, silence_id, now_ms, who, caller_arn))
+        return self._change(
+            now_ms, lambda current: sl.with_expired(current, silence_id, now_ms, who, caller_arn)
+        )
 
     # --- one item, read and written under its version ----------------------------------------------------
 
@@ -102,22 +111,22 @@ class DynamoSilenceStore:
         body = item.get("silences", {}).get("S", "[]")
         return silences_from(body), int(item.get("version", {}).get("N", "0"))
 
-    def _change(self, apply: Callable[[list[Silence]], tuple[list[Silence], T]]) -> T:
+    def _change(self, now_ms: int, apply: Callable[[list[Silence]], tuple[list[Silence], T]]) -> T:
         for _ in range(self._retries + 1):
             current, version = self._read()
             new, result = apply(current)  # a SilenceError propagates: nothing is written
             try:
-                self._write(new, version)
+                self._write(new, version, now_ms)
             except VersionConflictError:
                 continue
             return result
         raise VersionConflictError(f"the silences kept changing ({self._retries} retries); try again")
 
-    def _write(self, silences: list[Silence], version: int) -> None:
+    def _write(self, silences: list[Silence], version: int, now_ms: int) -> None:
         item = {
             "alarm_id": {"S": SILENCES_KEY},
             "item_type": {"S": "silences"},
-            "silences": {"S": silences_attr(silences)},
+            "silences": {"S": silences_attr(silences, now_ms)},
             "version": {"N": str(version + 1)},
         }
         try:

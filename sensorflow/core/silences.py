@@ -25,7 +25,7 @@ MAX_ACTIVE_SILENCES = 500
 EXPIRED_RETENTION_MS = 24 * 3_600_000
 MAX_EXPIRED_KEPT = 100
 # Text limits keep 500 silences well inside DynamoDB's 400 KB item (see adapters.dynamodb_silences).
-MAX_COMMENT_CHARS = 500
+MAX_COMMENT_CHARS = 280
 MAX_VALUE_CHARS = 128
 
 

@@ -194,7 +194,7 @@ def test_the_suppressed_document_of_a_silence():
 def test_the_stored_form_round_trips(matchers, starts, length, comment, arn, expired_by):
     s = Silence("s-9", matchers, starts, starts + length, "bo", arn, comment, starts, expired_by, None)
     assert Silence.from_doc(s.to_doc()) == s
-    assert silences_from(silences_attr([s])) == [s]
+    assert silences_from(silences_attr([s], starts)) == [s]
 
 
 @pytest.mark.parametrize(
@@ -212,6 +212,22 @@ def test_a_stored_entry_that_is_not_a_silence_is_refused_and_skipped_on_read(doc
     assert silences_from(json.dumps([doc, good.to_doc()])) == [good]
 
 
+def test_a_list_too_big_for_the_item_drops_the_expired_ones_first(monkeypatch: pytest.MonkeyPatch):
+    from sensorflow.adapters import dynamodb_silences
+
+    live = [silence("s-1"), silence("s-2")]
+    ended = silence("s-0", starts=NOW - 2 * HOUR, ends=NOW - HOUR)
+    size = len(silences_attr(live, NOW).encode())
+    monkeypatch.setattr(dynamodb_silences, "ITEM_MAX_BYTES", dynamodb_silences.ITEM_OVERHEAD_BYTES + size)
+    assert silences_from(silences_attr([*live, ended], NOW)) == live
+    with pytest.raises(SilenceLimitError) as exc:
+        silences_attr([*live, silence("s-3")], NOW)
+    assert str(exc.value) == (
+        "the stage's 3 silences no longer fit in one DynamoDB item (400 KB); "
+        "expire some or use shorter comments"
+    )
+
+
 # --- the stored list ------------------------------------------------------------------------------------
 
 
@@ -219,7 +235,7 @@ def test_a_stored_entry_that_is_not_a_silence_is_refused_and_skipped_on_read(doc
     ("change", "message"),
     [
         ({"comment": "  "}, "a silence needs a --comment saying why (it goes with every suppressed event)"),
-        ({"comment": "x" * 501}, "--comment is longer than 500 characters; shorten it"),
+        ({"comment": "x" * 281}, "--comment is longer than 280 characters; shorten it"),
         ({"created_by": ""}, "a silence needs who creates it (--by NAME)"),
         (
             {"ends_at_ms": NOW},
