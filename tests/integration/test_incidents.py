@@ -197,12 +197,17 @@ def test_the_incidents_sample_events_open_and_resolve_one_incident(store: Dynamo
     )
     # WHEN incidents handles the raise, then the clear
     outcomes = [incidents_handler.handler(e, FakeContext())["outcome"] for e in (raised, cleared)]
-    # THEN one incident opened and resolved by exactly those two events
+    # THEN one incident, the episode's, opened and resolved by exactly those two events
     assert outcomes == ["opened", "resolved"]
-    alarm_id = raised["detail"]["alarm"]["alarm_id"]
-    incident = store.get_incident(incident_id(alarm_id, raised["detail"]["event_id"]))
+    alarm = raised["detail"]["alarm"]
+    assert alarm["episode"] == cleared["detail"]["alarm"]["episode"] == 1
+    incident = store.get_incident(incident_id(alarm["alarm_id"], alarm["episode"]))
     assert incident is not None
-    assert (incident.status, incident.resolved_by_event) == ("RESOLVED", cleared["detail"]["event_id"])
+    assert (incident.status, incident.opened_by_event, incident.resolved_by_event) == (
+        "RESOLVED",
+        raised["detail"]["event_id"],
+        cleared["detail"]["event_id"],
+    )
 
 
 # --- numbered episodes (alarm.episode): bugs 3 and 4 of issue 10 -------------------------------------------
