@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 
 import pytest
 
-from sensorflow.core.contract import parse_transition
-from sensorflow.core.incident_state import Incident, Tracker, incident_id, tracker_key
+from sensorflow.core.contract import TransitionView, parse_transition
+from sensorflow.core.incident_state import (
+    HELD_MEMORY,
+    REMINDERS_KEPT,
+    Incident,
+    Tracker,
+    incident_id,
+    tracker_key,
+)
 from sensorflow.core.ports import VersionConflictError
 from sensorflow.services.incidents import MAX_CONFLICT_RETRIES, IncidentService
 from tests.fakes import FakeIncidentStore
@@ -202,3 +210,71 @@ def test_disable_and_reset_resolve_their_episodes_incident(end, end_first):
     # THEN the incident is resolved by that disable or reset
     assert outcomes == (["pending", "resolved"] if end_first else ["opened", "resolved"])
     assert incidents_by_opener(store) == {raised.event_id: ("RESOLVED", ended.event_id)}
+
+
+def test_a_numbered_incident_is_keyed_by_alarm_and_episode_and_holds_its_whole_episode():
+    # GIVEN episode 3 raised warning at 10:00, escalated to critical at 10:05, acknowledged at 10:07
+    def event(name: str, minute: int, severity: str, **fields) -> TransitionView:
+        at = f"2026-11-29T10:{minute:02d}:00.000Z"
+        return parse_transition(
+            transition(name, seq=300 + minute, occurred_at=at, severity=severity, episode=3, **fields)
+        )
+
+    warning = event("Alarm Raised", 0, "warning")
+    escalated = event("Alarm Escalated", 5, "critical")
+    acked = event("Alarm Acknowledged", 7, "critical", state="ACKNOWLEDGED", acknowledged_by="bob")
+    svc, store, _ = build()
+    # WHEN the acknowledgement arrives first, then the escalation, then the warning raise
+    assert [svc.handle(e) for e in (acked, escalated, warning)] == ["pending", "opened", "updated"]
+    # THEN the incident sha256(alarm_id|3)[:32] holds the episode in the order it happened
+    found = store.get_incident(hashlib.sha256(f"{ALARM}|3".encode()).hexdigest()[:32])
+    assert found is not None
+    assert (found.episode, found.status, found.opened_by_event, found.opened_at, found.acknowledged_by) == (
+        3,
+        "ACKNOWLEDGED",
+        escalated.event_id,
+        "2026-11-29T10:05:00.000Z",
+        "bob",
+    )
+    assert [s.transition for s in found.timeline] == ["Alarm Raised", "Alarm Escalated", "Alarm Acknowledged"]
+
+
+def test_a_warning_episode_is_no_incident_and_held_steps_keep_to_the_newest_episodes():
+    # GIVEN many warning-only episodes (their raise and clear), delivered directly rather than via the rule
+    svc, store, _ = build()
+    for n in range(1, 16):
+        for doc in numbered_episode(n, severity="warning"):
+            assert svc.handle(parse_transition(doc)) == "pending"
+    # THEN none is an incident, and the tracker holds at most HELD_MEMORY steps: the newest episodes'
+    assert incidents_by_opener(store) == {}
+    held = store.load(ALARM)[0].held
+    assert len(held) == HELD_MEMORY
+    assert sorted({s.episode for s in held}) == list(range(16 - HELD_MEMORY // 2, 16))
+
+
+def test_an_incident_keeps_its_latest_reminders():
+    # GIVEN an open critical episode WHEN it is reminded more than REMINDERS_KEPT times
+    svc, store, _ = build()
+    [raised] = numbered_episode(1, end=None)
+    svc.handle(parse_transition(raised))
+    reminders = [
+        parse_transition(
+            transition(
+                "Alarm Reminder",
+                seq=1000 + i,
+                episode=1,
+                value=None,
+                occurred_at=f"2026-11-29T{11 + i // 60:02d}:{i % 60:02d}:00.000Z",
+            )
+        )
+        for i in range(REMINDERS_KEPT + 5)
+    ]
+    assert {svc.handle(r) for r in reversed(reminders)} == {"updated"}
+    # THEN it is still open, and its timeline is the raise and the latest REMINDERS_KEPT reminders
+    found = store.get_incident(incident_id(ALARM, 1))
+    assert found is not None
+    assert found.status == "OPEN"
+    assert [s.event_id for s in found.timeline] == [
+        raised["event_id"],
+        *(r.event_id for r in reminders[-REMINDERS_KEPT:]),
+    ]
