@@ -448,7 +448,7 @@ def test_resolve_stack_reads_outputs(deployed: Stack):
 
 
 def test_disable_then_readings_emit_nothing(deployed: Stack, capsys: pytest.CaptureFixture[str]):
-    assert cli.main(["alarms", "disable", ALARM, "--stage", STAGE, "--note", "sensor swap"]) == 0
+    assert cli.main(["alarms", "disable", ALARM, "--stage", STAGE, "--reason", "sensor swap"]) == 0
     out = AlarmEvaluator(store(deployed), RULES, publishers(deployed)).evaluate(enriched([50.0] * 8), plenty)
     assert out.transitions == []
     assert Counter(m["transition"] for m in sns_transitions(deployed)) == Counter({"Alarm Disabled": 1})
