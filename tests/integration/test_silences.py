@@ -18,9 +18,11 @@ from sensorflow.adapters.dynamodb_silences import SILENCES_KEY, DynamoSilenceSto
 from sensorflow.cli import main as cli
 from sensorflow.core import silences as sl
 from sensorflow.core.alarms import Alarm, DeviceState
+from sensorflow.core.clock import iso_to_ms
 from sensorflow.core.ports import VersionConflictError
 from sensorflow.core.silences import Silence, SilenceLimitError, UnknownSilenceError
-from tests.integration.conftest import REGION, STAGE, create_alarms_table
+from tests.integration.conftest import REGION, STAGE, Stack, create_alarms_table
+from tests.integration.test_alarms import ALARM, raise_alarm, sns_transitions
 
 TABLE = f"sensorflow-{STAGE}-alarms"
 HOUR = 3_600_000
@@ -315,3 +317,56 @@ def test_alarms_list_shows_the_value_alarms_of_a_stale_device_inhibited(
     assert cli.main(["alarms", "list", "--stage", STAGE]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [("inhibited (device stale)" in line) for line in lines[1:]] == [False, True]
+
+
+# --- operator identity on alarm actions -----------------------------------------------------------------
+
+
+@pytest.fixture
+def alarm_stack(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    """The conftest stack (table, topic, bus, queues) behind a CloudFormation stack the CLI can read."""
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName=f"sensorflow-{STAGE}",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
+                "Outputs": {
+                    "AlarmsTableName": {"Value": stack.settings.alarms_table},
+                    "AlertsTopicArn": {"Value": stack.settings.alerts_topic_arn},
+                    "AlertsEventBusName": {"Value": stack.settings.alerts_event_bus},
+                },
+            }
+        ),
+    )
+    monkeypatch.setenv("USER", "ana")
+    return stack
+
+
+def test_every_alarm_action_carries_the_callers_arn_and_disable_its_reason_and_end(
+    alarm_stack: Stack, capsys: pytest.CaptureFixture[str]
+):
+    # GIVEN a raised temperature alarm
+    raise_alarm(alarm_stack)
+    # WHEN an operator acknowledges it, resets it, then disables it for a day with a reason
+    assert cli.main(["alarms", "ack", ALARM, "--stage", STAGE, "--note", "on my way"]) == 0
+    assert cli.main(["alarms", "reset", ALARM, "--stage", STAGE, "--by", "bo"]) == 0
+    before = now_ms()
+    disable = ["alarms", "disable", ALARM, "--stage", STAGE, "--reason", "sensor swap", "--for", "1d"]
+    assert cli.main(disable) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{ALARM}: ACKNOWLEDGED (Alarm Acknowledged)",
+        f"{ALARM}: NORMAL (Alarm Reset)",
+        f"{ALARM}: DISABLED (Alarm Disabled)",
+    ]
+    # THEN each event records --by (default $USER) and the STS identity that called
+    msgs = sns_transitions(alarm_stack)
+    assert [
+        (m["transition"], m["alarm"]["updated_by"], m["alarm"]["caller_arn"], m["alarm"]["note"])
+        for m in msgs
+    ] == [
+        ("Alarm Acknowledged", "ana", MOTO_ARN, "on my way"),
+        ("Alarm Reset", "bo", MOTO_ARN, None),
+        ("Alarm Disabled", "ana", MOTO_ARN, "sensor swap"),
+    ]
+    until = iso_to_ms(msgs[-1]["alarm"]["disabled_until"])
+    assert before + 86_400_000 <= until <= now_ms() + 86_400_000
