@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from sensorflow.config import load_rule_book
-from sensorflow.core.alarms import Alarm, Sample, TransitionEvent, step
+from sensorflow.core.alarms import Alarm, Sample, TransitionEvent, step, suppress
 from sensorflow.core.clock import ms_to_iso
 from sensorflow.core.decode import encode_reading
 from sensorflow.core.records import Device
+from sensorflow.core.silences import Silence
 
 HERE = Path(__file__).resolve().parent
 ARRIVAL_S = 1_795_000_000.0  # 2026-11-18T09:46:40Z
@@ -135,6 +136,8 @@ def sns_event(doc: dict[str, Any], topic_arn: str = TOPIC_ARN) -> dict[str, Any]
         "sensor_type": alarm["sensor_type"],
         "site": doc["device"]["site"],
         "device_id": alarm["device_id"],
+        # top-level `suppressed` as filter policies see it (core.alarms.transitions.attributes_of)
+        "suppressed": (doc.get("suppressed") or {}).get("reason") or "none",
     }
     return {
         "Records": [
@@ -215,6 +218,22 @@ def notify_cleared() -> dict[str, Any]:
     return sns_event(temperature_episode()[-1].to_message())
 
 
+def notify_suppressed() -> dict[str, Any]:
+    """The same raise during a maintenance window on plant-1: published, but notify sends nothing."""
+    raised = temperature_episode()[0]
+    window = Silence(
+        silence_id="sil-maintenance-plant-1",
+        matchers={"site": "plant-1"},
+        starts_at_ms=raised.occurred_at_ms - 3_600_000,
+        ends_at_ms=raised.occurred_at_ms + 3_600_000,
+        created_by="alice",
+        caller_arn=f"arn:aws:iam::{ACCOUNT}:user/alice",
+        comment="boiler maintenance",
+        created_at_ms=raised.occurred_at_ms - 7_200_000,
+    )
+    return sns_event(suppress(raised, [window], device_stale=False).to_message())
+
+
 def incidents_raised_critical() -> dict[str, Any]:
     return eventbridge_event(temperature_episode()[0].to_message())
 
@@ -229,6 +248,7 @@ SAMPLES = {
     "ingest-thresholds.json": thresholds,
     "notify-raised.json": notify_raised,
     "notify-cleared.json": notify_cleared,
+    "notify-suppressed.json": notify_suppressed,
     "incidents-raised-critical.json": incidents_raised_critical,
     "incidents-cleared.json": incidents_cleared,
     "heartbeat-schedule.json": scheduled_event,
