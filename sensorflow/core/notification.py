@@ -23,6 +23,8 @@ _HEADLINE_ICON: dict[str, str] = {
     Transition.CLEARED: ":white_check_mark:",
     Transition.ACKNOWLEDGED: ":eyes:",
     Transition.STALE: ":zzz:",
+    Transition.REMINDER: ":repeat:",
+    Transition.RESET: ":leftwards_arrow_with_hook:",
 }
 
 

@@ -143,3 +143,12 @@ def test_round_trip_through_to_dict():
         "ends_at": "2026-11-29T12:00:00.000Z",
     }
     assert parse_transition(doc).to_message() == doc
+
+
+@pytest.mark.parametrize(
+    ("name", "icon"), [("Alarm Reminder", ":repeat:"), ("Alarm Reset", ":leftwards_arrow_with_hook:")]
+)
+def test_reminders_and_resets_have_their_own_headline(name, icon):
+    message = render(parse_transition(transition(name)))
+    assert message["text"].splitlines()[0] == f"[CRITICAL] {name}: temperature on dev-00042"
+    assert message["blocks"][0]["text"]["text"] == f"{icon} [CRITICAL] {name}: temperature on dev-00042"
