@@ -1,23 +1,36 @@
 """Alarm rules (rules file version 2): thresholds with severities plus the lifecycle settings.
 
-A rule is the version-1 threshold rule (``warning``/``critical`` min/max, validated by
-``sensorflow.core.thresholds``, which this module reuses rather than copies) plus:
+A rule is the version-1 threshold rule (``warning``/``critical`` levels, each the band form
+``{"min", "max"}`` or the comparison form ``{"op", "threshold"}`` with ``>``, ``>=``, ``<``, ``<=``,
+``==``, ``!=``, validated by ``sensorflow.core.thresholds``, which this module reuses rather than
+copies) plus:
 
 - ``for_seconds`` (device time) **or** ``m_of_n`` ``{"m", "n"}``: how long / how often the condition
   must hold before the alarm is raised. Neither means "raise on the first crossing reading".
 - ``deadband`` (absolute, canonical unit) **or** ``clear`` ``{"min", "max"}``: hysteresis. A raised
   alarm clears only once the value is back inside the clear band, so a value hovering at the line
-  does not flap.
+  does not flap. Neither applies to a rule with an ``==`` / ``!=`` level: such an alarm clears as soon
+  as its condition no longer holds.
 - ``rate_of_change`` ``{"max_per_minute", "severity", "clear_per_minute"?}``: a change faster than
   this (either direction, per minute of device time) is a crossing of that severity.
 - ``stale_after_seconds``: no reading of this sensor for that long makes the device stale (one
   ``Device Stale`` alarm per device, see ``sensorflow.core.staleness``).
+- ``latch`` (default false): a raised alarm whose condition returns to normal stays ``LATCHED`` until
+  acknowledged (IoT Events' acknowledge flow).
+- ``repeat_every`` (seconds, 60 to 7 days): remind of an ACTIVE, unacknowledged alarm that often.
+- ``disabled_on_initialization`` (default false): an alarm seen for the first time starts DISABLED.
 
 Escalation is implicit: a raised warning becomes critical when the critical condition holds (with the
 same duration / M-of-N). Severity never drops while the alarm is raised; it clears as a whole.
 
-A device in the registry overrides any of these fields per rule (``Device.thresholds[rule_id]``);
-the merged rule is validated by the same code, so a bad override names the rule and the field too.
+A device in the registry overrides any of these fields per rule (``Device.thresholds[rule_id]``), but
+not ``id`` or ``sensor_type``. A level given in the rule's own form replaces only the bounds (or ``op``
+/ ``threshold``) it names; in the other form it replaces the level. An override that moves a raise
+bound of a rule with an explicit ``clear`` band, and gives no ``clear`` or ``deadband`` of its own,
+moves the clear bound with it, keeping the rule's margin: humidity warns above 80 and clears at 75; a
+device warning above 70 clears at 65. ``deadband`` is relative already. The merged rule is validated by
+the same code, and ``validate_device_overrides`` runs it when a device is written to the registry, so
+a bad override is refused there, naming the device, the rule and the field.
 """
 
 from __future__ import annotations
@@ -32,7 +45,7 @@ from typing import Any
 
 from sensorflow.core.errors import ConfigError
 from sensorflow.core.records import Device
-from sensorflow.core.thresholds import SEVERITIES, Levels, parse_rules
+from sensorflow.core.thresholds import BOUNDS, SEVERITIES, Levels, parse_rule, parse_rules
 
 RULES_VERSION = 2
 RULE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # no '.' or '#': they delimit alarm ids
@@ -49,10 +62,15 @@ LIFECYCLE_FIELDS = (
     "clear",
     "rate_of_change",
     "stale_after_seconds",
+    "latch",
+    "repeat_every",
+    "disabled_on_initialization",
 )
 KNOWN_FIELDS = frozenset({"id", "sensor_type", "description", *SEVERITIES, *LIFECYCLE_FIELDS})
 MAX_FOR_SECONDS = 7 * 24 * 3600  # readings older than 7 days are rejected by checks anyway
 MAX_WINDOW = 60  # M-of-N window length kept on the alarm item
+MIN_REPEAT_EVERY, MAX_REPEAT_EVERY = 60, 7 * 24 * 3600  # reminders ride the heartbeat's one-minute schedule
+NOT_OVERRIDABLE = ("id", "sensor_type")  # an override tunes a rule; it cannot make it another rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +91,7 @@ class Assessment:
     """How one reading stands against a rule: a rank and, for a crossing or hold, what caused it."""
 
     rank: int
-    bound: str | None = None  # "min" | "max" | "rate"
+    bound: str | None = None  # "min" | "max" (also "<", "<=", ">", ">=") | "eq" | "ne" | "rate"
     threshold: float | None = None
     clear_threshold: float | None = None
 
@@ -93,19 +111,28 @@ class AlarmRule:
     rate_of_change: RateOfChange | None = None
     stale_after_seconds: int | None = None
     description: str = ""
+    latch: bool = False  # a raised alarm back to normal stays LATCHED until acknowledged
+    repeat_every: int | None = None  # seconds between reminders of an ACTIVE, unacknowledged alarm
+    disabled_on_initialization: bool = False  # an alarm seen for the first time starts DISABLED
 
     def assess(self, value: float, rate_per_minute: float | None = None) -> Assessment:
-        """The most severe condition ``value`` (and its rate of change) meets. Bounds are strict."""
+        """The most severe condition ``value`` (and its rate of change) meets (``Levels.crosses``, inlined:
+        this runs for every reading of every rule)."""
         best = Assessment(CLEAR)
         for severity in SEVERITIES:  # most severe first
             lv = self.levels.get(severity)
             if lv is None:
                 continue
-            if lv.max is not None and value > lv.max:
-                best = Assessment(RANK[severity], "max", lv.max, self.clear.max)
+            hi, lo = lv.max, lv.min
+            if hi is not None and (value > hi or (value == hi and lv.inclusive)):
+                best = Assessment(RANK[severity], "max", hi, self.clear.max)
                 break
-            if lv.min is not None and value < lv.min:
-                best = Assessment(RANK[severity], "min", lv.min, self.clear.min)
+            if lo is not None and (value < lo or (value == lo and lv.inclusive)):
+                best = Assessment(RANK[severity], "min", lo, self.clear.min)
+                break
+            x = lv.exact
+            if x is not None and (value == x) is lv.equal:  # no hysteresis: clears once it no longer holds
+                best = Assessment(RANK[severity], "eq" if lv.equal else "ne", x, x)
                 break
         roc = self.rate_of_change
         if roc is not None and rate_per_minute is not None:
@@ -157,26 +184,81 @@ class RuleBook:
         return _resolve_cached(self, rule.rule_id, key)
 
 
+def validate_device_overrides(book: RuleBook, device: Device) -> None:
+    """Refuse a registry entry whose overrides do not merge into valid rules: ``ConfigError`` naming the
+    device, the rule and the field. Call it before writing ``device`` to the registry."""
+    where = f"device {device.device_id!r}"
+    thresholds = device.thresholds
+    if not isinstance(thresholds, Mapping):
+        raise ConfigError(f"{where}: field 'thresholds' must be an object of rule id -> overrides")
+    for rule_id in thresholds:
+        rule = book.get(rule_id)
+        if rule is None:
+            known = sorted(r.rule_id for r in book)
+            raise ConfigError(f"{where}: field 'thresholds.{rule_id}' names no rule; rules: {known}")
+        try:
+            book.resolve(rule, device)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+
 @functools.lru_cache(maxsize=4096)
 def _resolve_cached(book: RuleBook, rule_id: str, overrides_json: str) -> AlarmRule:
-    merged = dict(book._raw[rule_id])
+    where = f"device override of rule {rule_id!r}"
     overrides = json.loads(overrides_json)
     if not isinstance(overrides, Mapping):
-        raise ConfigError(f"device override of rule {rule_id!r}: must be an object")
+        raise ConfigError(f"{where}: must be an object")
+    merged = _merge(where, book._raw[rule_id], overrides)
+    return _parse_one(where, _move_clear(book._rules[rule_id], merged, overrides), None)
+
+
+_EXCLUSIVE = {"clear": "deadband", "deadband": "clear", "m_of_n": "for_seconds", "for_seconds": "m_of_n"}
+
+
+def _merge(where: str, raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The rule with the override's fields over its own. A level given in the same form as the rule's
+    replaces only the bounds (or op / threshold) it names; in the other form it replaces the level."""
+    merged = dict(raw)
     for name, value in overrides.items():
-        if name in SEVERITIES and isinstance(value, Mapping) and isinstance(merged.get(name), Mapping):
-            merged[name] = {**merged[name], **value}  # replace only the named bounds
+        if name in NOT_OVERRIDABLE:
+            raise ConfigError(f"{where}: field {name!r} cannot be overridden per device")
+        base = merged.get(name)
+        if (
+            name in SEVERITIES
+            and isinstance(value, Mapping)
+            and isinstance(base, Mapping)
+            and _comparison_form(value) == _comparison_form(base)
+        ):
+            merged[name] = {**base, **value}
         else:
             merged[name] = value
-        if name == "clear":
-            merged.pop("deadband", None)
-        elif name == "deadband":
-            merged.pop("clear", None)
-        elif name == "m_of_n":
-            merged.pop("for_seconds", None)
-        elif name == "for_seconds":
-            merged.pop("m_of_n", None)
-    return _parse_one(f"device override of rule {rule_id!r}", merged, None)
+        if name in _EXCLUSIVE:
+            merged.pop(_EXCLUSIVE[name], None)
+    return merged
+
+
+def _comparison_form(level: Mapping[str, Any]) -> bool:
+    return "op" in level or "threshold" in level
+
+
+def _move_clear(rule: AlarmRule, merged: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """An explicit rule ``clear`` keeps its margin from the raise bound an override moves (see the module
+    docstring); an override that gives its own ``clear`` or ``deadband`` is taken as written."""
+    if "clear" not in merged or "clear" in overrides or not any(sev in overrides for sev in SEVERITIES):
+        return merged
+    try:
+        levels = parse_rule("", {**merged, "id": rule.rule_id}).levels
+    except ConfigError:
+        return merged  # _parse_one reports it, naming the override
+    old, new, clear = _lowest(rule.levels), _lowest(levels), merged["clear"]
+    if not isinstance(clear, Mapping):
+        return merged
+    moved = dict(clear)
+    for bound in BOUNDS:
+        before, after = getattr(old, bound), getattr(new, bound)
+        if bound in clear and before is not None and after is not None:
+            moved[bound] = clear[bound] + (after - before)
+    return {**merged, "clear": moved}
 
 
 def parse_rule_book(doc: Mapping[str, Any], known_sensor_types: set[str] | None = None) -> RuleBook:
@@ -197,7 +279,9 @@ def parse_rule_book(doc: Mapping[str, Any], known_sensor_types: set[str] | None 
 
 
 def _parse_one(where: str, raw: Mapping[str, Any], known: set[str] | None) -> AlarmRule:
-    base = parse_rules({"rules": [raw]}, known)[0]
+    if not isinstance(raw.get("id"), str) or not raw["id"]:
+        raise ConfigError(f"{where}: field 'id' must be a non-empty string")
+    base = parse_rule(where, raw, known)
     if not RULE_ID.fullmatch(base.rule_id):
         raise ConfigError(f"{where}: field 'id' must match {RULE_ID.pattern} (lower case, no '.' or '#')")
     unknown = sorted(set(raw) - KNOWN_FIELDS)
@@ -214,6 +298,9 @@ def _parse_one(where: str, raw: Mapping[str, Any], known: set[str] | None) -> Al
     stale = raw.get("stale_after_seconds")
     if stale is not None:
         stale = _int(where, "stale_after_seconds", stale, 1, MAX_FOR_SECONDS)
+    repeat_every = raw.get("repeat_every")
+    if repeat_every is not None:
+        repeat_every = _int(where, "repeat_every", repeat_every, MIN_REPEAT_EVERY, MAX_REPEAT_EVERY)
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(f"{where}: field 'description' must be a string")
@@ -227,6 +314,11 @@ def _parse_one(where: str, raw: Mapping[str, Any], known: set[str] | None) -> Al
         rate_of_change=roc,
         stale_after_seconds=stale,
         description=description,
+        latch=_bool(where, "latch", raw.get("latch", False)),
+        repeat_every=repeat_every,
+        disabled_on_initialization=_bool(
+            where, "disabled_on_initialization", raw.get("disabled_on_initialization", False)
+        ),
     )
 
 
@@ -234,6 +326,12 @@ def _number(where: str, name: str, v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         raise ConfigError(f"{where}: field {name!r} must be a finite number, got {v!r}")
     return float(v)
+
+
+def _bool(where: str, name: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ConfigError(f"{where}: field {name!r} must be true or false, got {v!r}")
+    return v
 
 
 def _int(where: str, name: str, v: Any, lo: int, hi: int) -> int:
@@ -252,12 +350,24 @@ def _m_of_n(where: str, raw: Any) -> MofN:
     return MofN(m, n)
 
 
-def _clear_band(where: str, raw: Mapping[str, Any], levels: Mapping[str, Levels]) -> Levels:
-    """The clear band: inside the lowest raise bounds by ``deadband``, or given explicitly."""
-    lowest = Levels(
+def _lowest(levels: Mapping[str, Levels]) -> Levels:
+    """The innermost raise bounds over all severities: what the clear band is measured from."""
+    return Levels(
         min=max((lv.min for lv in levels.values() if lv.min is not None), default=None),
         max=min((lv.max for lv in levels.values() if lv.max is not None), default=None),
     )
+
+
+def _clear_band(where: str, raw: Mapping[str, Any], levels: Mapping[str, Levels]) -> Levels:
+    """The clear band: inside the lowest raise bounds by ``deadband``, or given explicitly."""
+    lowest = _lowest(levels)
+    for name in ("deadband", "clear"):
+        exact = next((sev for sev in SEVERITIES if sev in levels and levels[sev].exact is not None), None)
+        if name in raw and exact is not None:
+            raise ConfigError(
+                f"{where}: field {name!r} does not apply to the {levels[exact].op!r} level {exact!r}: "
+                "an equality alarm clears as soon as its condition no longer holds"
+            )
     if "clear" in raw:
         c = raw["clear"]
         if not isinstance(c, Mapping) or not c or set(c) - {"min", "max"}:

@@ -74,3 +74,26 @@ def test_bad_rules_name_the_rule_and_field(rules, message):
     with pytest.raises(ConfigError) as err:
         parse_rules(rules, {"temperature", "co2"})
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("level", "expected", "text"),
+    [
+        ({"op": ">", "threshold": 5}, Levels(max=5.0), "> 5"),
+        ({"op": ">=", "threshold": 5}, Levels(max=5.0, inclusive=True), ">= 5"),
+        ({"op": "<", "threshold": 5}, Levels(min=5.0), "< 5"),
+        ({"op": "<=", "threshold": 5}, Levels(min=5.0, inclusive=True), "<= 5"),
+        ({"op": "==", "threshold": 5}, Levels(exact=5.0), "== 5"),
+        ({"op": "!=", "threshold": 5}, Levels(exact=5.0, equal=False), "!= 5"),
+        ({"min": 1, "max": 5}, Levels(1.0, 5.0), "< 1 or > 5"),
+    ],
+)
+def test_the_comparison_form_parses_to_levels(level, expected, text):
+    (rule,) = parse_rules({"rules": [{"id": "t", "sensor_type": "co2", "warning": level}]})
+    assert (rule.levels["warning"], rule.levels["warning"].describe()) == (expected, text)
+    assert rule.levels["warning"].op == (level.get("op") if "op" in level else None)
+
+
+def test_a_comparison_override_replaces_a_band_level():
+    rule = TEMPERATURE.with_overrides({"warning": {"op": ">=", "threshold": 30.0}})
+    assert rule.levels["warning"] == Levels(max=30.0, inclusive=True)
