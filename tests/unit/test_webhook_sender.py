@@ -34,7 +34,7 @@ def highest(low: float, high: float) -> float:
     return high
 
 
-def clocked(opener: "ScriptedOpener", clock: Clock, **kwargs) -> WebhookSender:
+def clocked(opener: ScriptedOpener, clock: Clock, **kwargs) -> WebhookSender:
     return WebhookSender(
         lambda refresh: URL,
         opener=opener,
