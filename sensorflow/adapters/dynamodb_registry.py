@@ -1,7 +1,13 @@
-"""The device registry: a DynamoDB table keyed by ``device_id``."""
+"""The device registry: a DynamoDB table keyed by ``device_id``.
+
+Whatever writes it validates each device's ``thresholds`` first with
+``sensorflow.core.rules.validate_device_overrides`` (the local cloud's seeding does), so a bad override
+is refused at write time, naming the field, rather than ignored when a reading is evaluated.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sensorflow.adapters import clients
@@ -11,7 +17,11 @@ from sensorflow.core.records import Device
 
 
 def device_from_item(item: dict[str, Any]) -> Device:
-    plain = from_item(item)
+    return device_from_plain(from_item(item))
+
+
+def device_from_plain(plain: Mapping[str, Any]) -> Device:
+    """A registry item in plain Python types (as seeded, or decoded) as a ``Device``."""
     return Device(
         device_id=plain["device_id"],
         site=str(plain.get("site", "unknown")),

@@ -11,7 +11,11 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
+from sensorflow.adapters.dynamodb_registry import device_from_plain
 from sensorflow.cli.stack_outputs import read_outputs
+from sensorflow.config import load_rule_book
+from sensorflow.core.errors import ConfigError
+from sensorflow.core.rules import RuleBook, validate_device_overrides
 from sensorflow.localcloud.emulator.endpoint import Endpoint
 
 DEPLOY_TIMEOUT_S = 900
@@ -22,7 +26,7 @@ BATCH_WRITE_MAX_ITEMS = 25
 
 
 class DeployError(Exception):
-    """``sls deploy`` failed; the message carries the tail of its log."""
+    """``sls deploy`` failed (the message carries the tail of its log), or the registry seed was refused."""
 
 
 def deploy(endpoint: Endpoint, project_root: Path, stage: str, log_path: Path) -> float:
@@ -79,8 +83,18 @@ def deployed_outputs(endpoint: Endpoint, stage: str, timeout_s: float = 15.0) ->
         time.sleep(0.5)
 
 
-def seed_registry(endpoint: Endpoint, table: str, items: Sequence[Mapping[str, Any]]) -> int:
-    """Write the device registry items; returns how many were written."""
+def seed_registry(
+    endpoint: Endpoint, table: str, items: Sequence[Mapping[str, Any]], rules: RuleBook | None = None
+) -> int:
+    """Write the device registry items; returns how many were written. Every item's ``thresholds`` are
+    validated against ``rules`` (default: the packaged rules file the stack runs) before any is written:
+    a bad override raises ``DeployError`` naming the device, the rule and the field."""
+    book = rules if rules is not None else load_rule_book()
+    try:
+        for item in items:
+            validate_device_overrides(book, device_from_plain(item))
+    except ConfigError as exc:
+        raise DeployError(f"device registry not seeded: {exc}") from None
     dynamodb = endpoint.client("dynamodb")
     serializer = TypeSerializer()
     for start in range(0, len(items), BATCH_WRITE_MAX_ITEMS):
