@@ -57,9 +57,8 @@ def build_alarm_evaluator(
     clients: dict[str, Any] | None = None,
 ) -> AlarmEvaluator:
     from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
-    from sensorflow.services.alarm_evaluator import AlarmEvaluator
-
     from sensorflow.adapters.dynamodb_silences import SILENCE_CACHE_TTL_S
+    from sensorflow.services.alarm_evaluator import AlarmEvaluator
 
     c = clients or {}
     return AlarmEvaluator(

@@ -139,6 +139,10 @@ def test_replayed_batch_with_rewind_gives_exactly_one_raise_and_one_clear(alarms
         "acknowledged_by": None,
         "note": None,
         "snoozed_until": None,
+        "episode": 1,
+        "updated_by": None,
+        "caller_arn": None,
+        "disabled_until": None,
     }
     # AND EventBridge got the same two event ids (the clear twice: at-least-once, same id, consumers dedupe)
     bus_events = alarms.drain(alarms.alarm_bus_queue_url)  # type: ignore[attr-defined]
@@ -146,10 +150,14 @@ def test_replayed_batch_with_rewind_gives_exactly_one_raise_and_one_clear(alarms
         (m["transition"], m["event_id"]) for m in delivered
     }
     assert {e["source"] for e in bus_events} == {"sensorflow.alarms"}
-    # AND the device item holds no alarm (cleared back to fresh), the guard at the last record, no outbox
+    # AND the device item holds the alarm back to NORMAL with its one episode counted, the guard at the
+    # last record, no outbox
     stored = store(alarms).get_device("dev-00001")
     assert stored is not None
-    assert (stored.alarms, stored.state.last_sequence, stored.outbox) == ({}, int(seq_number(len(BATCH))), ())
+    assert {k: (a.state, a.episode, a.announced) for k, a in stored.alarms.items()} == {
+        ALARM: ("NORMAL", 1, False)
+    }
+    assert (stored.state.last_sequence, stored.outbox) == (int(seq_number(len(BATCH))), ())
 
 
 class FailingDeviceWrites:
@@ -341,7 +349,8 @@ def test_one_batch_of_many_devices_writes_exactly_one_item_per_changed_device(al
 
 
 def test_device_item_feeds_the_stale_index(alarms: Stack):
-    s = store(alarms)
+    # processed as the readings arrived: the bucket is floored at the write time, on the store's clock
+    s = DynamoAlarmStore(TABLE, alarms.clients["dynamodb"], clock_ms=lambda: T0 + 10_300)
     AlarmEvaluator(s, RULES, publishers(alarms)).evaluate(enriched([20.0, 21.0]), plenty)
     state = s.load(["dev-00001"])["dev-00001"].state
     deadline = T0 + 10_000 + 300_000  # newest device timestamp + stale_after
