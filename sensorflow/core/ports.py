@@ -100,6 +100,8 @@ class StoredDevice:
     state: DeviceState
     outbox: tuple[StoredTransition, ...] = ()
     alarms: Mapping[str, Alarm] = field(default_factory=dict)
+    # Heartbeat runs that failed to publish this outbox (it parks the device after a few; a put resets it).
+    outbox_attempts: int = 0
 
 
 class AlarmStore(Protocol):
@@ -172,6 +174,13 @@ class StaleDeviceStore(Protocol):
     ) -> DeviceState: ...
 
     def clear_device_outbox(self, state: DeviceState, keep: Sequence[TransitionLike] = ()) -> DeviceState: ...
+
+    def defer_outbox(
+        self, state: DeviceState, keep: Sequence[TransitionLike], attempts: int, retry_at_ms: int | None
+    ) -> DeviceState:
+        """After a failed publish: keep ``keep`` in the outbox and record ``attempts`` (conditional on
+        ``state.version``); ``retry_at_ms`` also moves the device to the staleness bucket of that instant."""
+        ...
 
 
 class HeartbeatCheckpoint(Protocol):

@@ -30,15 +30,15 @@ Design (the index is shared with the ingest side, keys in ``sensorflow.core.stal
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sensorflow.core import staleness
-from sensorflow.core.alarms import device_staleness
+from sensorflow.core.alarms import DeviceState, device_staleness
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import (
     HeartbeatCheckpoint,
@@ -54,19 +54,33 @@ from sensorflow.services.outbox import publish_all, still_owed
 
 OVERLAP_MINUTES = 1
 MAX_RACE_RETRIES = 3
-# Stop starting new minutes with less than this left: a half-done minute is redone next run anyway.
+# Start no new piece of work (a shard's Query, a device) with less than this left: one device's write,
+# publish and outbox update take well under it, so a run never stops half-way through a device, and a
+# minute left unfinished is not checkpointed (the next run redoes it; every step is idempotent).
 TIME_FLOOR_MS = 5_000
+# A device whose outbox this many runs in a row failed to publish is parked: it stops holding the
+# checkpoint, its events stay owed in its outbox, and it is retried in a later minute's bucket, after
+# PARKED_RETRY_FIRST_MINUTES, doubling up to PARKED_RETRY_MAX_MINUTES.
+PARK_AFTER_ATTEMPTS = 5
+PARKED_RETRY_FIRST_MINUTES = 1
+PARKED_RETRY_MAX_MINUTES = 60
+
+MinuteResult = Literal["done", "failed", "interrupted"]
+Delivery = Literal["delivered", "parked", "owed"]
 
 
 @dataclass
 class HeartbeatOutcome:
-    minutes: list[int] = field(default_factory=list)
+    minutes: list[int] = field(default_factory=list)  # minutes gone through, completely
     queries: int = 0
     due: int = 0
     raised: list[str] = field(default_factory=list)  # event ids of Device Stale published this run
     republished: list[str] = field(default_factory=list)
+    parked: list[str] = field(default_factory=list)  # event ids left owed by parked devices
     failed_minutes: list[int] = field(default_factory=list)
+    interrupted: int | None = None  # the minute the run stopped in for lack of time (not checkpointed)
     checkpoint: int | None = None
+    handled: set[str] = field(default_factory=set, repr=False)  # device ids, once per run
 
 
 @dataclass
@@ -76,6 +90,7 @@ class HeartbeatService:
     publishers: Sequence[TransitionPublisher]
     initial_lookback_minutes: int = 60
     max_minutes_per_run: int = 240
+    park_after_attempts: int = PARK_AFTER_ATTEMPTS
     clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
 
     def run(self, remaining_ms: RemainingTime) -> HeartbeatOutcome:
@@ -87,11 +102,12 @@ class HeartbeatService:
         out = HeartbeatOutcome()
         through = done
         for minute in range(first, last + 1):
-            if remaining_ms() < TIME_FLOOR_MS:
+            result = self._minute(minute, now, remaining_ms, out)
+            if result == "interrupted":
+                out.interrupted = minute
                 break
-            ok = self._minute(minute, now, remaining_ms, out)
             out.minutes.append(minute)
-            if not ok:
+            if result == "failed":
                 out.failed_minutes.append(minute)
             elif minute < current and not out.failed_minutes and (through is None or minute > through):
                 through = minute  # only complete minutes, and never past a failed one
@@ -101,19 +117,27 @@ class HeartbeatService:
         self._record(out)
         return out
 
-    def _minute(self, minute: int, now_ms: int, remaining_ms: RemainingTime, out: HeartbeatOutcome) -> bool:
+    def _minute(
+        self, minute: int, now_ms: int, remaining_ms: RemainingTime, out: HeartbeatOutcome
+    ) -> MinuteResult:
         ok = True
         for shard in range(staleness.STALE_BUCKET_SHARDS):
+            if remaining_ms() < TIME_FLOOR_MS:
+                return "interrupted"
             out.queries += 1
-            due = self.store.due_devices(staleness.bucket_name(minute, shard), now_ms)
+            found = self.store.due_devices(staleness.bucket_name(minute, shard), now_ms)
+            # A device this run wrote moved to the current minute: its outcome counts where it was found.
+            due = [d for d in found if d.state.device_id not in out.handled]
             out.due += len(due)
-            raised_before = [d.state.device_id for d in due if d.state.stale_since_ms is not None]
             for stored in due:
+                if remaining_ms() < TIME_FLOOR_MS:
+                    return "interrupted"
+                out.handled.add(stored.state.device_id)
                 if stored.state.stale_since_ms is None:
                     ok &= self._raise(stored, now_ms, remaining_ms, out)
-            if raised_before:
-                ok &= self._republish(raised_before, remaining_ms, out)
-        return ok
+                elif stored.outbox:
+                    ok &= self._republish(stored, now_ms, remaining_ms, out)
+        return "done" if ok else "failed"
 
     def _raise(
         self, stored: StoredDevice, now_ms: int, remaining_ms: RemainingTime, out: HeartbeatOutcome
@@ -134,48 +158,79 @@ class HeartbeatService:
                     return True
                 stored, state = fresh, fresh.state
                 continue
-            owed = self._publish(outbox, remaining_ms)
-            if not owed:
-                try:
-                    self.store.clear_device_outbox(written)
-                except TransientError as exc:  # VersionConflictError too: a reading wrote the item first
-                    # The event is out; whoever reads the outbox next republishes it with the same id.
-                    logger.warning("outbox not cleared", device_id=state.device_id, error=str(exc))
+            # The put started the item's attempt count afresh.
+            delivery = self._deliver(written, outbox, 0, now_ms, remaining_ms, out)
+            if delivery == "delivered":
                 out.raised += [e.event_id for e in events]
                 logger.info("device stale", device_id=state.device_id, event_id=events[0].event_id)
-                return True
-            with contextlib.suppress(VersionConflictError):
-                self.store.clear_device_outbox(written, keep=still_owed(outbox, owed))
-            return False
+            return delivery != "owed"
         logger.warning("device kept changing, left for the next run", device_id=state.device_id)
         return False
 
-    def _republish(self, device_ids: list[str], remaining_ms: RemainingTime, out: HeartbeatOutcome) -> bool:
-        """Publish ``Device Stale`` events a failed or interrupted run left in device outboxes."""
-        ok = True
-        for stored in self.store.load(device_ids).values():
-            if not stored.outbox:
-                continue
-            owed = self._publish(stored.outbox, remaining_ms)
-            # Rewritten meanwhile: whoever wrote it owns its outbox now.
-            with contextlib.suppress(VersionConflictError):
-                self.store.clear_device_outbox(stored.state, keep=still_owed(stored.outbox, owed))
-            if owed:
-                ok = False
-            else:
-                out.republished += [e.event_id for e in stored.outbox]
-        return ok
+    def _republish(
+        self, stored: StoredDevice, now_ms: int, remaining_ms: RemainingTime, out: HeartbeatOutcome
+    ) -> bool:
+        """Publish what a stale device's outbox still owes (a failed or interrupted run, a parked device,
+        a writer that left it)."""
+        outbox = list(stored.outbox)
+        delivery = self._deliver(stored.state, outbox, stored.outbox_attempts, now_ms, remaining_ms, out)
+        if delivery == "delivered":
+            out.republished += [e.event_id for e in outbox]
+        return delivery != "owed"
 
-    def _publish(self, events: Sequence[TransitionLike], remaining_ms: RemainingTime) -> dict[str, set[str]]:
-        owed = publish_all(events, self.publishers, remaining_ms)
-        if owed:
-            logger.warning("stale events undelivered, kept in the outbox", count=len(owed))
-        return owed
+    def _deliver(
+        self,
+        written: DeviceState,
+        outbox: Sequence[TransitionLike],
+        attempts: int,
+        now_ms: int,
+        remaining_ms: RemainingTime,
+        out: HeartbeatOutcome,
+    ) -> Delivery:
+        """Publish the outbox of the item at ``written``, then clear it, or keep what is still owed and
+        count the failed attempt (``attempts`` so far): past ``park_after_attempts`` the device is parked."""
+        owed = publish_all(outbox, self.publishers, remaining_ms)
+        device_id = written.device_id
+        if not owed:
+            try:
+                self.store.clear_device_outbox(written)
+            except TransientError as exc:  # VersionConflictError too: a reading wrote the item first
+                # The events are out; whoever reads the outbox next republishes them with the same ids.
+                logger.warning("outbox not cleared", device_id=device_id, error=str(exc))
+            return "delivered"
+        keep = still_owed(outbox, owed)
+        attempts += 1
+        parked = attempts >= self.park_after_attempts
+        retry_at = now_ms + _retry_delay_ms(attempts - self.park_after_attempts) if parked else None
+        try:
+            self.store.defer_outbox(written, keep, attempts, retry_at)
+        except TransientError as exc:  # VersionConflictError too: whoever wrote it owns its outbox now
+            logger.warning(
+                "stale events undelivered, outbox not updated", device_id=device_id, error=str(exc)
+            )
+            return "owed"
+        event_ids = [e.event_id for e in keep]
+        if not parked:
+            logger.warning(
+                "stale events undelivered, kept in the outbox", device_id=device_id, count=len(owed)
+            )
+            return "owed"
+        out.parked += event_ids
+        logger.warning(
+            "stale events parked",
+            device_id=device_id,
+            event_id=event_ids[0],
+            event_ids=event_ids,
+            attempts=attempts,
+            retry_at_ms=retry_at,
+        )
+        return "parked"
 
     @staticmethod
     def _record(out: HeartbeatOutcome) -> None:
         metrics.add_metric(name="StaleBucketQueries", unit=MetricUnit.Count, value=out.queries)
         metrics.add_metric(name="DevicesStale", unit=MetricUnit.Count, value=len(out.raised))
+        metrics.add_metric(name="StaleEventsParked", unit=MetricUnit.Count, value=len(out.parked))
         logger.info(
             "heartbeat run",
             minutes=len(out.minutes),
@@ -183,6 +238,14 @@ class HeartbeatService:
             due=out.due,
             raised=len(out.raised),
             republished=len(out.republished),
+            parked=len(out.parked),
             failed_minutes=len(out.failed_minutes),
+            interrupted=out.interrupted,
             checkpoint=out.checkpoint,
         )
+
+
+def _retry_delay_ms(retries: int) -> int:
+    """A parked device's wait before its next attempt: doubling per failed retry, capped."""
+    minutes = min(PARKED_RETRY_FIRST_MINUTES * 2 ** min(retries, 16), PARKED_RETRY_MAX_MINUTES)
+    return minutes * staleness.MINUTE_MS

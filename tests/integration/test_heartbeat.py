@@ -1,5 +1,6 @@
 """heartbeat under moto: exactly the silent devices go stale, found by Querying due buckets (never a Scan),
-published once, retried from the outbox after a failed publish, and cleared by the next reading."""
+published once, retried from the outbox after a failed publish, and cleared by the next reading; a reading
+processed long after it arrived still goes stale; an undelivered clear in the outbox survives the raise."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from sensorflow.adapters import dynamodb_alarms
 from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
 from sensorflow.adapters.dynamodb_heartbeat import DynamoHeartbeatCheckpoint
 from sensorflow.core import staleness
 from sensorflow.core.alarms import DeviceState, Sample, SensorSeen
 from sensorflow.core.ports import RemainingTime, TransitionLike, VersionConflictError
+from sensorflow.core.records import EnrichedReading, Reading
+from sensorflow.core.rules import parse_rule_book
+from sensorflow.services.alarm_evaluator import AlarmEvaluator
 from sensorflow.services.heartbeat import HeartbeatService
+from tests.factories import SHARD, device, seq_number
 from tests.integration.conftest import REGION, create_alarms_table
 
 TABLE = "sensorflow-test-alarms"
@@ -40,14 +46,18 @@ class RecordingPublisher:
 
 @dataclass
 class Fleet:
-    store: DynamoAlarmStore
+    client: Any
     publisher: RecordingPublisher
     calls: list[str] = field(default_factory=list)
     now: int = NOW
 
+    def __post_init__(self) -> None:
+        self.store = DynamoAlarmStore(TABLE, self.client, clock_ms=lambda: self.now)
+
     def device(self, device_id: str, silent_for_s: int, stale_after_s: int | None = 300) -> None:
+        """A device whose last reading came ``silent_for_s`` ago, written by the ingest side as it arrived."""
         seen = self.now - silent_for_s * 1000
-        self.store.put_device(
+        DynamoAlarmStore(TABLE, self.client, clock_ms=lambda: seen).put_device(
             DeviceState(
                 device_id,
                 last_seen_ms=seen,
@@ -75,7 +85,7 @@ def fleet() -> Iterator[Fleet]:
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
         create_alarms_table(ddb, TABLE)
-        f = Fleet(DynamoAlarmStore(TABLE, ddb), RecordingPublisher())
+        f = Fleet(ddb, RecordingPublisher())
 
         def no_scan(**_: Any) -> None:
             raise AssertionError("heartbeat must not Scan the alarms table")
@@ -206,3 +216,71 @@ def test_a_lost_race_on_the_outbox_clear_does_not_fail_the_run(fleet: Fleet):
     assert out.raised == [staleness.stale_event_id("dev-00001", NOW - 300_000)]
     assert (out.failed_minutes, out.checkpoint) == ([], staleness.minute_of(NOW) - 1)
     assert stale_ids(fleet) == ["dev-00001"]
+
+
+RULES = parse_rule_book(
+    {
+        "version": 2,
+        "rules": [
+            {
+                "id": "temperature-range",
+                "sensor_type": "temperature",
+                "warning": {"max": 35.0},
+                "critical": {"max": 45.0},
+                "stale_after_seconds": 300,
+            }
+        ],
+    },
+    {"temperature"},
+)
+
+
+def reading(device_id: str, timestamp_ms: int, arrival_ms: int, seq: int) -> EnrichedReading:
+    r = Reading(device_id, "temperature", 21.7, "C", timestamp_ms, seq)
+    return EnrichedReading(r, device(device_id), 21.7, "C", arrival_ms, SHARD, seq_number(seq))
+
+
+def test_a_reading_processed_8_minutes_after_it_arrived_goes_stale_on_the_next_run(fleet: Fleet):
+    # GIVEN the deployed wiring (the store and the heartbeat on the wall clock), a heartbeat that has been
+    # running once a minute, and a reading that arrived 8 minutes ago (stale_after 300 s)
+    store, service = DynamoAlarmStore(TABLE, fleet.client), fleet.service()
+    service.clock_ms = dynamodb_alarms.wall_clock_ms
+    now = dynamodb_alarms.wall_clock_ms()
+    DynamoHeartbeatCheckpoint(TABLE, fleet.client).advance(staleness.minute_of(now) - 1)
+    arrival = now - 480_000
+    # WHEN the ingest side processes it only now (Lambda was behind), and the heartbeat runs next
+    out = AlarmEvaluator(store, RULES, [fleet.publisher]).evaluate(
+        [reading("dev-00001", arrival - 200, arrival, 1)], lambda: 60_000
+    )
+    assert out.failed_from is None
+    outcome = service.run(lambda: 60_000)
+    # THEN the device went stale on that run, on its exact deadline
+    assert outcome.raised == [staleness.stale_event_id("dev-00001", arrival - 200 + 300_000)]
+    assert stale_ids(fleet) == ["dev-00001"]
+
+
+def test_an_undelivered_clear_in_the_outbox_survives_the_next_stale_raise(fleet: Fleet):
+    # GIVEN a device the heartbeat marked stale
+    fleet.device("dev-00001", silent_for_s=600)
+    fleet.service().run(lambda: 60_000)
+    first = staleness.stale_event_id("dev-00001", NOW - 300_000)
+    # AND a reading ended the silence, but its "Alarm Cleared" could not be published (kept in the outbox)
+    fleet.publisher.fail = True
+    out = AlarmEvaluator(fleet.store, RULES, [fleet.publisher]).evaluate(
+        [reading("dev-00001", NOW + 10_000, NOW + 10_300, 6)], lambda: 60_000
+    )
+    [cleared] = [u.event.event_id for u in out.undelivered]
+    assert [t.event_id for t in fleet.state("dev-00001").outbox] == [cleared]
+    # WHEN the device goes silent again, the publisher is back, and the heartbeat raises Device Stale
+    fleet.publisher.fail = False
+    fleet.now = NOW + 10_000 + 300_000 + 30_000
+    again = fleet.service().run(lambda: 60_000)
+    second = staleness.stale_event_id("dev-00001", NOW + 310_000)
+    assert again.raised == [second]
+    # THEN the clear went out before the new episode, and nothing is owed
+    assert [(m["event_id"], m["transition"]) for m in fleet.publisher.published] == [
+        (first, "Device Stale"),
+        (cleared, "Alarm Cleared"),
+        (second, "Device Stale"),
+    ]
+    assert fleet.state("dev-00001").outbox == ()

@@ -325,6 +325,15 @@ class OneDevice:
     ) -> am.DeviceState:
         return self._store.clear_device_outbox(state, keep)
 
+    def defer_outbox(
+        self,
+        state: am.DeviceState,
+        keep: Sequence[TransitionLike],
+        attempts: int,
+        retry_at_ms: int | None,
+    ) -> am.DeviceState:
+        return self._store.defer_outbox(state, keep, attempts, retry_at_ms)
+
     def due_devices(self, bucket: str, now_ms: int) -> list[StoredDevice]:
         return [s for s in self._store.due_devices(bucket, now_ms) if s.state.device_id == self._device_id]
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from sensorflow.core import staleness
 from sensorflow.core.alarms import DeviceState, Sample, SensorSeen
+from sensorflow.core.ports import RemainingTime, TransitionLike
 from sensorflow.core.records import EnrichedReading, Reading
 from sensorflow.core.rules import parse_rule_book
+from sensorflow.observability import metrics
 from sensorflow.services.alarm_evaluator import AlarmEvaluator
-from sensorflow.services.heartbeat import HeartbeatService
+from sensorflow.services.heartbeat import PARK_AFTER_ATTEMPTS, HeartbeatService
 from tests.factories import SHARD, device, seq_number
 from tests.fakes import FakeAlarmStore, FakeHeartbeatCheckpoint, FakePublisher
 
@@ -17,6 +24,21 @@ MINUTE = 29_931_667  # epoch minutes
 NOW = MINUTE * 60_000 + 30_000  # 30 s into the current minute
 SHARDS = staleness.STALE_BUCKET_SHARDS
 CONTEXT = {"site": "site-a", "location": "hall-1", "model": "TH-200", "owner_team": "ops"}
+RULES = parse_rule_book(
+    {
+        "version": 2,
+        "rules": [
+            {
+                "id": "temperature-range",
+                "sensor_type": "temperature",
+                "warning": {"max": 35.0},
+                "critical": {"max": 45.0},
+                "stale_after_seconds": 300,
+            }
+        ],
+    },
+    {"temperature"},
+)
 
 
 @dataclass
@@ -26,8 +48,13 @@ class Fleet:
     sns: FakePublisher = field(default_factory=lambda: FakePublisher("sns"))
     bus: FakePublisher = field(default_factory=lambda: FakePublisher("eventbridge"))
     now: int = NOW
+    max_minutes_per_run: int = 240
+
+    def __post_init__(self) -> None:
+        self.store.clock_ms = lambda: self.now  # the store writes on the fleet's wall clock
 
     def device(self, device_id: str, silent_for_s: int, stale_after_s: int | None = 300) -> DeviceState:
+        """A device whose last reading came ``silent_for_s`` ago, written by the ingest side as it arrived."""
         seen = self.now - silent_for_s * 1000
         return self.store.seed_device(
             DeviceState(
@@ -35,8 +62,18 @@ class Fleet:
                 last_seen_ms=seen,
                 sensors={"temperature": SensorSeen(seen, 21.5, stale_after_s)},
                 context={"device_id": device_id, **CONTEXT},
-            )
+            ),
+            written_ms=seen,
         )
+
+    def reading(
+        self, device_id: str, timestamp_ms: int, arrival_ms: int, seq: int = 6
+    ) -> list[TransitionLike]:
+        """The ingest side processes one temperature reading now (``self.now``): its undelivered events."""
+        r = Reading(device_id, "temperature", 21.7, "C", timestamp_ms, seq)
+        e = EnrichedReading(r, device(device_id), 21.7, "C", arrival_ms, SHARD, seq_number(seq))
+        out = AlarmEvaluator(self.store, RULES, [self.sns, self.bus]).evaluate([e], lambda: 60_000)
+        return [u.event for u in out.undelivered]
 
     def service(self) -> HeartbeatService:
         return HeartbeatService(
@@ -44,11 +81,12 @@ class Fleet:
             checkpoint=self.checkpoint,
             publishers=[self.sns, self.bus],
             initial_lookback_minutes=10,
+            max_minutes_per_run=self.max_minutes_per_run,
             clock_ms=lambda: self.now,
         )
 
-    def run(self, remaining_ms: int = 60_000):
-        return self.service().run(lambda: remaining_ms)
+    def run(self, remaining_ms: int | RemainingTime = 60_000):
+        return self.service().run(remaining_ms if callable(remaining_ms) else lambda: remaining_ms)
 
 
 def stale_id(device_id: str, deadline_ms: int) -> str:
@@ -229,34 +267,190 @@ def test_a_device_stale_write_keeps_the_undelivered_clear_already_in_the_device_
     fleet = Fleet()
     fleet.device("dev-00001", silent_for_s=600)
     fleet.run()
+    first = stale_id("dev-00001", NOW - 300_000)
     # AND a reading ended the silence, but EventBridge refused its "Alarm Cleared" (kept in the outbox)
-    rules = parse_rule_book(
-        {
-            "version": 2,
-            "rules": [
-                {
-                    "id": "temperature-range",
-                    "sensor_type": "temperature",
-                    "warning": {"max": 35.0},
-                    "critical": {"max": 45.0},
-                    "stale_after_seconds": 300,
-                }
-            ],
-        },
-        {"temperature"},
-    )
-    r = Reading("dev-00001", "temperature", 21.7, "C", NOW + 10_000, 6)
-    e = EnrichedReading(r, device("dev-00001"), 21.7, "C", NOW + 10_300, SHARD, seq_number(6))
     fleet.bus.fail_calls = 1
-    out = AlarmEvaluator(fleet.store, rules, [fleet.sns, fleet.bus]).evaluate([e], lambda: 60_000)
-    [cleared] = [u.event.event_id for u in out.undelivered]
+    [cleared] = [e.event_id for e in fleet.reading("dev-00001", NOW + 10_000, NOW + 10_300)]
     assert [(t.event_id, t.pending) for t in fleet.store.devices["dev-00001"].outbox] == [
         (cleared, ("eventbridge",))
     ]
     # WHEN the device goes silent again (EventBridge back) and the heartbeat raises Device Stale
     fleet.now = NOW + 10_000 + 300_000 + 30_000
     again = fleet.run()
-    assert again.raised == [stale_id("dev-00001", NOW + 310_000)]
-    # THEN the clear still reaches EventBridge: published now, or still owed in the outbox
-    owed = [t.event_id for t in fleet.store.devices["dev-00001"].outbox]
-    assert cleared in fleet.bus.event_ids or cleared in owed
+    second = stale_id("dev-00001", NOW + 310_000)
+    assert again.raised == [second]
+    # THEN the clear reached EventBridge before the new episode, and SNS only once; nothing is owed
+    assert fleet.bus.event_ids == [first, cleared, second]
+    assert fleet.sns.event_ids == [first, cleared, second]
+    assert fleet.store.devices["dev-00001"].outbox == ()
+
+
+# --- bug: a reading processed minutes after it arrived was never reported stale ----------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@example(lag_s=480, arrival_s=10, run_s=30)  # the issue's reproduction: 8 minutes of processing lag
+@example(lag_s=420, arrival_s=0, run_s=0)  # the smallest lag seen missed
+@given(lag_s=st.integers(0, 3_600), arrival_s=st.integers(0, 59), run_s=st.integers(0, 59))
+def test_a_reading_processed_late_goes_stale_on_the_first_run_after_its_deadline_and_its_write(
+    lag_s: int, arrival_s: int, run_s: int
+):
+    # GIVEN a heartbeat that has been running once a minute (at run_s into each minute)
+    arrival = NOW - 30_000 + arrival_s * 1000
+    fleet = Fleet(checkpoint=FakeHeartbeatCheckpoint(MINUTE - 2))
+    runs = iter(range((MINUTE - 1) * 60_000 + run_s * 1000, 10**15, 60_000))
+    # AND a reading taken just before it arrived, which the ingest side processes lag_s later
+    taken, written = arrival - 200, arrival + lag_s * 1000
+    deadline = taken + 300_000
+    raised_at, processed = None, False
+    # WHEN the heartbeat keeps running, and the reading is written between two runs
+    for run_at in runs:
+        if not processed and written <= run_at:
+            fleet.now = written
+            assert fleet.reading("dev-00001", taken, arrival) == []
+            processed = True
+        fleet.now = run_at
+        out = fleet.run()
+        assert out.failed_minutes == []
+        if out.raised:
+            assert (raised_at, out.raised) == (None, [stale_id("dev-00001", deadline)])
+            raised_at = run_at
+        if run_at > max(deadline, written) + 180_000:
+            break
+    # THEN it went stale exactly once, on the first run after both its deadline and its write
+    assert raised_at is not None
+    assert raised_at - 60_000 < max(deadline, written) <= raised_at
+    assert fleet.sns.event_ids == fleet.bus.event_ids == [stale_id("dev-00001", deadline)]
+
+
+# --- bug: one device whose Device Stale can never be published pinned the checkpoint ---------------------
+
+
+def test_a_device_whose_event_is_always_refused_is_parked_and_the_fleet_goes_on(
+    caplog: pytest.LogCaptureFixture,
+):
+    # GIVEN a heartbeat that has been running (at most 3 minutes per run, to make the catch-up limit bite)
+    fleet = Fleet(checkpoint=FakeHeartbeatCheckpoint(MINUTE - 1), max_minutes_per_run=3)
+    # AND a device going stale now whose Device Stale EventBridge refuses, every time
+    fleet.device("dev-poison", silent_for_s=310)
+    poison = stale_id("dev-poison", NOW - 10_000)
+    fleet.bus.fail_ids = {poison}
+    # AND healthy devices going stale in the minutes after it
+    fleet.device("dev-00001", silent_for_s=300 - 150)  # deadline in minute + 3
+    fleet.device("dev-00002", silent_for_s=300 - 600)  # deadline in minute + 10
+    metrics.clear_metrics()
+    caplog.set_level(logging.WARNING, logger="sensorflow")
+    # WHEN the heartbeat runs once a minute, until the device has failed PARK_AFTER_ATTEMPTS times
+    outs = []
+    for _ in range(PARK_AFTER_ATTEMPTS):
+        outs.append(fleet.run())
+        fleet.now += 60_000
+    # THEN until the last attempt its minute held the checkpoint, and the fleet behind it waited
+    assert [o.checkpoint for o in outs[:-1]] == [MINUTE - 1] * (PARK_AFTER_ATTEMPTS - 1)
+    assert [o.raised for o in outs[:-1]] == [[]] * (PARK_AFTER_ATTEMPTS - 1)
+    # AND on the last attempt the device was parked: its minute no longer holds the checkpoint
+    parked = outs[-1]
+    assert (parked.failed_minutes, parked.checkpoint) == ([], MINUTE + 1)
+    assert parked.parked == [poison]
+    assert metrics.metric_set["StaleEventsParked"]["Value"] == [0.0] * (PARK_AFTER_ATTEMPTS - 1) + [1.0]
+    [log] = [r for r in caplog.records if r.getMessage() == "stale events parked"]
+    assert (log.levelname, log.device_id, log.event_id) == ("WARNING", "dev-poison", poison)  # type: ignore[attr-defined]
+    # AND its event is still owed, to EventBridge only (SNS has it), in its outbox
+    stored = fleet.store.devices["dev-poison"]
+    assert [(t.event_id, t.pending) for t in stored.outbox] == [(poison, ("eventbridge",))]
+    assert (stored.state.stale_event_id, stored.outbox_attempts) == (poison, PARK_AFTER_ATTEMPTS)
+    assert fleet.sns.event_ids == [poison]
+    # WHEN the heartbeat keeps running
+    later = []
+    for _ in range(8):
+        later.append(fleet.run())
+        fleet.now += 60_000
+    # THEN the devices behind it go stale, and the checkpoint keeps up with the clock
+    assert [eid for o in later for eid in o.raised] == [
+        stale_id("dev-00001", NOW + 150_000),
+        stale_id("dev-00002", NOW + 600_000),
+    ]
+    assert later[-1].checkpoint == staleness.minute_of(fleet.now) - 2
+    assert all(o.failed_minutes == [] for o in later)
+    # AND the parked device was retried meanwhile (backing off), and is still owed
+    assert len([c for c in fleet.bus.calls if poison in c]) > PARK_AFTER_ATTEMPTS
+    assert [t.event_id for t in fleet.store.devices["dev-poison"].outbox] == [poison]
+    # WHEN EventBridge takes it at last THEN a later run delivers it, once, and the outbox is empty
+    fleet.bus.fail_ids = set()
+    for _ in range(60):
+        fleet.run()
+        fleet.now += 60_000
+    assert fleet.bus.event_ids.count(poison) == 1 and fleet.sns.event_ids.count(poison) == 1
+    stored = fleet.store.devices["dev-poison"]
+    assert (stored.outbox, stored.outbox_attempts) == ((), 0)
+
+
+# --- bug: remaining time was checked only between minutes ------------------------------------------------
+
+
+class LambdaTimeoutError(Exception):
+    """The invocation ran out of time: Lambda stops it wherever it is."""
+
+
+class Invocation:
+    """A Lambda invocation's remaining time, in which each publish call takes ``publish_ms``; a call
+    started with no time left is where Lambda kills the function."""
+
+    def __init__(self, budget_ms: int, publish_ms: int = 10_000) -> None:
+        self.budget_ms, self.publish_ms, self.used_ms = budget_ms, publish_ms, 0
+
+    def remaining_ms(self) -> int:
+        return self.budget_ms - self.used_ms
+
+    def timed(self, publisher: FakePublisher) -> FakePublisher:
+        publish = publisher.publish
+
+        def timed_publish(transitions, remaining_ms):
+            if self.remaining_ms() <= 0:
+                raise LambdaTimeoutError("Task timed out")
+            self.used_ms += self.publish_ms
+            return publish(transitions, remaining_ms)
+
+        publisher.publish = timed_publish  # type: ignore[method-assign]
+        return publisher
+
+
+def test_a_run_out_of_time_inside_a_crowded_minute_checkpoints_the_minutes_before_it():
+    # GIVEN a checkpoint six minutes back, one device due in minute -5 and five in minute -3
+    fleet = Fleet(checkpoint=FakeHeartbeatCheckpoint(MINUTE - 6))
+    fleet.device("dev-00000", silent_for_s=600)  # deadline in minute -5
+    crowd = [f"dev-0000{i}" for i in range(1, 6)]
+    for i, device_id in enumerate(crowd):
+        fleet.device(device_id, silent_for_s=480 + i)  # deadlines in minute -3
+    # AND an invocation with time for three devices' publishes (SNS takes 10 s a call)
+    invocation = Invocation(budget_ms=30_000)
+    invocation.timed(fleet.sns)
+    # WHEN the heartbeat runs
+    out = fleet.run(invocation.remaining_ms)
+    # THEN it stopped inside minute -3, before a device it had no time for, and never overran
+    assert out.interrupted == MINUTE - 3
+    crowd_ids = [stale_id(d, NOW - (480 + i) * 1000 + 300_000) for i, d in enumerate(crowd)]
+    assert out.raised[0] == stale_id("dev-00000", NOW - 300_000)
+    assert len(out.raised) == 3 and set(out.raised[1:]) < set(crowd_ids)  # two of the crowd (shard order)
+    assert invocation.remaining_ms() >= 0
+    # AND the checkpoint is the last complete minute
+    assert (out.minutes, out.checkpoint, fleet.checkpoint.get()) == (
+        [MINUTE - 6, MINUTE - 5, MINUTE - 4],
+        MINUTE - 4,
+        MINUTE - 4,
+    )
+    # AND every device is either raised and published, or untouched: none is half-written
+    for device_id, stored in fleet.store.devices.items():
+        assert stored.outbox == ()
+        raised = stored.state.stale_event_id in out.raised
+        assert raised == (stored.state.stale_since_ms is not None), device_id
+        assert stored.state.version == (3 if raised else 1), device_id  # seed, Device Stale, outbox cleared
+    # WHEN the next run has time
+    fleet.now += 60_000
+    invocation.budget_ms, invocation.used_ms = 900_000, 0
+    resumed = fleet.run(invocation.remaining_ms)
+    # THEN it resumes in that minute and raises the rest, each once
+    assert resumed.minutes[0] == MINUTE - 4
+    assert sorted(out.raised + resumed.raised) == sorted([stale_id("dev-00000", NOW - 300_000), *crowd_ids])
+    assert sorted(fleet.sns.event_ids) == sorted(fleet.bus.event_ids) == sorted(out.raised + resumed.raised)
+    assert resumed.checkpoint == MINUTE
