@@ -1,18 +1,31 @@
-"""``sensorflow rules check|import-iotevents``: validate a rules file; import AWS IoT Events alarm models.
+"""``sensorflow rules check FILE [--json]``: validate a rules file as the functions do at start;
+``sensorflow rules import-iotevents``: convert AWS IoT Events alarm models (``cli.rules_import_command``).
 
-``check FILE`` runs the parser the functions run when a container starts (``config.load_rule_book``), so
-a file it accepts loads in Lambda, and its error names the rule and the field the same way.
-(A minimal group written by the importer; the ``rules check`` owner may extend it.)
+``check`` loads FILE with ``config.load_rule_book`` (the very call the ingest and heartbeat functions
+make), so it passes exactly when they would start, and fails with the message they would log, naming the
+rule and the field. It prints ``FILE: N rules OK`` and a table of the rules (exit 0), or the message
+(exit 1). ``--json`` prints one object instead: ``{"file", "ok", "rules"}`` or ``{"file", "ok", "error"}``.
+
+Other ``rules`` sub-commands live in their own modules and register themselves here (``EXTENSIONS``).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from sensorflow.cli import rules_import_command
-from sensorflow.cli.errors import UsageError
+from sensorflow.core.errors import ConfigError
+from sensorflow.core.rules import AlarmRule, RuleBook
+from sensorflow.core.thresholds import SEVERITIES
+
+# Modules that add a ``rules`` sub-command: each exposes ``add_parser(rules_subparsers)`` and sets
+# ``func``; one that is missing is skipped, as in ``cli.main``.
+EXTENSIONS = ("sensorflow.cli.rules_import_command",)  # import-iotevents
+COLUMNS = ("id", "sensor_type", "levels", "latch", "repeat_every")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -23,19 +36,64 @@ def add_parser(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    check = sub.add_parser("check", help="validate a rules file with the functions' own parser")
-    check.add_argument("file", type=Path, metavar="FILE")
+    check = sub.add_parser("check", help="validate a rules file with the functions' own start-up checks")
+    check.add_argument("file", type=Path, metavar="FILE", help="the rules file (JSON, version 1 or 2)")
+    check.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     check.set_defaults(func=run_check)
-    rules_import_command.add_parser(sub)
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.add_parser(sub)
+
+
+def check_rules_file(path: Path) -> RuleBook:
+    """The validated rules of ``path``; ``ConfigError`` with the message the functions would log."""
+    from sensorflow.config import load_rule_book
+
+    return load_rule_book(path)
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from sensorflow.config import load_rule_book
-    from sensorflow.core.errors import ConfigError
-
     try:
-        book = load_rule_book(args.file)
+        book = check_rules_file(args.file)
     except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    print(f"{args.file}: {len(list(book))} rule(s) OK")
+        if args.json:
+            print(json.dumps({"file": str(args.file), "ok": False, "error": str(exc)}))
+        else:
+            print(f"sensorflow rules: error: {exc}", file=sys.stderr)
+        return 1
+    rules = list(book)
+    if args.json:
+        print(json.dumps({"file": str(args.file), "ok": True, "rules": [_summary(r) for r in rules]}))
+        return 0
+    print(f"{args.file}: {len(rules)} rules OK")
+    rows = [COLUMNS] + [_row(r) for r in rules]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return 0
+
+
+def _levels(rule: AlarmRule) -> dict[str, str]:
+    return {sev: rule.levels[sev].describe() for sev in reversed(SEVERITIES) if sev in rule.levels}
+
+
+def _row(rule: AlarmRule) -> tuple[str, ...]:
+    levels = "; ".join(f"{sev} {text}" for sev, text in _levels(rule).items())
+    repeat = f"{rule.repeat_every}s" if rule.repeat_every is not None else "-"
+    return (rule.rule_id, rule.sensor_type, levels, "yes" if rule.latch else "no", repeat)
+
+
+def _summary(rule: AlarmRule) -> dict[str, Any]:
+    return {
+        "id": rule.rule_id,
+        "sensor_type": rule.sensor_type,
+        "levels": _levels(rule),
+        "latch": rule.latch,
+        "repeat_every": rule.repeat_every,
+        "disabled_on_initialization": rule.disabled_on_initialization,
+    }

@@ -153,7 +153,7 @@ def _comparison(where: str, severity: str, raw: Mapping[str, Any]) -> Levels:
     for key in COMPARISON_KEYS:
         if key not in raw:
             raise ConfigError(
-                f"{where}: field '{severity}.{key}' is required with '{severity}.op'/'threshold'"
+                f"{where}: field '{severity}.{key}' is required in the form {{'op', 'threshold'}}"
             )
     op = raw["op"]
     if op not in OPERATORS:
