@@ -6,10 +6,10 @@ each sensor's newest device time, from which the deadline is computed exactly):
 
 - the deadline       the earliest (newest device timestamp of a sensor + its ``stale_after``); past it
                      with no newer reading, the device is stale;
-- ``stale_bucket``   ``"<minute>#<shard>"`` of the deadline (or of the arrival, if the deadline had
-                     already passed when the reading arrived): the partition key of the sparse, keys-only
-                     GSI ``stale-due``. Heartbeat Queries only the buckets that have come due, so it never
-                     scans the fleet;
+- ``stale_bucket``   ``"<minute>#<shard>"`` of the deadline, or of the write (the store's clock) if the
+                     deadline had already passed when the item was written: the partition key of the
+                     sparse, keys-only GSI ``stale-due``. Heartbeat Queries only the buckets that have come
+                     due, so it never scans the fleet;
 - ``stale_due_ms``   the first instant of the bucket's minute, the index sort key. Both index keys move
                      only when the deadline's minute does, so the index is written about once a minute
                      per device, not once per reading; the heartbeat reads the item and decides on the
@@ -19,8 +19,10 @@ each sensor's newest device time, from which the deadline is computed exactly):
 
 The deadline is measured on device time (the sensor's newest timestamp + ``stale_after_seconds``), so
 a backlog upload does not make a silent device look alive. The *bucket* is never earlier than the
-minute the reading arrived, so a deadline that is already past on arrival lands in a bucket the
-heartbeat has not passed yet, and is still found.
+minute the item is written (nor the minute its reading arrived), so a deadline that is already past
+when it is written lands in a bucket the heartbeat has not passed yet, and is still found. Flooring at
+the arrival alone is not enough: a reading processed minutes after it arrived (Lambda behind, after an
+outage) would land in a minute the heartbeat had already checkpointed, and never go stale.
 """
 
 from __future__ import annotations
@@ -77,5 +79,6 @@ def transition_event_id(alarm_id: str, transition: str, discriminator: int | str
     return hashlib.sha256(f"{alarm_id}|{transition}|{discriminator}".encode()).hexdigest()[:32]
 
 
-def stale_event_id(device_id: str, deadline_ms: int) -> str:
-    return transition_event_id(stale_alarm_id(device_id), Transition.STALE, deadline_ms)
+def stale_event_id(device_id: str, deadline_ms: int, episode: int = 1) -> str:
+    """``Device Stale``'s id: the deadline that passed and the episode it opens."""
+    return transition_event_id(stale_alarm_id(device_id), Transition.STALE, f"{deadline_ms}.{episode}")

@@ -2,10 +2,12 @@
 
 Design (the index is shared with the ingest side, keys in ``sensorflow.core.staleness``):
 
-- Every reading moves its device's item (``<device_id>#__device__`` in the alarms table) forward: its
-  deadline is the earliest time one of its sensors goes stale (its newest device timestamp + that
-  sensor's ``stale_after_seconds``), and ``stale_bucket`` = ``"<minute>#<shard>"`` of that deadline, or of
-  the arrival if the deadline had already passed when the reading arrived.
+- Every write of a device's item (``<device_id>#__device__`` in the alarms table) files it under its
+  deadline: the earliest time one of its sensors goes stale (its newest device timestamp + that sensor's
+  ``stale_after_seconds``). ``stale_bucket`` = ``"<minute>#<shard>"`` of that deadline, but never of a
+  minute before the write (the store's clock, ``DeviceState.stale_bucket_at``): a deadline already past
+  when the item is written (a backlog, a reading processed minutes after it arrived, the heartbeat's own
+  write) lands in the write's minute, which no run has checkpointed yet.
 - A sparse, keys-only GSI ``stale-due`` (partition ``stale_bucket``, sort ``stale_due_ms``, the bucket's
   first instant) holds only device items that have a deadline. A minute's deadlines are spread over
   ``STALE_BUCKET_SHARDS`` partitions so no index partition takes the whole fleet's writes for one minute.
@@ -14,16 +16,28 @@ Design (the index is shared with the ingest side, keys in ``sensorflow.core.stal
   each exact deadline. A quiet fleet costs ``shards x 2`` empty Queries a minute, whatever its size; a run
   reads only devices whose deadline minute has come. No Scan, ever.
 - The checkpoint (``alarm_id = "__heartbeat__"`` in the same table, ``through_minute``) advances only
-  over minutes whose devices were all handled and published, one minute behind the current one, and
-  every run re-reads one minute before it (index propagation is eventually consistent). After an
+  over minutes whose devices were all handled (published, or parked), one minute behind the current one,
+  and every run re-reads one minute before it (index propagation is eventually consistent). After an
   outage a run catches up at most ``max_minutes_per_run`` minutes; the next runs continue. With no
   checkpoint (first run) it looks back ``initial_lookback_minutes``.
+- Time: before each shard's Query and each device the run checks the invocation's remaining time, and
+  stops with less than ``TIME_FLOOR_MS`` left. A device is never left half-way (its write, publish and
+  outbox update run together); the minute it stopped in is not checkpointed, the minutes before it are,
+  and the next run resumes there.
 - For each due device the pure core (``sensorflow.core.alarms.device_staleness``) decides; the new state
-  and its ``Device Stale`` event are written together (the event in the item's outbox) with a
-  conditional write on the item's version, then published to SNS and EventBridge, then the outbox is
-  cleared. A concurrent reading wins the race: the device is re-read and re-decided. An event whose
-  publish failed stays in the outbox and the minute is not checkpointed, so the next run publishes it
-  again with the same deterministic id (consumers dedupe on it).
+  and its ``Device Stale`` event are written together (appended to what the item's outbox still owes,
+  e.g. an "Alarm Cleared" EventBridge refused) with a conditional write on the item's version, then
+  published to SNS and EventBridge, then the outbox is cleared. A concurrent reading wins the race: the
+  device is re-read and re-decided. What a publish failed to deliver stays in the outbox and the minute is
+  not checkpointed, so the next run, finding the stale device in its bucket, publishes it again with the
+  same deterministic id (consumers dedupe on it), and only to the publishers still owed it. A device this
+  run's own write moved to a later bucket is handled once per run, where it was first found.
+- Parking: a device whose outbox failed to publish ``park_after_attempts`` runs in a row (counted in the
+  device item, ``outbox_attempts``, so across runs and containers; a reading's write starts it afresh)
+  stops holding the checkpoint: its events stay owed in its outbox, the item moves to a later bucket
+  (``PARKED_RETRY_FIRST_MINUTES``, doubling to ``PARKED_RETRY_MAX_MINUTES``) where a later run retries
+  it, and the run logs a warning with ``device_id`` and ``event_id`` and counts ``StaleEventsParked``.
+  The device's next reading publishes the outbox too (the ingest side's leftovers).
 - The clear is the ingest side's: the first reading after which no sensor is past its deadline emits
   ``Alarm Cleared`` for the device's stale alarm (``DeviceState.observe``).
 """
