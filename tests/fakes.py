@@ -190,7 +190,7 @@ class FakeAlarmStore:
                 if self.buckets.get(d) == bucket and staleness.bucket_start_ms(bucket) <= now_ms
             ]
         # Candidates of a due bucket, in deadline order as DynamoAlarmStore returns them.
-        return sorted(due, key=lambda s: (s.state.stale_deadline_ms or 0, s.state.device_id))
+        return sorted(due, key=lambda s: (s.state.due_ms or 0, s.state.device_id))
 
     def put_device(
         self, state: DeviceState, alarms: Mapping[str, Alarm], outbox: Sequence[TransitionLike] = ()
@@ -236,7 +236,7 @@ class FakeAlarmStore:
             self.devices[state.device_id] = StoredDevice(
                 replace(stored.state, version=version), stored_outbox(keep), stored.alarms, attempts
             )
-            if retry_at_ms is not None and stored.state.stale_deadline_ms is not None:
+            if retry_at_ms is not None and stored.state.due_ms is not None:
                 self.buckets[state.device_id] = staleness.stale_bucket(state.device_id, retry_at_ms)
             self.writes.append(("defer_outbox", state.device_id, version))
         return replace(state, version=version)

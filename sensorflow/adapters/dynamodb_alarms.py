@@ -127,7 +127,7 @@ def state_document(state: DeviceState, alarms: Mapping[str, Alarm]) -> str:
             "l": state.last_seen_ms,
             "s": {k: [s.timestamp_ms, s.value, s.stale_after_s] for k, s in state.sensors.items()},
             "c": state.context,
-            "x": [state.stale_since_ms, state.stale_event_id, state.stale_episode],
+            "x": [state.stale_since_ms, state.stale_event_id, state.stale_episode, state.wake_ms],
             "a": {
                 key.removeprefix(prefix): [getattr(a, f) for f in ALARM_FIELDS] for key, a in alarms.items()
             },
@@ -178,6 +178,7 @@ def device_from_item(item: Mapping[str, Any]) -> StoredDevice:
         context=doc["c"],
         version=int(from_attribute(item["version"])),
         stale_episode=int(rest[0]) if rest else 0,
+        wake_ms=rest[1] if len(rest) > 1 else None,
     )
     alarms = {}
     for suffix, values in doc["a"].items():
@@ -325,7 +326,7 @@ class DynamoAlarmStore:
             for item in self._batch_get(keys)
             if "state" in item and item.get("stale_bucket") == {"S": bucket}
         ]
-        return sorted(due, key=lambda d: (d.state.stale_deadline_ms or 0, d.state.device_id))
+        return sorted(due, key=lambda d: (d.state.due_ms or 0, d.state.device_id))
 
     # --- conditional writes --------------------------------------------------------------------------
 
@@ -366,7 +367,7 @@ class DynamoAlarmStore:
         when that minute comes due), all with the version check."""
         expression = "SET outbox = :keep, outbox_attempts = :attempts, version = :next"
         values: dict[str, Any] = {":keep": outbox_attr(keep), ":attempts": to_attribute(attempts)}
-        if retry_at_ms is not None and state.stale_deadline_ms is not None:
+        if retry_at_ms is not None and state.due_ms is not None:
             bucket = staleness.stale_bucket(state.device_id, retry_at_ms)
             expression += ", stale_bucket = :bucket, stale_due_ms = :due"
             values[":bucket"] = {"S": bucket}

@@ -23,7 +23,17 @@ from sensorflow.core.ports import RemainingTime, TransitionLike
 
 PUBLISH_BATCH_MAX_ENTRIES = 10  # SNS PublishBatch: entries per call
 PUBLISH_BATCH_MAX_BYTES = 262_144  # SNS: message + attributes, per message and per batch
-TRANSITION_ATTRIBUTES = ("transition", "severity", "sensor_type", "site", "device_id")
+# Filter-policy attributes (SNS allows 10 per message). `suppressed` is "none", "silenced" or "inhibited":
+# the email subscription and notify pass only "none" (sensorflow.core.alarms.suppression).
+TRANSITION_ATTRIBUTES = (
+    "transition",
+    "severity",
+    "sensor_type",
+    "site",
+    "device_id",
+    "owner_team",
+    "suppressed",
+)
 # SNS Publish/PublishBatch: "Subjects must be ... less than 100 characters long" (API_Publish.html). A
 # longer one is a SenderFault, which the outbox would keep and resend forever, stalling the shard.
 SUBJECT_MAX_CHARS = 99

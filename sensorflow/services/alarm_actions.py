@@ -23,6 +23,7 @@ from sensorflow.core import alarms as am
 from sensorflow.core import staleness
 from sensorflow.core.alarms import DeviceState
 from sensorflow.core.alarms.stale_actions import stale_action, stale_control
+from sensorflow.core.alarms.wake import with_wake
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import (
     AlarmStore,
@@ -95,11 +96,13 @@ class AlarmActions:
                 device_id, sensor_type, rule_id, rule.disabled_on_initialization
             )
             new, events = _decide(
-                action, alarm, rule, _device(stored, device_id), who, note, now_ms, until_ms, caller_arn
+                action, alarm, rule, stored.state.device(), who, note, now_ms, until_ms, caller_arn
             )
             outbox: list[TransitionLike] = [*stored.outbox, *events]
+            alarms = {**stored.alarms, alarm_key: new}
+            state = with_wake(stored.state, alarms, self._rule_for)
             try:
-                written = self._store.put_device(stored.state, {**stored.alarms, alarm_key: new}, outbox)
+                written = self._store.put_device(state, alarms, outbox)
             except VersionConflictError:
                 logger.info("alarm changed during an operator action; re-reading", alarm_id=alarm_key)
                 continue
@@ -132,6 +135,7 @@ class AlarmActions:
             if new_control is not None:
                 alarms[key] = new_control
             outbox: list[TransitionLike] = [*stored.outbox, *events]
+            state = with_wake(state, alarms, self._rule_for)
             try:
                 written = self._store.put_device(state, alarms, outbox)
             except VersionConflictError:
@@ -140,6 +144,9 @@ class AlarmActions:
             shown = events[0].alarm
             return ActionOutcome(shown, events, self._publish(written, outbox))
         raise VersionConflictError(f"alarm {key} kept changing ({self._retries} retries); try again")
+
+    def _rule_for(self, alarm: am.Alarm) -> AlarmRule | None:
+        return self._rules.get(alarm.rule_id)
 
     def _rule_of(
         self, exists: bool, alarm_key: str, action: str, rule_id: str, sensor_type: str
@@ -197,17 +204,3 @@ def _parse_alarm_id(alarm_key: str) -> tuple[str, str, str]:
             f"{alarm_key!r} is not an alarm id; expected <device_id>#<sensor_type>#<rule_id>"
         )
     return parts[0], parts[1], parts[2]
-
-
-def _device(stored: StoredDevice, device_id: str) -> Device | None:
-    """The device context the alarm's events carry, from the device item the ingest side keeps."""
-    ctx = stored.state.context
-    if not ctx:
-        return None
-    return Device(
-        device_id=device_id,
-        site=ctx.get("site") or "unknown",
-        location=ctx.get("location") or "unknown",
-        model=ctx.get("model") or "unknown",
-        owner_team=ctx.get("owner_team") or "unknown",
-    )

@@ -38,6 +38,7 @@ from typing import TypeVar
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sensorflow.core.alarms import Applied, DeviceState, PlannedReading, apply_readings
+from sensorflow.core.alarms.wake import with_wake
 from sensorflow.core.errors import ConfigError, TransientError
 from sensorflow.core.ports import (
     AlarmOutcome,
@@ -124,7 +125,9 @@ class AlarmEvaluator:
             out.fail_from(0)
             return out
         silences = self._active_silences()
-        devices = [_step(d, planned, stored.get(d), silences) for d, planned in by_device.items()]
+        devices = [
+            _step(d, planned, stored.get(d), silences, self._rules) for d, planned in by_device.items()
+        ]
         for d in devices:
             out.skipped += d.applied.replayed + d.applied.late
             out.late += d.applied.late
@@ -192,7 +195,7 @@ class AlarmEvaluator:
                 except TransientError as exc:
                     d.error = str(exc)
                     return
-                reapplied = _step(d.device_id, d.planned, fresh, d.silences)
+                reapplied = _step(d.device_id, d.planned, fresh, d.silences, self._rules)
                 d.stored, d.applied, d.leftovers = reapplied.stored, reapplied.applied, reapplied.leftovers
             except TransientError as exc:
                 d.error = str(exc)
@@ -230,8 +233,14 @@ class AlarmEvaluator:
 
 
 def _step(
-    device_id: str, planned: list[PlannedReading], stored: StoredDevice | None, silences: Sequence[Silence]
+    device_id: str,
+    planned: list[PlannedReading],
+    stored: StoredDevice | None,
+    silences: Sequence[Silence],
+    rules: RuleBook,
 ) -> _Device:
     base = stored or StoredDevice(DeviceState(device_id))
     applied = apply_readings(base.state, base.alarms, planned, silences)
+    if applied.changed:  # the alarms' next timer (reminder, snooze end) brings the heartbeat back then
+        applied.state = with_wake(applied.state, applied.alarms, lambda a: rules.get(a.rule_id))
     return _Device(device_id, planned, base, applied, list(base.outbox), silences=silences)

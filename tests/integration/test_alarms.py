@@ -409,7 +409,7 @@ def test_cli_ack_records_who_and_publishes(deployed: Stack, capsys: pytest.Captu
     assert (stored.alarm.state, stored.alarm.acknowledged_by, stored.outbox) == ("ACKNOWLEDGED", "ana", ())
     # a second ack is refused with one clear line
     assert cli.main(["alarms", "ack", ALARM, "--stage", STAGE]) == 2
-    assert "is ACKNOWLEDGED; only an ACTIVE alarm can be acknowledged" in capsys.readouterr().err
+    assert "is ACKNOWLEDGED; only an ACTIVE or LATCHED alarm can be acknowledged" in capsys.readouterr().err
 
 
 def test_cli_snooze_and_list(deployed: Stack, capsys: pytest.CaptureFixture[str]):

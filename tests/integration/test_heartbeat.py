@@ -21,7 +21,7 @@ from sensorflow.core.ports import RemainingTime, TransitionLike, VersionConflict
 from sensorflow.core.records import EnrichedReading, Reading
 from sensorflow.core.rules import parse_rule_book
 from sensorflow.services.alarm_evaluator import AlarmEvaluator
-from sensorflow.services.heartbeat import HeartbeatService
+from sensorflow.services.heartbeat import PARK_AFTER_ATTEMPTS, HeartbeatService
 from tests.factories import SHARD, device, seq_number
 from tests.integration.conftest import REGION, create_alarms_table
 
@@ -189,7 +189,8 @@ def test_a_reading_clears_the_stale_device_and_the_heartbeat_leaves_it_alone(fle
     assert fleet.service().run(lambda: 60_000).raised == []
     fleet.now += 300_000
     outcome = fleet.service().run(lambda: 60_000)
-    assert outcome.raised == [staleness.stale_event_id("dev-00001", NOW + 300_000)]  # device time + 300 s
+    # device time + 300 s, the device's second stale episode
+    assert outcome.raised == [staleness.stale_event_id("dev-00001", NOW + 300_000, 2)]
 
 
 class ConflictingClear:
@@ -275,7 +276,7 @@ def test_an_undelivered_clear_in_the_outbox_survives_the_next_stale_raise(fleet:
     fleet.publisher.fail = False
     fleet.now = NOW + 10_000 + 300_000 + 30_000
     again = fleet.service().run(lambda: 60_000)
-    second = staleness.stale_event_id("dev-00001", NOW + 310_000)
+    second = staleness.stale_event_id("dev-00001", NOW + 310_000, 2)
     assert again.raised == [second]
     # THEN the clear went out before the new episode, and nothing is owed
     assert [(m["event_id"], m["transition"]) for m in fleet.publisher.published] == [
@@ -284,3 +285,31 @@ def test_an_undelivered_clear_in_the_outbox_survives_the_next_stale_raise(fleet:
         (second, "Device Stale"),
     ]
     assert fleet.state("dev-00001").outbox == ()
+
+
+def test_a_device_whose_event_is_always_refused_is_parked_in_a_later_bucket(fleet: Fleet):
+    # GIVEN a silent device whose Device Stale the publisher refuses on every run
+    fleet.device("dev-00001", silent_for_s=310)
+    event_id = staleness.stale_event_id("dev-00001", NOW - 10_000)
+    fleet.publisher.fail = True
+    # WHEN the heartbeat has run once a minute, PARK_AFTER_ATTEMPTS times
+    outs = []
+    for _ in range(PARK_AFTER_ATTEMPTS):
+        outs.append(fleet.service().run(lambda: 60_000))
+        fleet.now += 60_000
+    # THEN the last run parked it: the item counts the attempts, keeps the event, and sits in the bucket
+    # of the next minute (where a later run retries it), so its minute no longer holds the checkpoint
+    assert [o.parked for o in outs] == [[]] * (PARK_AFTER_ATTEMPTS - 1) + [[event_id]]
+    assert outs[-1].checkpoint == staleness.minute_of(fleet.now) - 2
+    stored = fleet.state("dev-00001")
+    assert ([t.event_id for t in stored.outbox], stored.outbox_attempts) == ([event_id], PARK_AFTER_ATTEMPTS)
+    retry_bucket = staleness.stale_bucket("dev-00001", fleet.now)  # parked at the last run + 1 minute
+    assert [d.state.device_id for d in fleet.store.due_devices(retry_bucket, fleet.now)] == ["dev-00001"]
+    # WHEN the publisher takes it again and the heartbeat runs in that minute
+    fleet.publisher.fail = False
+    out = fleet.service().run(lambda: 60_000)
+    # THEN it is delivered, once, and the item owes nothing
+    assert out.republished == [event_id]
+    assert stale_ids(fleet) == ["dev-00001"]
+    stored = fleet.state("dev-00001")
+    assert (stored.outbox, stored.outbox_attempts) == ((), 0)

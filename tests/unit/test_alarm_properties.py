@@ -24,9 +24,9 @@ Properties:
   transitions equal the clean pass with the same action applied at the same point of the device's readings,
   and the action's own events reach each publisher exactly once.
 
-Found by these properties: a second ``Device Stale`` on the same deadline reuses the first one's event id
-(``test_a_second_stale_episode_on_the_same_deadline_gets_its_own_event_id``, xfail); the other writers never
-re-raise a deadline already raised, so the properties hold around it.
+Found by these properties: a second ``Device Stale`` on the same deadline reused the first one's event id
+(``test_a_second_stale_episode_on_the_same_deadline_gets_its_own_event_id``; fixed by the stale episode
+counter in the id).
 """
 
 from __future__ import annotations
@@ -653,12 +653,6 @@ def test_the_write_pool_changes_nothing(stream, data):
 # --- regressions the properties found --------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Device Stale's event id is (device, deadline): a stale episode that a reading clears while the "
-    "deadline stays (another sensor is still silent) and the heartbeat raises again reuses the first "
-    "episode's event id, so consumers deduping on event_id drop the second Device Stale",
-)
 def test_a_second_stale_episode_on_the_same_deadline_gets_its_own_event_id():
     # GIVEN a device whose temperature sensor went silent at T (deadline T + 300 s) while its humidity
     # sensor kept reporting, and the heartbeat raised Device Stale at T + 360 s

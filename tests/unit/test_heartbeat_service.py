@@ -89,8 +89,8 @@ class Fleet:
         return self.service().run(remaining_ms if callable(remaining_ms) else lambda: remaining_ms)
 
 
-def stale_id(device_id: str, deadline_ms: int) -> str:
-    return staleness.stale_event_id(device_id, deadline_ms)
+def stale_id(device_id: str, deadline_ms: int, episode: int = 1) -> str:
+    return staleness.stale_event_id(device_id, deadline_ms, episode)
 
 
 def test_a_device_past_its_deadline_gets_exactly_one_device_stale():
@@ -277,7 +277,7 @@ def test_a_device_stale_write_keeps_the_undelivered_clear_already_in_the_device_
     # WHEN the device goes silent again (EventBridge back) and the heartbeat raises Device Stale
     fleet.now = NOW + 10_000 + 300_000 + 30_000
     again = fleet.run()
-    second = stale_id("dev-00001", NOW + 310_000)
+    second = stale_id("dev-00001", NOW + 310_000, episode=2)
     assert again.raised == [second]
     # THEN the clear reached EventBridge before the new episode, and SNS only once; nothing is owed
     assert fleet.bus.event_ids == [first, cleared, second]

@@ -50,6 +50,7 @@ class DeviceState:
     context: dict[str, Any] = field(default_factory=dict)  # site, location, model, owner_team
     version: int = 0  # the device item's optimistic lock, owned by the store
     stale_episode: int = 0  # Device Stale episodes so far (+1 on each raise; never reset)
+    wake_ms: int | None = None  # the earliest alarm timer (snooze / disable end, reminder): ``alarms.wake``
 
     @property
     def item_id(self) -> str:
@@ -84,11 +85,31 @@ class DeviceState:
         arrived) goes in the bucket of the write's minute, which the heartbeat has not passed yet (it
         checkpoints a minute behind and re-reads one), so it is still found. The arrival alone is not
         enough: a reading processed 7 minutes after it arrived would land in a minute already passed."""
-        deadline = self.stale_deadline_ms
+        deadline = self.due_ms
         if deadline is None:
             return None
         floor = max(self.last_seen_ms or deadline, written_ms or deadline)
         return staleness.stale_bucket(self.device_id, max(deadline, floor))
+
+    @property
+    def due_ms(self) -> int | None:
+        """When the heartbeat must next look at the device: its stale deadline or its alarms' ``wake_ms``,
+        whichever is first."""
+        times = [t for t in (self.stale_deadline_ms, self.wake_ms) if t is not None]
+        return min(times, default=None)
+
+    def device(self) -> Device | None:
+        """The registry context its events carry, as the ingest side last saw it."""
+        ctx = self.context
+        if not ctx:
+            return None
+        return Device(
+            device_id=self.device_id,
+            site=ctx.get("site") or "unknown",
+            location=ctx.get("location") or "unknown",
+            model=ctx.get("model") or "unknown",
+            owner_team=ctx.get("owner_team") or "unknown",
+        )
 
     def _stale_after_of_deadline(self) -> int | None:
         deadline = self.stale_deadline_ms
@@ -117,6 +138,7 @@ class DeviceState:
             device_context(device, self.device_id) if device else self.context,
             self.version,
             self.stale_episode,
+            self.wake_ms,
         )
         if self.stale_since_ms is None:
             return new, []
@@ -158,14 +180,17 @@ class DeviceState:
 def device_staleness(state: DeviceState, now_ms: int) -> tuple[DeviceState, list[TransitionEvent]]:
     """The heartbeat's check of one device: ``Device Stale`` once a sensor's deadline has passed.
 
-    The event id is ``staleness.stale_event_id(device_id, deadline)``, so every run that finds the same
-    silence produces the same event; a reading (``DeviceState.observe``) clears it.
+    The event id is ``staleness.stale_event_id(device_id, deadline, episode)``, so every run that finds the
+    same silence produces the same event, and a second episode on the same deadline (a reading cleared the
+    first while another sensor stayed silent) gets an id of its own; a reading (``DeviceState.observe``)
+    clears it.
     """
     deadline = state.stale_deadline_ms
     if deadline is None or deadline > now_ms or state.stale_since_ms is not None:
         return state, []
-    eid = staleness.stale_event_id(state.device_id, deadline)
-    new = replace(state, stale_since_ms=deadline, stale_event_id=eid)
+    episode = state.stale_episode + 1
+    eid = staleness.stale_event_id(state.device_id, deadline, episode)
+    new = replace(state, stale_since_ms=deadline, stale_event_id=eid, stale_episode=episode)
     return new, [
         TransitionEvent(
             event_id=eid,
