@@ -156,6 +156,8 @@ def build_heartbeat_service(
     from sensorflow.adapters.dynamodb_heartbeat import DynamoHeartbeatCheckpoint
     from sensorflow.services.heartbeat import HeartbeatService
 
+    from sensorflow.adapters.dynamodb_silences import SILENCE_CACHE_TTL_S
+
     c = clients or {}
     return HeartbeatService(
         store=DynamoAlarmStore(settings.alarms_table, c.get("dynamodb")),
@@ -163,6 +165,8 @@ def build_heartbeat_service(
         publishers=transition_publishers(settings.alerts_topic_arn, settings.alerts_event_bus, clients),
         initial_lookback_minutes=settings.initial_lookback_minutes,
         max_minutes_per_run=settings.max_minutes_per_run,
+        rules=load_rule_book(settings.rules_file),
+        silences=build_silence_store(settings.alarms_table, c.get("dynamodb"), SILENCE_CACHE_TTL_S),
     )
 
 

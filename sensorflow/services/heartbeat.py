@@ -52,17 +52,22 @@ from typing import Literal
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sensorflow.core import staleness
-from sensorflow.core.alarms import DeviceState, device_staleness
+from sensorflow.core.alarms import Alarm, DeviceState
+from sensorflow.core.alarms.wake import wake_device
+from sensorflow.core.contract import Transition
 from sensorflow.core.errors import TransientError
 from sensorflow.core.ports import (
     HeartbeatCheckpoint,
     RemainingTime,
+    SilenceStore,
     StaleDeviceStore,
     StoredDevice,
     TransitionLike,
     TransitionPublisher,
     VersionConflictError,
 )
+from sensorflow.core.rules import AlarmRule, RuleBook
+from sensorflow.core.silences import Silence
 from sensorflow.observability import logger, metrics
 from sensorflow.services.outbox import publish_all, still_owed
 
@@ -89,6 +94,7 @@ class HeartbeatOutcome:
     queries: int = 0
     due: int = 0
     raised: list[str] = field(default_factory=list)  # event ids of Device Stale published this run
+    timers: list[str] = field(default_factory=list)  # reminders, snooze and disable ends published
     republished: list[str] = field(default_factory=list)
     parked: list[str] = field(default_factory=list)  # event ids left owed by parked devices
     failed_minutes: list[int] = field(default_factory=list)
@@ -106,6 +112,8 @@ class HeartbeatService:
     max_minutes_per_run: int = 240
     park_after_attempts: int = PARK_AFTER_ATTEMPTS
     clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+    rules: RuleBook | None = None  # for the alarms' timers (reminders); without it only staleness
+    silences: SilenceStore | None = None
 
     def run(self, remaining_ms: RemainingTime) -> HeartbeatOutcome:
         now = self.clock_ms()
@@ -147,7 +155,8 @@ class HeartbeatService:
                 if remaining_ms() < TIME_FLOOR_MS:
                     return "interrupted"
                 out.handled.add(stored.state.device_id)
-                if stored.state.stale_since_ms is None:
+                wake = stored.state.wake_ms
+                if stored.state.stale_since_ms is None or (wake is not None and wake <= now_ms):
                     ok &= self._raise(stored, now_ms, remaining_ms, out)
                 elif stored.outbox:
                     ok &= self._republish(stored, now_ms, remaining_ms, out)
@@ -157,14 +166,16 @@ class HeartbeatService:
         self, stored: StoredDevice, now_ms: int, remaining_ms: RemainingTime, out: HeartbeatOutcome
     ) -> bool:
         state = stored.state
+        silences = self._active_silences(now_ms)
         for _ in range(MAX_RACE_RETRIES):
-            new, events = device_staleness(state, now_ms)
-            if not events:
+            woken = wake_device(state, stored.alarms, self._rule_of, now_ms, silences)
+            events = woken.events
+            if woken.state == state and woken.alarms == dict(stored.alarms):
                 return True  # a reading moved the deadline, or another run raised it
             # The item is written whole: what its outbox still owes (a clear EventBridge refused) stays in it.
             outbox: list[TransitionLike] = [*stored.outbox, *events]
             try:
-                written = self.store.put_device(new, stored.alarms, outbox)
+                written = self.store.put_device(woken.state, woken.alarms, outbox)
             except VersionConflictError:
                 # A reading (or another heartbeat run) wrote the device: decide again on what is there now.
                 fresh = self.store.load([state.device_id]).get(state.device_id)
@@ -172,11 +183,19 @@ class HeartbeatService:
                     return True
                 stored, state = fresh, fresh.state
                 continue
+            if not outbox:
+                return True  # a timer that changed state without telling (a quiet snooze end)
             # The put started the item's attempt count afresh.
             delivery = self._deliver(written, outbox, 0, now_ms, remaining_ms, out)
             if delivery == "delivered":
-                out.raised += [e.event_id for e in events]
-                logger.info("device stale", device_id=state.device_id, event_id=events[0].event_id)
+                for e in events:
+                    (out.raised if e.transition == Transition.STALE else out.timers).append(e.event_id)
+                    logger.info(
+                        "device stale" if e.transition == Transition.STALE else "alarm timer",
+                        device_id=state.device_id,
+                        transition=e.transition,
+                        event_id=e.event_id,
+                    )
             return delivery != "owed"
         logger.warning("device kept changing, left for the next run", device_id=state.device_id)
         return False
@@ -240,17 +259,31 @@ class HeartbeatService:
         )
         return "parked"
 
+    def _rule_of(self, alarm: Alarm) -> AlarmRule | None:
+        return None if self.rules is None else self.rules.get(alarm.rule_id)
+
+    def _active_silences(self, now_ms: int) -> Sequence[Silence]:
+        if self.silences is None:
+            return ()
+        try:
+            return self.silences.active(now_ms)
+        except TransientError as exc:
+            logger.warning("silences unreadable; going on without them", error=str(exc))
+            return ()
+
     @staticmethod
     def _record(out: HeartbeatOutcome) -> None:
         metrics.add_metric(name="StaleBucketQueries", unit=MetricUnit.Count, value=out.queries)
         metrics.add_metric(name="DevicesStale", unit=MetricUnit.Count, value=len(out.raised))
         metrics.add_metric(name="StaleEventsParked", unit=MetricUnit.Count, value=len(out.parked))
+        metrics.add_metric(name="AlarmTimerEvents", unit=MetricUnit.Count, value=len(out.timers))
         logger.info(
             "heartbeat run",
             minutes=len(out.minutes),
             queries=out.queries,
             due=out.due,
             raised=len(out.raised),
+            timers=len(out.timers),
             republished=len(out.republished),
             parked=len(out.parked),
             failed_minutes=len(out.failed_minutes),
