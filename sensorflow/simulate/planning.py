@@ -101,7 +101,8 @@ class ScenarioPlanner:
         self.events_started = 0
         self.cooldown = 0
         self.forced = False  # a forced scenario owns this device: no random ones
-        self.forced_excursion: tuple[int, str] | None = None  # (tick, sensor type)
+        # (tick, sensor type, readings of a held excursion or None for one that completes)
+        self.forced_excursion: tuple[int, str, int | None] | None = None
         self.silent_from_ms: int | None = None  # trailing dropout: no reading at or after this tick
 
     # --- forced scenarios (see force) -------------------------------------------------------------------
@@ -109,21 +110,36 @@ class ScenarioPlanner:
     def _tick_count(self) -> int:
         return max(0, math.ceil((self.shared.end_ms - self.first_tick_ms) / self.interval_ms))
 
-    def force_excursion(self, rng: random.Random) -> float | None:
-        """Plan an excursion that completes inside the run; else return the duration (s) it would need."""
+    def force_excursion(
+        self, rng: random.Random, sensor_type: str | None = None, held: bool = False
+    ) -> float | None:
+        """Plan an excursion that completes inside the run (on ``sensor_type`` if given); else return the
+        duration (s) it would need. ``held``: it starts on the second tick, raises, escalates and holds
+        critical to the end of the run instead (an alarm still active when the run ends)."""
         ticks = self._tick_count()
         fits, shortest = [], math.inf
-        for sensor_type, _direction in self._excursion_candidates():
-            length = len(excursion_phases(self.shared.rules[sensor_type], self.interval_ms))
+        for candidate, _direction in self._excursion_candidates():
+            if sensor_type is not None and candidate != sensor_type:
+                continue
+            rule = self.shared.rules[candidate]
+            length = (
+                2 * hold_ticks(rule, self.interval_ms)
+                if held
+                else len(excursion_phases(rule, self.interval_ms))
+            )
             shortest = min(shortest, length)
             if length + 1 <= ticks:
-                fits.append((sensor_type, length))
+                fits.append((candidate, length))
         if not fits:
             return (shortest + 2) * self.interval_ms / 1000 if shortest < math.inf else math.inf
-        sensor_type, length = rng.choice(fits)
-        start_index = rng.randint(1, ticks - length)
+        chosen, length = rng.choice(fits)
+        start_index = 1 if held else rng.randint(1, ticks - length)
         self.forced = True
-        self.forced_excursion = (self.first_tick_ms + start_index * self.interval_ms, sensor_type)
+        self.forced_excursion = (
+            self.first_tick_ms + start_index * self.interval_ms,
+            chosen,
+            ticks - start_index if held else None,
+        )
         return None
 
     def force_trailing_dropout(self, rng: random.Random) -> float | None:
@@ -152,7 +168,8 @@ class ScenarioPlanner:
             self.cooldown -= 1
         elif self.forced:
             if self.forced_excursion is not None and t >= self.forced_excursion[0]:
-                event = self._excursion(self.forced_excursion[1], sc.LEVEL_CRITICAL, last_reading)
+                _, sensor_type, held_ticks = self.forced_excursion
+                event = self._excursion(sensor_type, sc.LEVEL_CRITICAL, last_reading, held_ticks=held_ticks)
                 self.forced_excursion = None
             elif self.silent_from_ms is not None and t + self.interval_ms >= self.silent_from_ms:
                 self.events_started += 1
@@ -184,6 +201,7 @@ class ScenarioPlanner:
         peak: str,
         last_reading: Mapping[str, tuple[int, float]],
         direction: str | None = None,
+        held_ticks: int | None = None,
     ) -> Event:
         rng = self.rng
         if direction is None:
@@ -191,10 +209,14 @@ class ScenarioPlanner:
         warning, critical = sc.EXCURSION_TARGETS[(sensor_type, direction)]
         rule = self.shared.rules[sensor_type]
         self.events_started += 1
+        phases = excursion_phases(rule, self.interval_ms, peak)
+        if held_ticks is not None:  # warning plateau, then critical to the end: no recovery
+            k = hold_ticks(rule, self.interval_ms)
+            phases = ["warning"] * k + ["critical"] * (held_ticks - k)
         return Event(
             sc.EXCURSION,
             f"{self.spec.device_id}:{sc.EXCURSION}:{self.events_started}",
-            excursion_phases(rule, self.interval_ms, peak),
+            phases,
             sensor_type,
             {
                 "warning_low": warning[0],
@@ -255,21 +277,42 @@ class ScenarioPlanner:
 
 
 def force(planners: list[ScenarioPlanner], cfg: SimConfig) -> None:
-    """Give ``min_excursions`` devices an excursion that completes, and ``trailing_dropouts`` a final silence.
+    """Give ``min_excursions`` devices an excursion that completes (the first ones of the sensor types
+    ``excursion_types`` names), one device per ``held_excursion_types`` entry an excursion held to the
+    end, and ``trailing_dropouts`` a final silence.
 
     ``planners`` are the run's devices' planners in fleet order, before the first tick. Devices are taken
-    in a seeded random order; a device whose interval leaves no room in the duration is passed over, and
-    too few that fit is an error that says how long the run must be.
+    in a seeded random order (the typed excursions first); a device whose interval leaves no room in the
+    duration, or that lacks the sensor type, is passed over, and too few that fit is an error that says
+    how long the run must be.
     """
-    if not cfg.min_excursions and not cfg.trailing_dropouts:
+    if not cfg.min_excursions and not cfg.trailing_dropouts and not cfg.held_excursion_types:
         return
     rng = random.Random(f"{cfg.seed}:forced")
     order = list(range(len(planners)))
     rng.shuffle(order)
-    excursions = dropouts = 0
+    typed = [(st, False) for st in cfg.excursion_types] + [(st, True) for st in cfg.held_excursion_types]
+    for sensor_type, held in typed:
+        planner = next(
+            (
+                planners[i]
+                for i in order
+                if not planners[i].forced and planners[i].force_excursion(rng, sensor_type, held) is None
+            ),
+            None,
+        )
+        if planner is None:
+            kind = "held excursion" if held else "excursion"
+            raise SimulationError(
+                f"no device of the first {len(planners)} has room for a forced {kind} on {sensor_type} in "
+                f"{cfg.duration_s:g} s of device time; use more devices or a longer --duration"
+            )
+    excursions, dropouts = len(cfg.excursion_types), 0
     needed_s = 0.0
     for index in order:
         planner = planners[index]
+        if planner.forced:
+            continue
         # each returns None when the scenario was forced on the device, else the duration it would need
         if excursions < cfg.min_excursions:
             need = planner.force_excursion(rng)

@@ -39,6 +39,7 @@ class Prediction:
     pending_ms: int | None = None
     critical_ms: int | None = None
     ranks: list[int] = field(default_factory=list)
+    latched: bool = False  # a latch rule's alarm back to normal: still told, no clear until acknowledged
 
     def observe(self, timestamp_ms: int, value: float, rank: int) -> list[dict[str, Any]]:
         rule = self.rule
@@ -66,12 +67,22 @@ class Prediction:
                 holds = rank >= HOLD
             else:
                 holds = self.pending_ms is not None and timestamp_ms - self.pending_ms >= rule.for_ms
+        if not self.raised and holds and self.latched:
+            # the latched episode is still open: back to active, escalating only to a worse severity
+            self.raised, self.latched = True, False
+            if critical and self.severity != sc.LEVEL_CRITICAL:
+                self.severity = sc.LEVEL_CRITICAL
+                return [self._transition(_ESCALATED, self.severity)]
+            return []
         if not self.raised and holds:
             self.raised, self.severity = True, sc.LEVEL_CRITICAL if critical else sc.LEVEL_WARNING
             return [self._transition(_RAISED, self.severity)]
         if self.raised and holds and critical and self.severity != sc.LEVEL_CRITICAL:
             self.severity = sc.LEVEL_CRITICAL
             return [self._transition(_ESCALATED, self.severity)]
+        if self.raised and not holds and rule.latch:
+            self.raised, self.latched = False, True  # LATCHED: its "Alarm Cleared" comes with the ack
+            return []
         if self.raised and not holds:
             severity, self.raised, self.severity = self.severity, False, None
             return [self._transition(_CLEARED, severity or sc.LEVEL_WARNING)]

@@ -61,6 +61,12 @@ class SimConfig:
     # them stale).
     min_excursions: int = 0
     trailing_dropouts: int = 0
+    # The sensor types the first forced excursions take, in order (each on a device that has the type):
+    # a run that must show one rule's behaviour, e.g. a latched vibration alarm.
+    excursion_types: tuple[str, ...] = ()
+    # Forced excursions that raise and escalate early and hold critical to the end (an alarm still active
+    # when the run ends, e.g. for reminders): one per sensor type listed, each on a device of its own.
+    held_excursion_types: tuple[str, ...] = ()
 
     @property
     def end_ms(self) -> int:
@@ -119,13 +125,30 @@ def _validate(cfg: SimConfig, fleet_size: int) -> None:
                 f"{name} (--{name.replace('_', '-')}) must be a whole number >= 0; got {value!r}"
             )
     devices = cfg.devices if cfg.devices is not None else fleet_size
-    if cfg.min_excursions + cfg.trailing_dropouts > devices:
+    held = len(cfg.held_excursion_types)
+    if cfg.min_excursions + cfg.trailing_dropouts + held > devices:
+        also = f" + {held} held excursions" if held else ""
         raise SimulationError(
-            f"min_excursions + trailing_dropouts ({cfg.min_excursions} + {cfg.trailing_dropouts}) must not "
-            f"exceed the {devices} devices: each forced scenario needs a device of its own"
+            f"min_excursions + trailing_dropouts ({cfg.min_excursions} + {cfg.trailing_dropouts}){also} must "
+            f"not exceed the {devices} devices: each forced scenario needs a device of its own"
         )
+    _check_excursion_types(cfg)
     _check_mix("scenario mix", cfg.scenario_mix, sc.SCENARIOS)
     _check_mix("malformed mix", cfg.malformed_mix, sc.MALFORMED_KINDS)
+
+
+def _check_excursion_types(cfg: SimConfig) -> None:
+    if len(cfg.excursion_types) > cfg.min_excursions:
+        raise SimulationError(
+            f"excursion_types names {len(cfg.excursion_types)} sensor types for {cfg.min_excursions} "
+            "forced excursions (min_excursions); name at most one per forced excursion"
+        )
+    known = sorted({st for st, _ in sc.EXCURSION_TARGETS})
+    for st in (*cfg.excursion_types, *cfg.held_excursion_types):
+        if st not in known:
+            raise SimulationError(
+                f"excursion sensor type {st!r} has no excursion shape; choose from {', '.join(known)}"
+            )
 
 
 def _check_mix(what: str, mix: Mapping[str, float], allowed: tuple[str, ...]) -> None:

@@ -67,6 +67,7 @@ class SensorRule:
     rate_max_per_min: float | None  # rate of change: a crossing above this ...
     rate_clear_per_min: float | None  # ... and a hold (no clear) above this
     stale_after_s: int | None
+    latch: bool = False  # back to normal, a raised alarm stays LATCHED (no clear) until acknowledged
 
     def alarm_id(self, device_id: str) -> str:
         return f"{device_id}#{self.sensor_type}#{self.rule_id}"
@@ -107,6 +108,7 @@ def _load(path: str) -> tuple[tuple[str, SensorRule], ...]:
             rate_max_per_min=roc.max_per_minute if roc else None,
             rate_clear_per_min=roc.clear_per_minute if roc else None,
             stale_after_s=rule.stale_after_seconds,
+            latch=rule.latch,
         )
     return tuple(rules.items())
 
