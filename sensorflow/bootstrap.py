@@ -154,9 +154,8 @@ def build_heartbeat_service(
 ) -> HeartbeatService:
     from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
     from sensorflow.adapters.dynamodb_heartbeat import DynamoHeartbeatCheckpoint
-    from sensorflow.services.heartbeat import HeartbeatService
-
     from sensorflow.adapters.dynamodb_silences import SILENCE_CACHE_TTL_S
+    from sensorflow.services.heartbeat import HeartbeatService
 
     c = clients or {}
     return HeartbeatService(
