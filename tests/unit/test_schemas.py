@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import fastavro.schema
+import fastavro.validation
 import pytest
 
 from sensorflow.core import schemas
@@ -100,3 +101,33 @@ def test_schema_has_no_zero_width_collections(path: Path):
 )
 def test_the_lint_catches_bombs(bad):
     assert bombs(bad, {}) != []
+
+
+def test_transition_documents_follow_the_transition_schema():
+    from dataclasses import replace
+
+    from sensorflow.core import alarms as am
+    from sensorflow.core.rules import parse_rule_book
+    from tests.factories import NOW_MS, device
+
+    rule = parse_rule_book(
+        {"version": 2, "rules": [{"id": "t", "sensor_type": "temperature", "warning": {"max": 35.0}}]},
+        {"temperature"},
+    ).get("t")
+    sample = am.Sample("dev-1", "temperature", 1, NOW_MS, NOW_MS + 5, 36.0, "C")
+    _, [raised] = am.step(am.Alarm.new("dev-1", "temperature", "t"), rule, sample, device("dev-1"))
+    inhibited = am.suppress(raised, [], device_stale=True)
+    [path] = [p for p in SCHEMA_FILES if p.name == "sensorflow.TransitionEvent.avsc"]
+    schema = fastavro.schema.load_schema(path)
+    for event in (raised, inhibited, replace(raised, reading=None)):
+        doc = event.to_message()
+        assert fastavro.validation.validate(
+            {
+                **doc,
+                "reading": None if doc["reading"] is None else ("sensorflow.ReadingRef", doc["reading"]),
+                "suppressed": None
+                if doc["suppressed"] is None
+                else ("sensorflow.Suppression", doc["suppressed"]),
+            },
+            schema,
+        )
