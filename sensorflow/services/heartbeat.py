@@ -38,6 +38,10 @@ Design (the index is shared with the ingest side, keys in ``sensorflow.core.stal
   (``PARKED_RETRY_FIRST_MINUTES``, doubling to ``PARKED_RETRY_MAX_MINUTES``) where a later run retries
   it, and the run logs a warning with ``device_id`` and ``event_id`` and counts ``StaleEventsParked``.
   The device's next reading publishes the outbox too (the ingest side's leftovers).
+- Alarm timers ride on the same buckets: the device item comes due at the earliest of its stale deadline
+  and ``wake_ms`` (its alarms' next reminder, snooze end or disable end, set by whoever writes the item).
+  A due device is woken whole (``sensorflow.core.alarms.wake``): ``Device Stale`` unless an operator
+  snoozed or disabled it, plus every timer that came due, written and published like the stale raise.
 - The clear is the ingest side's: the first reading after which no sensor is past its deadline emits
   ``Alarm Cleared`` for the device's stale alarm (``DeviceState.observe``).
 """
