@@ -127,7 +127,13 @@ def state_document(state: DeviceState, alarms: Mapping[str, Alarm]) -> str:
             "l": state.last_seen_ms,
             "s": {k: [s.timestamp_ms, s.value, s.stale_after_s] for k, s in state.sensors.items()},
             "c": state.context,
-            "x": [state.stale_since_ms, state.stale_event_id, state.stale_episode, state.wake_ms],
+            "x": [
+                state.stale_since_ms,
+                state.stale_event_id,
+                state.stale_episode,
+                state.wake_ms,
+                state.stale_held,
+            ],
             "a": {
                 key.removeprefix(prefix): [getattr(a, f) for f in ALARM_FIELDS] for key, a in alarms.items()
             },
@@ -179,6 +185,7 @@ def device_from_item(item: Mapping[str, Any]) -> StoredDevice:
         version=int(from_attribute(item["version"])),
         stale_episode=int(rest[0]) if rest else 0,
         wake_ms=rest[1] if len(rest) > 1 else None,
+        stale_held=bool(rest[2]) if len(rest) > 2 else False,
     )
     alarms = {}
     for suffix, values in doc["a"].items():

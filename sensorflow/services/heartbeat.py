@@ -175,7 +175,10 @@ class HeartbeatService:
             woken = wake_device(state, stored.alarms, self._rule_of, now_ms, silences)
             events = woken.events
             if woken.state == state and woken.alarms == dict(stored.alarms):
-                return True  # a reading moved the deadline, or another run raised it
+                # A reading moved the deadline, or another run raised it; what a raise left owed goes out.
+                if stored.outbox and state.stale_since_ms is not None:
+                    return self._republish(stored, now_ms, remaining_ms, out)
+                return True
             # The item is written whole: what its outbox still owes (a clear EventBridge refused) stays in it.
             outbox: list[TransitionLike] = [*stored.outbox, *events]
             try:

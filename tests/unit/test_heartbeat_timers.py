@@ -109,3 +109,56 @@ def test_silenced_transitions_are_published_marked_and_the_alarm_still_changes_s
     assert w.told() == [("Alarm Raised", "silenced"), ("Alarm Cleared", "silenced")]
     assert w.sns.delivered[0]["alarm"]["episode"] == 1
     assert w.store.devices["dev-00001"].alarms[ALARM].state == "NORMAL"
+
+
+def stale_world(minutes_silent: int) -> World:
+    w = World()
+    w.reading(20.0, 1)  # a normal reading; the rule has no staleness, so give the sensor one
+    stored = w.store.devices["dev-00001"]
+    from dataclasses import replace
+
+    from sensorflow.core.alarms import SensorSeen
+
+    seen = NOW - minutes_silent * MIN
+    state = replace(stored.state, sensors={"temperature": SensorSeen(seen, 20.0, 300)}, last_seen_ms=seen)
+    w.store.seed_device(state, written_ms=NOW)  # as the ingest side writes it: processed now
+    return w
+
+
+def test_bug11_an_operator_acks_and_disables_a_device_stale_alarm_through_the_service():
+    w = stale_world(minutes_silent=10)
+    assert w.heartbeat().raised  # Device Stale raised
+    actions = AlarmActions(w.store, RULES, [w.sns])
+    key = "dev-00001#device#device-stale"
+    acked = actions.apply("ack", key, "ana", "on my way", w.now + 1_000, caller_arn="arn:aws:iam::1:user/ana")
+    assert (acked.events[0].transition, acked.alarm.state, acked.alarm.caller_arn) == (
+        "Alarm Acknowledged",
+        "ACKNOWLEDGED",
+        "arn:aws:iam::1:user/ana",
+    )
+    off = actions.apply("disable", key, "ana", "decommissioned", w.now + 2_000)
+    assert off.events[0].transition == "Alarm Disabled"
+    assert w.store.devices["dev-00001"].state.stale_since_ms is None
+    # disabled: the heartbeat raises nothing however long the device stays silent
+    for _ in range(5):
+        w.now += MIN
+        assert w.heartbeat().raised == []
+    # enabled again: the next run raises a new episode
+    actions.apply("enable", key, "ana", None, w.now)
+    w.now += MIN
+    assert len(w.heartbeat().raised) == 1
+    assert w.sns.delivered[-1]["alarm"]["episode"] == 2
+
+
+def test_a_snoozed_device_stale_is_raised_when_the_snooze_ends():
+    w = stale_world(minutes_silent=2)  # deadline in 3 minutes
+    key = "dev-00001#device#device-stale"
+    AlarmActions(w.store, RULES, [w.sns]).apply("snooze", key, "bo", "moving it", NOW, until_ms=NOW + 6 * MIN)
+    raised_at = None
+    for minute in range(1, 9):
+        w.now = NOW + minute * MIN
+        if w.heartbeat().raised:
+            raised_at = minute
+            break
+    # the deadline passed at minute 3, but the snooze held the raise back until it ended
+    assert raised_at == 6

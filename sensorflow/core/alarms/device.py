@@ -51,6 +51,7 @@ class DeviceState:
     version: int = 0  # the device item's optimistic lock, owned by the store
     stale_episode: int = 0  # Device Stale episodes so far (+1 on each raise; never reset)
     wake_ms: int | None = None  # the earliest alarm timer (snooze / disable end, reminder): ``alarms.wake``
+    stale_held: bool = False  # an operator snoozed or disabled Device Stale: its deadline wakes nobody
 
     @property
     def item_id(self) -> str:
@@ -94,8 +95,10 @@ class DeviceState:
     @property
     def due_ms(self) -> int | None:
         """When the heartbeat must next look at the device: its stale deadline or its alarms' ``wake_ms``,
-        whichever is first."""
-        times = [t for t in (self.stale_deadline_ms, self.wake_ms) if t is not None]
+        whichever is first. A deadline an operator holds back (``stale_held``) counts only once raised
+        (the heartbeat republishes what a raise left owed by the same bucket)."""
+        deadline = None if self.stale_held and self.stale_since_ms is None else self.stale_deadline_ms
+        times = [t for t in (deadline, self.wake_ms) if t is not None]
         return min(times, default=None)
 
     def device(self) -> Device | None:
@@ -139,6 +142,7 @@ class DeviceState:
             self.version,
             self.stale_episode,
             self.wake_ms,
+            self.stale_held,
         )
         if self.stale_since_ms is None:
             return new, []

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from sensorflow.core import staleness
 from sensorflow.core.alarms.device import DeviceState, device_staleness
 from sensorflow.core.alarms.stale_actions import suppresses_raise
-from sensorflow.core.alarms.state import Alarm
+from sensorflow.core.alarms.state import DISABLED, SNOOZED, Alarm
 from sensorflow.core.alarms.suppression import suppress
 from sensorflow.core.alarms.timers import due, next_due_ms
 from sensorflow.core.alarms.transitions import TransitionEvent
@@ -43,8 +43,14 @@ def wake_ms_of(alarms: Mapping[str, Alarm], rule_of: RuleOf) -> int | None:
 
 
 def with_wake(state: DeviceState, alarms: Mapping[str, Alarm], rule_of: RuleOf) -> DeviceState:
+    """``state`` with the due time its alarms give it: ``wake_ms``, and whether an operator's snooze or
+    disable of ``Device Stale`` holds its deadline back (the control's end, if any, is in ``wake_ms``)."""
     wake = wake_ms_of(alarms, rule_of)
-    return state if wake == state.wake_ms else replace(state, wake_ms=wake)
+    control = alarms.get(staleness.stale_alarm_id(state.device_id))
+    held = control is not None and control.state in (SNOOZED, DISABLED)
+    if wake == state.wake_ms and held == state.stale_held:
+        return state
+    return replace(state, wake_ms=wake, stale_held=held)
 
 
 def wake_device(
