@@ -191,3 +191,28 @@ def test_silenced_and_inhibited_transitions_are_marked_and_stale_own_events_are_
     assert am.suppress(raised, [other_site], device_stale=False) is raised
     stale_alarm_event = replace(raised, alarm=replace(raised.alarm, sensor_type=staleness.STALE_SENSOR_TYPE))
     assert am.suppress(stale_alarm_event, [], device_stale=True) is stale_alarm_event
+
+
+def test_value_alarms_of_a_stale_device_are_inhibited_until_it_is_whole_again():
+    rule = book(stale_after_seconds=300).get("t")
+    # GIVEN a device raised stale (its humidity sensor silent), whose temperature sensor still reports
+    state = replace(
+        am.DeviceState(
+            "dev-00001",
+            sensors={
+                "humidity": am.SensorSeen(T0 - 10 * MIN, 40.0, 300),
+                "temperature": am.SensorSeen(T0 - 10_000, 20.0, 300),
+            },
+        ),
+        stale_since_ms=T0 - 5 * MIN,
+        stale_event_id="x",
+        stale_episode=1,
+    )
+    # WHEN the temperature crosses
+    applied, _ = device_run(rule, [36.0, 20.0], state=state)
+    # THEN its transitions are published, marked inhibited (the humidity sensor keeps the device stale)
+    assert [(ev.transition, (ev.suppressed or {}).get("reason")) for _, ev in applied.events] == [
+        (R, "inhibited"),
+        (C, "inhibited"),
+    ]
+    assert applied.state.stale_since_ms is not None
