@@ -216,3 +216,19 @@ def test_value_alarms_of_a_stale_device_are_inhibited_until_it_is_whole_again():
         (C, "inhibited"),
     ]
     assert applied.state.stale_since_ms is not None
+
+
+def test_a_stale_acknowledgement_ends_with_its_episode():
+    st = stale_state()
+    _, ctl, _ = stale_action("ack", st, None, "ana", None, T0 + 6 * MIN)
+    with pytest.raises(am.ActionNotAllowedError, match="already acknowledged"):
+        stale_action("ack", st, ctl, "ana", None, T0 + 7 * MIN)
+    # a later episode can be acknowledged again
+    second = replace(st, stale_episode=2)
+    _, again, [ev] = stale_action("ack", second, ctl, "bo", None, T0 + 30 * MIN)
+    assert (again.acknowledged_by, ev.alarm.episode) == ("bo", 2)
+    # and a reading that ends the episode drops the acknowledgement from the device's alarms
+    rule = book(stale_after_seconds=300).get("t")
+    applied, events = device_run(rule, [20.0], state=st, alarms={ctl.alarm_id: ctl}, start_ts=T0 + 8 * MIN)
+    assert [t for _, t, _ in events] == [C]
+    assert ctl.alarm_id not in applied.alarms

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from sensorflow.core import staleness
 from sensorflow.core.alarms.device import DeviceState
 from sensorflow.core.alarms.machine import step
-from sensorflow.core.alarms.state import Alarm, Sample, alarm_id
+from sensorflow.core.alarms.state import ACKNOWLEDGED, Alarm, Sample, alarm_id
 from sensorflow.core.alarms.suppression import suppress
 from sensorflow.core.alarms.transitions import TransitionEvent
 from sensorflow.core.records import EnrichedReading
@@ -62,6 +63,8 @@ def apply_readings(
         sample = Sample.of(e, out.state.previous(r.sensor_type))
         stale_after = min((x.stale_after_seconds for x in p.rules if x.stale_after_seconds), default=None)
         out.state, events = out.state.observe(sample, stale_after, e.device)
+        if events:  # the stale episode is over: so is an acknowledgement of it
+            _drop_stale_ack(out.alarms, r.device_id)
         if events and silences:
             events = [suppress(ev, silences, False) for ev in events]
         out.events += [(p.index, ev) for ev in events]
@@ -87,3 +90,10 @@ def apply_readings(
             out.events += [(p.index, ev) for ev in events]
     out.changed = out.state != state or out.alarms != dict(alarms)
     return out
+
+
+def _drop_stale_ack(alarms: dict[str, Alarm], device_id: str) -> None:
+    key = staleness.stale_alarm_id(device_id)
+    control = alarms.get(key)
+    if control is not None and control.state == ACKNOWLEDGED:
+        del alarms[key]

@@ -56,8 +56,17 @@ def stale_action(
     if decide is None:
         raise ActionNotAllowedError(f"unknown action {action!r}")
     note = None if note is None else note[:MAX_NOTE]
+    if control is not None and control.state == ACKNOWLEDGED and control.episode != state.stale_episode:
+        control = None  # the acknowledgement of an episode that is over
     base = control or replace(state.stale_alarm(), state=NORMAL, severity=None, raised=False, announced=False)
-    stamp = replace(base, note=note, updated_by=who, updated_at_ms=now_ms, caller_arn=caller_arn)
+    stamp = replace(
+        base,
+        note=note,
+        updated_by=who,
+        updated_at_ms=now_ms,
+        caller_arn=caller_arn,
+        episode=state.stale_episode,
+    )
     stale = state.stale_since_ms is not None
     new_control, transition = decide(stamp, control, stale, now_ms, until_ms)
     ending = stale and transition in (Transition.DISABLED, Transition.RESET)

@@ -70,7 +70,8 @@ def wake_device(
     for key, alarm in sorted(alarms.items()):
         rule = rule_of(alarm)
         if key == control_key:
-            if next_due_ms(alarm, None) is not None and (next_due_ms(alarm, None) or 0) <= now_ms:
+            ends = next_due_ms(alarm, None)
+            if ends is not None and ends <= now_ms:
                 out.alarms.pop(key)  # the operator's snooze or disable of staleness ran out
                 control = None
             continue
