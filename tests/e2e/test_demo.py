@@ -1,7 +1,8 @@
 """``sensorflow demo`` end to end, bounded so it stays fast in ``make test``.
 
 Its floor is the heartbeat: rate(1 minute), first run one period after the runtime starts, and the demo
-waits for a run after the drain so ``Device Stale`` can fire (about 20 s deploy + 60 s + settling).
+waits for a run after the drain so ``Device Stale`` and ``Alarm Reminder`` can fire (about 20 s deploy +
+60 s + settling), then acknowledges a latched alarm and waits for its clear at the webhook (seconds).
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ QUARANTINE_REASONS = {
 
 
 def test_a_small_demo_accounts_for_every_record_and_shows_the_alarm_lifecycle_end_to_end() -> None:
-    # GIVEN 10 devices over 11 minutes of device time: the demo forces 2 excursions (warning, escalate to
-    # critical, clear) and 2 devices that go silent for good, and injects an S3 SlowDown fault
+    # GIVEN 10 devices over 15 minutes of device time: the demo forces 2 excursions (warning, escalate to
+    # critical, back to normal; one on vibration, whose rule latches), one temperature excursion held
+    # critical to the end (its rule reminds every 600 s) and 2 devices that go silent for good, silences
+    # the device of the other excursion for maintenance, and injects an S3 SlowDown fault
     proc = subprocess.run(
-        [*SENSORFLOW, "demo", "--devices", "10", "--duration", "660", "--seed", "11", "--json"],
+        [*SENSORFLOW, "demo", "--devices", "10", "--duration", "900", "--seed", "11", "--json"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -55,27 +58,50 @@ def test_a_small_demo_accounts_for_every_record_and_shows_the_alarm_lifecycle_en
     # THEN it exits 0 and its last line is the JSON summary: the documented keys plus the lifecycle
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(summary) == DOCUMENTED_KEYS | {"alarms", "incidents", "checks"}
+    assert set(summary) == DOCUMENTED_KEYS | {"alarms", "incidents", "lifecycle", "checks"}
     # every record accounted for once, and the one readings write that ran out of botocore retries
     assert summary["published"] > 0
     assert summary["enriched"] + sum(summary["quarantined"].values()) == summary["published"]
     assert summary["duplicates"] == 0
     assert summary["batches_retried"] == 1
     assert set(summary["quarantined"]) <= QUARANTINE_REASONS
-    # the alarm lifecycle: raised, escalated, cleared, and the two silent devices found stale
+    # the alarm lifecycle: raised, escalated, cleared (the latched one by its acknowledgement), the two
+    # silent devices found stale, and the held excursion reminded of by the heartbeat after the drain
     alarms = summary["alarms"]
-    assert set(alarms) == {"raised", "escalated", "cleared", "stale"}
-    assert alarms["raised"] >= 2 and alarms["escalated"] >= 2 and alarms["cleared"] >= 2
+    assert set(alarms) == {"raised", "escalated", "cleared", "stale", "reminder"}
+    assert alarms["raised"] >= 3 and alarms["escalated"] >= 3 and alarms["cleared"] >= 2
     assert alarms["stale"] == 2
     assert sum(summary["alerts"].values()) == alarms["raised"] + alarms["escalated"]
-    assert set(summary["alerts"]) <= {"warning", "critical"} and summary["alerts"]["critical"] >= 2
-    # the transitions are exactly the simulator's ground truth, and notify sent one webhook message
-    # per transition its filter accepts (its filter takes all four kinds seen here)
-    assert summary["checks"] == {"accounted": True, "notifications": True, "truth": True}
-    assert summary["notifications_delivered"] == sum(alarms.values())
-    # incidents: each escalation to critical opened one, and its clear resolved it
-    assert summary["incidents"]["opened"] >= 2
+    assert set(summary["alerts"]) <= {"warning", "critical"} and summary["alerts"]["critical"] >= 3
+    life = summary["lifecycle"]
+    assert life["planned"] == {"reminder": True, "latched": True, "silenced": True}
+    assert life["reminders"]["observed"] == alarms["reminder"] >= 1
+    assert life["reminders"]["delivered"] == life["reminders"]["observed"]
+    latched = life["latched"]
+    assert latched["acknowledged"] == 1 and latched["cleared"] == 1
+    assert latched["alarm_id"].split("#")[1:] == ["vibration", "vibration-level"]
+    silenced = life["silenced"]
+    assert silenced["published"] >= 2 and silenced["delivered"] == 0  # at least its raise and its clear
+    assert set(silenced["matchers"]) == {"device_id"}
+    # the transitions are exactly the simulator's ground truth (plus the acknowledged clear), and notify
+    # sent one webhook message per transition its filter accepts, except the silenced ones
+    assert summary["checks"] == {
+        "accounted": True,
+        "notifications": True,
+        "truth": True,
+        "reminders": True,
+        "latched": True,
+        "silenced": True,
+    }
+    assert summary["notifications_delivered"] == sum(alarms.values()) - silenced["published"]
+    # incidents: each escalation to critical opened one; the clears (silenced or acknowledged) resolved
+    # theirs, the held excursion's stays open
+    assert summary["incidents"]["opened"] >= 3
     assert summary["incidents"]["resolved"] >= 2
+    assert summary["incidents"]["opened"] > summary["incidents"]["resolved"]
     assert summary["latency_ms"]["p50"] <= summary["latency_ms"]["p95"]
     assert "OK: enriched" in proc.stdout
     assert "transitions vs ground truth: match" in proc.stdout
+    assert "latched alarms acknowledged: 1 (cleared" in proc.stdout
+    assert f"silenced notifications: {silenced['published']} (0 delivered" in proc.stdout
+    assert f"reminders: {alarms['reminder']} ({alarms['reminder']} delivered" in proc.stdout

@@ -14,13 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sensorflow.localcloud.cloud import STATE_DIR, LocalCloud, project_root
+from sensorflow.localcloud.demo.lifecycle import (
+    LifecyclePlan,
+    acknowledge_latched,
+    add_silence,
+    lifecycle_plan,
+)
 from sensorflow.localcloud.demo.report import function_profile
 from sensorflow.localcloud.demo.verify import (
     Tally,
     TransitionObserver,
     crossing_readings,
+    delivered_event_ids,
     expected_outcomes,
     function_named,
+    lifecycle_counts,
     notifications,
     queue_depth,
     read_back,
@@ -71,26 +79,45 @@ class DemoResult:
         return all(v is not False for v in self.checks.values())
 
 
+def plan_lifecycle(options: DemoOptions) -> LifecyclePlan:
+    """What the demo forces so the alarm lifecycle shows (see ``lifecycle``): needs room in the fleet for
+    the excursion the silence takes besides the latched one, and a device left for the held one."""
+    from sensorflow.config import load_rule_book
+    from sensorflow.simulate import load_fleet
+
+    excursions, dropouts = _forced_counts(options.devices)
+    plan = lifecycle_plan(load_fleet()[: options.devices], load_rule_book())
+    if excursions < 2:
+        plan = LifecyclePlan(None, plan.reminder_type, plan.repeat_every_s)
+    if options.devices - excursions - dropouts < 1:
+        plan = LifecyclePlan(plan.latch_type)
+    return plan
+
+
+def _forced_counts(devices: int) -> tuple[int, int]:
+    dropouts = min(MAX_FORCED_DROPOUTS, devices // 5 or (1 if devices > 1 else 0))
+    return max(1, min(MAX_FORCED_EXCURSIONS, (devices - dropouts) // 3)), dropouts
+
+
 def sim_config(options: DemoOptions) -> Any:
     """The fleet to publish: the default scenario mix without producer duplicates ("nothing stored twice"
-    must then hold exactly), plus forced excursions and trailing dropouts when the simulator has them."""
-    import dataclasses
-
+    must then hold exactly), plus forced excursions (one on the latch rule's sensor, one held to the end
+    on a repeat_every rule's sensor: ``plan_lifecycle``) and trailing dropouts."""
     from sensorflow.simulate import SimConfig
     from sensorflow.simulate.scenarios import DEFAULT_SCENARIO_MIX, DUPLICATE
 
-    devices = options.devices
     mix = {k: v for k, v in DEFAULT_SCENARIO_MIX.items() if k != DUPLICATE}
-    fields: dict[str, Any] = {}
-    names = {f.name for f in dataclasses.fields(SimConfig)}
-    if "min_excursions" in names and "trailing_dropouts" in names:
-        dropouts = min(MAX_FORCED_DROPOUTS, devices // 5 or (1 if devices > 1 else 0))
-        fields = {
-            "min_excursions": max(1, min(MAX_FORCED_EXCURSIONS, (devices - dropouts) // 3)),
-            "trailing_dropouts": dropouts,
-        }
+    excursions, dropouts = _forced_counts(options.devices)
+    plan = plan_lifecycle(options)
     return SimConfig(
-        devices=devices, duration_s=options.duration_s, seed=options.seed, scenario_mix=mix, **fields
+        devices=options.devices,
+        duration_s=options.duration_s,
+        seed=options.seed,
+        scenario_mix=mix,
+        min_excursions=excursions,
+        trailing_dropouts=dropouts,
+        excursion_types=(plan.latch_type,) if plan.latch_type else (),
+        held_excursion_types=(plan.reminder_type,) if plan.reminder_type else (),
     )
 
 
@@ -124,9 +151,13 @@ def run_demo(options: DemoOptions, say: Say) -> DemoResult | None:
         observer = TransitionObserver(cloud, tally)
         observer.start()
         records = generate_records(options)
+        plan = plan_lifecycle(options)
+        silence = add_silence(cloud, records, {plan.latch_type} if plan.latch_type else set(), say)
         summary = publish_and_drain(cloud, records, tally, say)
         heartbeat_ms = await_heartbeat(cloud, summary["drained_at"], say)
         summary["settled"] = settle(cloud, say)
+        latched = acknowledge_latched(cloud, lambda: delivered_event_ids(cloud), say)
+        summary["settled"] = settle(cloud, say) and summary["settled"]
         observer.stop()
         summary.update(read_back(cloud, len(records)))
         summary["alarms"] = tally.alarms()
@@ -135,7 +166,14 @@ def run_demo(options: DemoOptions, say: Say) -> DemoResult | None:
         summary.update(notifications(cloud, tally))
         summary["incidents"] = read_incidents(cloud)
         summary["critical_queue"] = queue_depth(cloud, "CriticalTransitionsQueueUrl")
-        summary["truth"] = truth_check(records, tally, heartbeat_ms, summary["stale_during_replay"])
+        summary["truth"] = truth_check(
+            records,
+            tally,
+            heartbeat_ms,
+            summary["stale_during_replay"],
+            [latched["alarm_id"]] if latched["acknowledged"] else [],
+        )
+        summary["lifecycle"] = lifecycle_counts(cloud, tally, plan, silence, latched)
         summary["faults_injected"] = sum(cloud.proxy.status()["injected"].values())
         summary["expected"] = expected_outcomes(records)
         summary["crossing_readings"] = crossing_readings(records)

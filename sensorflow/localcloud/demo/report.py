@@ -8,7 +8,7 @@ from typing import Any
 
 from sensorflow.localcloud.cloud import LocalCloud
 
-# The keys of the --json line: the ones the README documents, plus alarms and incidents.
+# The keys of the --json line: the ones the README documents, plus alarms, incidents and lifecycle.
 JSON_KEYS = (
     "published",
     "enriched",
@@ -21,6 +21,7 @@ JSON_KEYS = (
     "records_per_second",
     "alarms",
     "incidents",
+    "lifecycle",
 )
 
 
@@ -80,6 +81,7 @@ def render(summary: dict[str, Any], checks: dict[str, bool | None]) -> str:
         )
         for m in truth["mismatches"][:10]:
             lines.append(f"  {m['alarm_id']}: expected {m['expected']}, seen {m['seen']}")
+    lines += lifecycle_lines(summary["lifecycle"])
     problems = summary["notifications_problems"]
     if not summary["notifications_match"]:
         lines.append(
@@ -95,6 +97,37 @@ def render(summary: dict[str, Any], checks: dict[str, bool | None]) -> str:
         f"({verdict})"
     )
     return "\n".join(lines)
+
+
+def lifecycle_lines(life: dict[str, Any]) -> list[str]:
+    """The lifecycle the demo forced: one line each, saying MISSING when a planned one did not show."""
+    planned = life["planned"]
+    reminders, latched, silenced = life["reminders"], life["latched"], life["silenced"]
+    lines = []
+    if planned["reminder"]:
+        every = f"repeat_every {life['repeat_every_s']} s"
+        lines.append(
+            f"reminders: {reminders['observed']} ({reminders['delivered']} delivered; {every})"
+            if reminders["observed"]
+            else f"reminders: MISSING (an alarm held ACTIVE past its {every}, no Alarm Reminder seen)"
+        )
+    if planned["latched"]:
+        if not latched["acknowledged"]:
+            lines.append("latched alarms acknowledged: MISSING (no LATCHED alarm found after the drain)")
+        else:
+            cleared = "cleared" if latched["cleared"] else "Alarm Cleared NOT delivered"
+            lines.append(
+                f"latched alarms acknowledged: {latched['acknowledged']} ({cleared}: {latched['alarm_id']}; "
+                f"{latched['latched']} latched)"
+            )
+    if planned["silenced"]:
+        matchers = ", ".join(f"{k}={v}" for k, v in silenced["matchers"].items())
+        verdict = "" if silenced["published"] and not silenced["delivered"] else ": MISMATCH"
+        lines.append(
+            f"silenced notifications: {silenced['published']} ({silenced['delivered']} delivered; "
+            f"silence {silenced['silence_id']} over {matchers}){verdict}"
+        )
+    return lines
 
 
 def json_line(summary: dict[str, Any], checks: dict[str, bool | None]) -> str:

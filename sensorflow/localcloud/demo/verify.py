@@ -1,5 +1,7 @@
 """What the demo checks after the run: every record accounted for, the transitions the simulator's ground
-truth predicts, one webhook message per transition notify's filter accepts.
+truth predicts, one webhook message per transition notify's filter accepts and does not find suppressed,
+and the alarm lifecycle the demo forced (a reminder, an acknowledged latched alarm, silenced transitions
+that notified nobody).
 
 ``TransitionObserver`` taps the alerts topic while the demo runs; the rest reads the stack back (S3,
 DynamoDB, SQS, the webhook receiver) once it has settled. Only reads: driving the run is ``drive``'s job.
@@ -12,6 +14,7 @@ import json
 import re
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +27,9 @@ TRANSITION_KEYS = {
     "Alarm Cleared": "cleared",
     "Device Stale": "stale",
 }
+# Counted with the others, but not the ground truth's: reminders depend on when the heartbeat looks.
+REMINDER = "Alarm Reminder"
+SILENCED = "silenced"
 _EVENT_ID_IN_MESSAGE = re.compile(r"\bevent ([0-9a-f]{32})\b")
 
 
@@ -34,14 +40,18 @@ class Tally:
     transitions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     messages: int = 0  # SNS messages on the raw tap, republished ones included
     notify_accepted: set[str] = field(default_factory=set)  # event ids notify's filter policy lets through
+    suppressed: dict[str, str] = field(default_factory=dict)  # event id -> reason ("silenced", "inhibited")
 
     def alarms(self) -> dict[str, int]:
-        counts = dict.fromkeys(TRANSITION_KEYS.values(), 0)
+        counts = dict.fromkeys([*TRANSITION_KEYS.values(), "reminder"], 0)
         for transition, _, _ in self.transitions.values():
-            key = TRANSITION_KEYS.get(transition)
+            key = "reminder" if transition == REMINDER else TRANSITION_KEYS.get(transition)
             if key:
                 counts[key] += 1
         return counts
+
+    def of_kind(self, transition: str) -> set[str]:
+        return {e for e, (t, _, _) in self.transitions.items() if t == transition}
 
     def alerts(self) -> dict[str, int]:
         """Raised + Escalated transitions by severity."""
@@ -59,26 +69,65 @@ def function_named(cloud: LocalCloud, suffix: str) -> str | None:
     return next((name for name in cloud.runtime.functions if name.endswith(suffix)), None)
 
 
-def notifications(cloud: LocalCloud, tally: Tally) -> dict[str, Any]:
-    """Webhook messages, and whether there is exactly one per transition notify's filter accepts."""
+def _delivered(cloud: LocalCloud) -> Counter[str]:
+    """Webhook messages per event id (notify's message names the event in its context block)."""
     assert cloud.webhook is not None
-    messages = cloud.webhook.messages()
     delivered: Counter[str] = Counter()
-    for message in messages:
+    for message in cloud.webhook.messages():
         for block in message.get("blocks", []):
             for element in block.get("elements", []) if block.get("type") == "context" else []:
                 match = _EVENT_ID_IN_MESSAGE.search(str(element.get("text", "")))
                 if match:
                     delivered[match.group(1)] += 1
+    return delivered
+
+
+def delivered_event_ids(cloud: LocalCloud) -> set[str]:
+    return set(_delivered(cloud))
+
+
+def notifications(cloud: LocalCloud, tally: Tally) -> dict[str, Any]:
+    """Webhook messages, and whether there is exactly one per transition notify's filter accepts and notify
+    does not skip as suppressed (a silenced or inhibited transition notifies nobody)."""
+    assert cloud.webhook is not None
+    messages = cloud.webhook.messages()
+    delivered = _delivered(cloud)
+    expected = tally.notify_accepted - set(tally.suppressed)
     twice = sorted(e for e, n in delivered.items() if n > 1)
-    missing = sorted(tally.notify_accepted - set(delivered))
-    unexpected = sorted(set(delivered) - tally.notify_accepted)
+    missing = sorted(expected - set(delivered))
+    unexpected = sorted(set(delivered) - expected)
     return {
         "notifications_delivered": len(messages),
-        "notifications_expected": len(tally.notify_accepted),
-        "notifications_match": len(messages) == len(tally.notify_accepted)
-        and not (twice or missing or unexpected),
+        "notifications_expected": len(expected),
+        "notifications_match": len(messages) == len(expected) and not (twice or missing or unexpected),
         "notifications_problems": {"twice": twice, "missing": missing, "unexpected": unexpected},
+    }
+
+
+def lifecycle_counts(
+    cloud: LocalCloud, tally: Tally, plan: Any, silence: dict[str, Any], latched: dict[str, Any]
+) -> dict[str, Any]:
+    """What came of the lifecycle the demo forced (``lifecycle``): reminders seen on the topic and at the
+    webhook, the latched alarm acknowledged and its clear delivered, silenced transitions and how many of
+    them reached the webhook (none should). ``planned`` says which of them the run was set up to show."""
+    delivered = delivered_event_ids(cloud)
+    reminders = tally.of_kind(REMINDER)
+    silenced = {e for e, reason in tally.suppressed.items() if reason == SILENCED}
+    return {
+        "planned": {
+            "reminder": plan.reminder_type is not None,
+            "latched": plan.latch_type is not None,
+            "silenced": silence.get("silence_id") is not None,
+        },
+        "reminders": {"observed": len(reminders), "delivered": len(reminders & delivered)},
+        "latched": {k: latched.get(k) for k in ("latched", "acknowledged", "cleared", "alarm_id")},
+        "silenced": {
+            "published": len(silenced),
+            "delivered": len(silenced & delivered),
+            "silence_id": silence.get("silence_id"),
+            "matchers": silence.get("matchers", {}),
+        },
+        "repeat_every_s": plan.repeat_every_s,
     }
 
 
@@ -112,14 +161,20 @@ def queue_depth(cloud: LocalCloud, output: str) -> int | None:
 
 
 def truth_check(
-    records: list[Any], tally: Tally, heartbeat_ms: int | None, heartbeats_during_replay: int
+    records: list[Any],
+    tally: Tally,
+    heartbeat_ms: int | None,
+    heartbeats_during_replay: int,
+    acknowledged: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Compare the transitions seen with ``sensorflow.simulate.truth`` (when the simulator has it).
 
     Reading-caused transitions are deterministic (device time, replay-safe high-water marks): they must
     match exactly. ``Device Stale`` depends on when the heartbeat looked: it is checked against the
     first run after the drain, unless a run during the replay saw a half-replayed fleet (then stale
-    raises and their clears are timing, not pipeline behaviour, and are reported unchecked)."""
+    raises and their clears are timing, not pipeline behaviour, and are reported unchecked).
+    ``acknowledged``: the alarm ids of LATCHED alarms the demo acknowledged; each adds the "Alarm Cleared"
+    that ends its episode, with the episode's severity (the truth of a latched alarm has no clear)."""
     try:
         from sensorflow.simulate import truth
     except ImportError:
@@ -129,6 +184,9 @@ def truth_check(
         }
     stale_checked = heartbeat_ms is not None and heartbeats_during_replay == 0
     expected = truth.expected_transitions(records, now_ms=heartbeat_ms if stale_checked else None)
+    for alarm_id in acknowledged:
+        episode = expected.setdefault(alarm_id, [])
+        episode.append(("Alarm Cleared", episode[-1][1] if episode else "warning"))
     seen: dict[str, list[tuple[str, str]]] = {}
     for transition, severity, alarm_id in sorted(tally.transitions.values(), key=lambda t: t[2]):
         if transition not in TRANSITION_KEYS:
@@ -275,6 +333,9 @@ class TransitionObserver:
                     severity = attributes.get("severity", {}).get("Value", "unknown")
                     alarm_id = event.get("alarm", {}).get("alarm_id", "")
                     self.tally.transitions[event["event_id"]] = (event["transition"], severity, alarm_id)
+                    suppressed = event.get("suppressed")
+                    if isinstance(suppressed, dict) and suppressed.get("reason"):
+                        self.tally.suppressed[event["event_id"]] = str(suppressed["reason"])
                 self.sqs.delete_message_batch(
                     QueueUrl=url,
                     Entries=[
@@ -285,12 +346,23 @@ class TransitionObserver:
 
 
 def verdicts(summary: dict[str, Any]) -> dict[str, bool | None]:
-    """The three checks of the exit code; ``None`` for a check that could not be made."""
+    """The checks of the exit code; ``None`` for a check that could not be made (the lifecycle ones when
+    the fleet or the rules leave no room for what they show)."""
     accounted = (
         summary["drained"] and summary["duplicates"] == 0 and summary["accounted"] == summary["published"]
     )
+    life = summary["lifecycle"]
+    planned = life["planned"]
+    latched, silenced = life["latched"], life["silenced"]
     return {
         "accounted": accounted,
         "notifications": summary["notifications_match"],
         "truth": summary["truth"]["ok"],
+        "reminders": life["reminders"]["observed"] >= 1 if planned["reminder"] else None,
+        "latched": (latched["acknowledged"] or 0) >= 1 and (latched["cleared"] or 0) >= 1
+        if planned["latched"]
+        else None,
+        "silenced": silenced["published"] >= 1 and silenced["delivered"] == 0
+        if planned["silenced"]
+        else None,
     }
