@@ -129,6 +129,9 @@ def test_the_demo_plans_a_latched_vibration_and_a_reminded_temperature_alarm_fro
     # a fleet without a vibration device has no latch to show; too small a fleet no second excursion
     assert lifecycle_plan(load_fleet()[:5], load_rule_book()).latch_type is None
     assert plan_lifecycle(DemoOptions(devices=3)).latch_type is None
+    # too little device time for a reminder interval to pass: no held excursion, no reminder expected
+    assert plan_lifecycle(DemoOptions(devices=10, duration_s=660)) == LifecyclePlan("vibration")
+    assert sim_config(DemoOptions(devices=10, duration_s=660)).held_excursion_types == ()
 
 
 def test_the_silence_takes_a_device_whose_alarm_raises_and_clears_never_the_latched_or_held_one(

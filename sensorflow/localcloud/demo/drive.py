@@ -57,6 +57,10 @@ MAX_FORCED_DROPOUTS = 2
 HEARTBEAT_WAIT_S = 150.0
 SETTLE_TIMEOUT_S = 60.0
 HEARTBEAT_FUNCTION_SUFFIX = "-heartbeat"
+# A held excursion raises within its first few minutes of device time (a warning plateau of the rule's
+# debounce, from the second tick of a device reporting every minute at most): a reminder shows only if
+# repeat_every plus this fits in the run's device time.
+HELD_RAISE_WITHIN_S = 240
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,8 @@ class DemoResult:
 
 def plan_lifecycle(options: DemoOptions) -> LifecyclePlan:
     """What the demo forces so the alarm lifecycle shows (see ``lifecycle``): needs room in the fleet for
-    the excursion the silence takes besides the latched one, and a device left for the held one."""
+    the excursion the silence takes besides the latched one, a device left for the held one, and device
+    time for a reminder interval to pass after the held one raised."""
     from sensorflow.config import load_rule_book
     from sensorflow.simulate import load_fleet
 
@@ -89,7 +94,8 @@ def plan_lifecycle(options: DemoOptions) -> LifecyclePlan:
     plan = lifecycle_plan(load_fleet()[: options.devices], load_rule_book())
     if excursions < 2:
         plan = LifecyclePlan(None, plan.reminder_type, plan.repeat_every_s)
-    if options.devices - excursions - dropouts < 1:
+    room = options.devices - excursions - dropouts >= 1
+    if not room or options.duration_s < (plan.repeat_every_s or 0) + HELD_RAISE_WITHIN_S:
         plan = LifecyclePlan(plan.latch_type)
     return plan
 
