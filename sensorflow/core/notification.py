@@ -1,6 +1,13 @@
 """The human message for one alarm transition, pure: what happened, where, how far past the threshold,
 and since when, as Slack-compatible JSON (``text`` for notifications and plain clients, ``blocks`` for
-layout)."""
+layout).
+
+Every value may come from the device registry or an operator (site, location, model, owner team, a
+note), so every text Slack parses as markup (the top-level ``text`` and each ``mrkdwn`` object) has
+``&``, ``<`` and ``>`` escaped as Slack documents (api.slack.com/reference/surfaces/formatting#escaping):
+a registry value such as ``<!channel>`` or ``<https://evil.example|click>`` shows as typed instead of
+paging the channel or rendering a link. The header is a ``plain_text`` object, which Slack does not parse
+for mentions or links, so it is left as it is (escaping it would show ``&lt;``)."""
 
 from __future__ import annotations
 
@@ -108,25 +115,25 @@ def render(t: TransitionView) -> dict[str, Any]:
         {
             "type": "section",
             "fields": [
-                {"type": "mrkdwn", "text": f"*{name}*\n{_escape(value)}"[:SLACK_FIELD_MAX_CHARS]}
+                {"type": "mrkdwn", "text": f"*{name}*\n{escape(value)}"[:SLACK_FIELD_MAX_CHARS]}
                 for name, value in fields
             ],
         },
     ]
     if extra:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _escape(extra)}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape(extra)}})
     blocks.append(
         {
             "type": "context",
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": _escape(f"event {t.event_id} | alarm {t.alarm.alarm_id} | at {t.occurred_at}"),
+                    "text": escape(f"event {t.event_id} | alarm {t.alarm.alarm_id} | at {t.occurred_at}"),
                 }
             ],
         }
     )
-    return {"text": "\n".join(lines), "blocks": blocks}
+    return {"text": "\n".join(escape(line) for line in lines), "blocks": blocks}
 
 
 def duration(ms: int) -> str:
@@ -145,6 +152,7 @@ def _num(x: float) -> str:
     return f"{round(x, 4):.10g}"
 
 
-def _escape(text: str) -> str:
-    # Slack mrkdwn control characters (api.slack.com/reference/surfaces/formatting#escaping).
+def escape(text: str) -> str:
+    """``text`` safe in Slack markup: ``&`` first, so an escape is never escaped twice
+    (api.slack.com/reference/surfaces/formatting#escaping)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -94,10 +94,35 @@ def test_min_bound_and_acknowledgement_with_a_note():
     assert message["text"].splitlines()[3:] == [
         "How far: 2.5 C below the min threshold of -10 C (-25.0%)",
         "Since: 2026-11-29T10:15:00.000Z (5m 30s before this event)",
-        "Acknowledged by alice: door <open> & fan off",
+        "Acknowledged by alice: door &lt;open&gt; &amp; fan off",
     ]
-    # Slack mrkdwn control characters are escaped in blocks, not in the plain-text fallback.
+    # Slack parses the top-level text as markup too: escaped there as in the blocks.
     assert message["blocks"][2]["text"]["text"] == "Acknowledged by alice: door &lt;open&gt; &amp; fan off"
+
+
+def test_registry_values_cannot_ping_a_channel_or_render_a_link():
+    # GIVEN registry values that are Slack control sequences (a channel ping, a disguised link, an entity)
+    doc = transition()
+    doc["device"].update(
+        site="<!channel>", location="<https://evil.example/x|click here>", model="&lt;!here&gt;"
+    )
+    doc["device"]["owner_team"] = "<@U024BE7LH>"
+    # WHEN it is rendered
+    message = render(parse_transition(doc))
+    # THEN every text Slack parses as markup shows them as typed: no "<" or ">" is left in any of them
+    where = (
+        "site &lt;!channel&gt;, location &lt;https://evil.example/x|click here&gt;, device dev-00042 "
+        "(&amp;lt;!here&amp;gt;, team &lt;@U024BE7LH&gt;)"
+    )
+    assert message["text"].splitlines()[2] == f"Where: {where}"
+    assert message["blocks"][1]["fields"][1]["text"] == f"*Where*\n{where}"
+    markup = [message["text"]] + [
+        o["text"]
+        for block in message["blocks"][1:]
+        for o in [*block.get("fields", []), *block.get("elements", []), block.get("text") or {}]
+        if o
+    ]
+    assert all("<" not in text and ">" not in text for text in markup)
 
 
 def test_zero_threshold_has_no_percentage():
