@@ -33,22 +33,31 @@ if TYPE_CHECKING:
     from sensorflow.services.heartbeat import HeartbeatService
     from sensorflow.services.incidents import IncidentService
     from sensorflow.services.notify import NotifyService
+    from sensorflow.services.outbox import TransitionQuarantine
 
 
 def transition_publishers(
-    topic_arn: str | None, bus_name: str | None, clients: dict[str, Any] | None = None
+    topic_arn: str | None,
+    bus_name: str | None,
+    clients: dict[str, Any] | None = None,
+    quarantine: TransitionQuarantine | None = None,
 ) -> list[TransitionPublisher]:
-    """SNS then EventBridge; a target the stack does not have (``None``) gets no publisher."""
+    """SNS then EventBridge; a target the stack does not have (``None``) gets no publisher. With a
+    ``quarantine``, an event too large to publish is quarantined there instead of staying owed
+    (``services.outbox.QuarantiningPublisher``)."""
     from sensorflow.adapters.eventbridge_transitions import EventBridgeTransitionPublisher
     from sensorflow.adapters.sns_transitions import SnsTransitionPublisher
+    from sensorflow.services.outbox import CheckedPublisher, QuarantiningPublisher
 
     c = clients or {}
-    out: list[TransitionPublisher] = []
+    checked: list[CheckedPublisher] = []
     if topic_arn:
-        out.append(SnsTransitionPublisher(topic_arn, c.get("sns")))
+        checked.append(SnsTransitionPublisher(topic_arn, c.get("sns")))
     if bus_name:
-        out.append(EventBridgeTransitionPublisher(bus_name, c.get("events")))
-    return out
+        checked.append(EventBridgeTransitionPublisher(bus_name, c.get("events")))
+    if quarantine is None:
+        return list(checked)
+    return [QuarantiningPublisher(p, quarantine) for p in checked]
 
 
 def build_alarm_evaluator(
@@ -58,14 +67,16 @@ def build_alarm_evaluator(
 ) -> AlarmEvaluator:
     from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
     from sensorflow.adapters.dynamodb_silences import SILENCE_CACHE_TTL_S
+    from sensorflow.adapters.s3_quarantine import S3QuarantineSink
     from sensorflow.services.alarm_evaluator import AlarmEvaluator
 
     c = clients or {}
+    quarantine = S3QuarantineSink(settings.quarantine_bucket, c.get("s3"))
     return AlarmEvaluator(
         store=DynamoAlarmStore(settings.alarms_table, c.get("dynamodb")),
         rules=load_rule_book(settings.rules_file),
         publishers=publishers
-        or transition_publishers(settings.alerts_topic_arn, settings.alerts_event_bus, clients),
+        or transition_publishers(settings.alerts_topic_arn, settings.alerts_event_bus, clients, quarantine),
         silences=build_silence_store(settings.alarms_table, c.get("dynamodb"), SILENCE_CACHE_TTL_S),
     )
 

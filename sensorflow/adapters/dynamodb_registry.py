@@ -1,8 +1,15 @@
 """The device registry: a DynamoDB table keyed by ``device_id``.
 
-Whatever writes it validates each device's ``thresholds`` first with
-``sensorflow.core.rules.validate_device_overrides`` (the local cloud's seeding does), so a bad override
-is refused at write time, naming the field, rather than ignored when a reading is evaluated.
+Whatever writes it validates each device first, with ``sensorflow.core.limits.check_device`` (size caps on
+the strings and the overrides) and ``sensorflow.core.rules.validate_device_overrides`` (the local cloud's
+seeding does both), so a bad entry is refused at write time, naming the field, rather than found when a
+reading is evaluated.
+
+An item written by some other tool is checked again here, when it is read: one over a cap would put its
+oversized strings into every transition of the device (issue 12: a 150 KB ``site`` made an SNS entry too
+large to publish). ``get`` refuses it with ``InvalidRecordError`` (reason ``registry_invalid``, naming the
+field and the cap), so the ingest quarantines the device's readings with their bytes, as it does for an
+unknown device, until the registry is fixed; nothing is truncated.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from typing import Any
 from sensorflow.adapters import clients
 from sensorflow.adapters.dynamodb_codec import from_item
 from sensorflow.adapters.errors import transient
+from sensorflow.core.errors import InvalidRecordError
+from sensorflow.core.limits import REGISTRY_INVALID, check_device
 from sensorflow.core.records import Device
 
 
@@ -54,4 +63,11 @@ class DynamoDeviceRegistry:
         with transient("dynamodb:GetItem"):
             resp = self.client.get_item(TableName=self._table, Key={"device_id": {"S": device_id}})
         item = resp.get("Item")
-        return device_from_item(item) if item else None
+        if not item:
+            return None
+        device = device_from_item(item)
+        try:
+            check_device(device)
+        except ValueError as exc:
+            raise InvalidRecordError(REGISTRY_INVALID, f"device {device_id!r}: {exc}") from None
+        return device

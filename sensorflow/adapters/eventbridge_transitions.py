@@ -8,6 +8,10 @@ Limits (docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html):
 per call, each under 256 KB counted as Time (14 bytes if present) + UTF-8 Source + DetailType +
 Detail + each Resources entry. The response keeps the request's order; a failed entry carries an
 ``ErrorCode``, and only throttling and internal failures are worth resending.
+
+An entry of 256 KB or more is never sent: no resend could deliver it. ``publish_checked`` reports it apart,
+as rejected with the reason, for the outbox to quarantine (``services.outbox.QuarantiningPublisher``);
+plain ``publish`` keeps it undelivered (owed), with an error log, for a caller that has no quarantine.
 """
 
 from __future__ import annotations
@@ -47,27 +51,41 @@ def entry_size(entry: dict[str, Any]) -> int:
     return size + sum(len(r.encode()) for r in entry.get("Resources", []))
 
 
+def oversized(entry: dict[str, Any], max_bytes: int = PUT_EVENTS_MAX_ENTRY_BYTES) -> str | None:
+    """Why PutEvents can never take ``entry`` (not under the entry limit), or None if it can."""
+    size = entry_size(entry)
+    if size < max_bytes:
+        return None
+    return f"EventBridge entry is {size} bytes (Source, DetailType, Detail), not under PutEvents' {max_bytes}"
+
+
 class EventBridgePublisher:
-    """PutEvents within the limits; returns the ids of the entries that could not be delivered."""
+    """PutEvents within the limits. ``max_entry_bytes`` is EventBridge's limit; only tests lower it."""
 
     name = "eventbridge"
 
-    def __init__(self, bus_name: str, client: Any = None) -> None:
+    def __init__(
+        self, bus_name: str, client: Any = None, max_entry_bytes: int = PUT_EVENTS_MAX_ENTRY_BYTES
+    ) -> None:
         self._bus_name = bus_name
         self._client = client
+        self._max_bytes = max_entry_bytes
 
     client = clients.lazy_client("events")
 
     def publish_entries(
         self, identified: Sequence[tuple[str, dict[str, Any]]], remaining_ms: RemainingTime
-    ) -> set[str]:
+    ) -> tuple[set[str], dict[str, str]]:
+        """Send the entries; returns the ids not delivered (worth resending) and the ids rejected unsent,
+        each with why (too large: resending cannot help)."""
+        rejected: dict[str, str] = {}
         entries = []
         for entry_id, entry in identified:
-            if entry_size(entry) >= PUT_EVENTS_MAX_ENTRY_BYTES:
-                raise ValueError(
-                    f"EventBridge entry for {entry_id} exceeds {PUT_EVENTS_MAX_ENTRY_BYTES} bytes"
-                )
-            entries.append((entry_id, entry))
+            why = oversized(entry, self._max_bytes)
+            if why is None:
+                entries.append((entry_id, entry))
+            else:
+                rejected[entry_id] = why
         undelivered: list[tuple[str, dict[str, Any]]] = []
         for start in range(0, len(entries), PUT_EVENTS_MAX_ENTRIES):
             undelivered += resend_failed(
@@ -75,7 +93,7 @@ class EventBridgePublisher:
             )
         if undelivered:
             logger.warning("EventBridge entries undelivered", count=len(undelivered), bus=self._bus_name)
-        return {entry_id for entry_id, _ in undelivered}
+        return {entry_id for entry_id, _ in undelivered}, rejected
 
     def _send(
         self, batch: Sequence[tuple[str, dict[str, Any]]]
@@ -103,6 +121,16 @@ class EventBridgeTransitionPublisher(EventBridgePublisher):
     """Alarm transitions (``TransitionPublisher``)."""
 
     def publish(self, transitions: Sequence[TransitionLike], remaining_ms: RemainingTime) -> set[str]:
+        """The ids not delivered, those too large included (kept owed: this caller has no quarantine)."""
+        undelivered, rejected = self.publish_checked(transitions, remaining_ms)
+        for event_id, why in rejected.items():
+            logger.error("EventBridge transition too large; kept undelivered", event_id=event_id, detail=why)
+        return undelivered | set(rejected)
+
+    def publish_checked(
+        self, transitions: Sequence[TransitionLike], remaining_ms: RemainingTime
+    ) -> tuple[set[str], dict[str, str]]:
+        """The ids not delivered (transient), and the ids EventBridge can never take, with why."""
         return self.publish_entries(
             [(t.event_id, transition_entry(t, self._bus_name)) for t in transitions], remaining_ms
         )

@@ -15,6 +15,7 @@ from sensorflow.adapters.dynamodb_registry import device_from_plain
 from sensorflow.cli.stack_outputs import read_outputs
 from sensorflow.config import load_rule_book
 from sensorflow.core.errors import ConfigError
+from sensorflow.core.limits import check_device
 from sensorflow.core.rules import RuleBook, validate_device_overrides
 from sensorflow.localcloud.emulator.endpoint import Endpoint
 
@@ -86,15 +87,23 @@ def deployed_outputs(endpoint: Endpoint, stage: str, timeout_s: float = 15.0) ->
 def seed_registry(
     endpoint: Endpoint, table: str, items: Sequence[Mapping[str, Any]], rules: RuleBook | None = None
 ) -> int:
-    """Write the device registry items; returns how many were written. Every item's ``thresholds`` are
-    validated against ``rules`` (default: the packaged rules file the stack runs) before any is written:
-    a bad override raises ``DeployError`` naming the device, the rule and the field."""
+    """Write the device registry items; returns how many were written. Every item is checked before any
+    is written: its strings and overrides against the size caps (``core.limits.check_device``), its
+    ``thresholds`` against ``rules`` (default: the packaged rules file the stack runs). A bad item raises
+    ``DeployError`` naming the device and the field (and the rule, or the cap)."""
     book = rules if rules is not None else load_rule_book()
-    try:
-        for item in items:
-            validate_device_overrides(book, device_from_plain(item))
-    except ConfigError as exc:
-        raise DeployError(f"device registry not seeded: {exc}") from None
+    for item in items:
+        device = device_from_plain(item)
+        try:
+            check_device(device)
+        except ValueError as exc:
+            raise DeployError(
+                f"device registry not seeded: device {device.device_id[:80]!r}: {exc}"
+            ) from None
+        try:
+            validate_device_overrides(book, device)
+        except ConfigError as exc:
+            raise DeployError(f"device registry not seeded: {exc}") from None
     dynamodb = endpoint.client("dynamodb")
     serializer = TypeSerializer()
     for start in range(0, len(items), BATCH_WRITE_MAX_ITEMS):
