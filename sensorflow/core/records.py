@@ -33,7 +33,10 @@ class Reading:
 
 @dataclass(frozen=True, slots=True)
 class Device:
-    """A device registry entry. ``thresholds`` overrides rule fields per sensor type."""
+    """A device registry entry. ``thresholds`` overrides rule fields per sensor type.
+
+    Every string here goes into each transition of the device: ``core.limits.check_device`` caps them, at
+    the registry write and again when the ingest reads the entry."""
 
     device_id: str
     site: str
