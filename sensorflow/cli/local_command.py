@@ -19,6 +19,7 @@ from sensorflow.localcloud.cloud import (
     STATE_FILE,
     CloudInfo,
     LocalCloud,
+    control_headers,
     pid_alive,
     project_root,
     read_state,
@@ -182,7 +183,10 @@ def run_down(args: argparse.Namespace) -> int:
 
 def fetch_status(info: CloudInfo) -> dict[str, Any]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{info.control_port}/status", timeout=30) as response:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{info.control_port}/status", headers=control_headers(info.control_token)
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
             status: dict[str, Any] = json.loads(response.read())
             return status
     except (OSError, ValueError) as exc:  # URLError and timeouts are OSErrors

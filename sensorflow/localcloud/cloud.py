@@ -2,7 +2,9 @@
 
 ``LocalCloud.up()`` brings it up in this process (the foreground ``sensorflow local up`` and the demo);
 ``python -m sensorflow.localcloud.cloud`` is the detached daemon ``sensorflow local up --detach`` starts.
-State for ``status``/``down`` lives in ``.sensorflow/state.json`` in the project root.
+State for ``status``/``down`` lives in ``.sensorflow/state.json`` in the project root, readable by the
+user only (mode 0600): it holds the control port's token, which every control request must carry
+(``Authorization: Bearer <token>``), so another local user or a web page cannot arm faults or stop it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -26,6 +29,7 @@ from sensorflow.localcloud.deploy import deploy, deployed_outputs, fleet_registr
 from sensorflow.localcloud.emulator.endpoint import Endpoint
 from sensorflow.localcloud.emulator.fault_proxy import Fault, FaultProxy
 from sensorflow.localcloud.emulator.moto_server import MotoServer
+from sensorflow.localcloud.emulator.origin_guard import FORBIDDEN_STATUS, refusal
 from sensorflow.localcloud.emulator.runtime import LocalRuntime
 from sensorflow.localcloud.webhook_receiver import WebhookReceiver
 
@@ -36,6 +40,13 @@ DEFAULT_STAGE = "local"
 STATE_DIR = ".sensorflow"
 STATE_FILE = "state.json"
 WEBHOOK_LOG = "webhook.jsonl"  # every message the loopback webhook receiver accepted, in the log dir
+STATE_MODE = 0o600  # the state file holds the control token
+CONTROL_TOKEN_BYTES = 32
+
+
+def control_headers(token: str) -> dict[str, str]:
+    """The header a control request carries (``sensorflow local status`` and tests send it)."""
+    return {"Authorization": f"Bearer {token}"}
 
 
 def webhook_parameter_name(stage: str) -> str:
@@ -66,6 +77,7 @@ class CloudInfo:
     timings_s: dict[str, float] = field(default_factory=dict)
     ready: bool = True
     webhook_log: str | None = None  # JSON Lines of the messages notify delivered to the local webhook
+    control_token: str = ""  # required on every control request (control_headers)
 
     def exports(self) -> dict[str, str]:
         return Endpoint(self.endpoint, self.region).environ()
@@ -83,6 +95,7 @@ class CloudInfo:
             "timings_s": self.timings_s,
             "ready": self.ready,
             "webhook_log": self.webhook_log,
+            "control_token": self.control_token,
         }
 
     @classmethod
@@ -113,6 +126,8 @@ class LocalCloud:
         self.endpoint: Endpoint | None = None
         self.info: CloudInfo | None = None
         self._control: ThreadingHTTPServer | None = None
+        self.control_token = secrets.token_urlsafe(CONTROL_TOKEN_BYTES)
+        self.control_port = 0
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def _log_to_file(self) -> None:
@@ -132,11 +147,14 @@ class LocalCloud:
         self._log_to_file()
         timings: dict[str, float] = {}
         t = time.monotonic()
-        self.moto = MotoServer(self.port, self.log_dir / "moto.log").start()
+        # The proxy listens first: moto serves only its own port and the proxy's (the Host it forwards).
+        self.proxy = FaultProxy(0)
+        self.moto = MotoServer(self.port, self.log_dir / "moto.log", also_ports=(self.proxy.port,)).start()
+        self.proxy.upstream_port = self.moto.port or 0
+        self.proxy.start()
         self.endpoint = Endpoint(self.moto.url)
         timings["moto"] = time.monotonic() - t
         progress(f"moto server listening on {self.moto.url}")
-        self.proxy = FaultProxy(self.moto.port or 0).start()
         progress(f"deploying serverless.yml (stage {self.stage}) with npx sls deploy ...")
         timings["deploy"] = deploy(self.endpoint, self.root, self.stage, self.log_dir / "deploy.log")
         outputs = deployed_outputs(self.endpoint, self.stage)
@@ -178,6 +196,7 @@ class LocalCloud:
             log_dir=str(self.log_dir),
             timings_s={k: round(v, 2) for k, v in timings.items()},
             webhook_log=str(self.log_dir / WEBHOOK_LOG),
+            control_token=self.control_token,
         )
         return self.info
 
@@ -224,7 +243,10 @@ class LocalCloud:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         path = self.state_dir / STATE_FILE
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.info.to_dict(), indent=2))
+        tmp.unlink(missing_ok=True)  # created anew, so the mode below is the one it gets
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, STATE_MODE)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(self.info.to_dict(), indent=2))
         tmp.replace(path)
         return path
 
@@ -278,6 +300,21 @@ class LocalCloud:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def _refused(self) -> bool:
+                """Answer 403 to a browser's request and 401 to one without the token."""
+                h = self.headers
+                ports = {cloud.control_port}
+                if refusal(h.get("Host"), h.get("Origin"), h.get("Sec-Fetch-Site"), ports) is not None:
+                    self._reply(FORBIDDEN_STATUS, {"error": "refused: not a local program's request"})
+                    return True
+                scheme, _, token = (h.get("Authorization") or "").partition(" ")
+                if scheme != "Bearer" or not secrets.compare_digest(
+                    token.encode(), cloud.control_token.encode()
+                ):
+                    self._reply(401, {"error": "missing or wrong control token (see the state file)"})
+                    return True
+                return False
+
             def _reply(self, status: int, body: Any) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -287,6 +324,8 @@ class LocalCloud:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
+                if self._refused():
+                    return
                 if self.path == "/status":
                     self._reply(200, cloud.status())
                 elif self.path == "/info":
@@ -295,6 +334,8 @@ class LocalCloud:
                     self._reply(404, {"error": "unknown path"})
 
             def do_POST(self) -> None:
+                if self._refused():
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 if self.path == "/faults" and cloud.proxy is not None:
@@ -308,8 +349,9 @@ class LocalCloud:
 
         self._control = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._control.daemon_threads = True
+        self.control_port = int(self._control.server_address[1])
         threading.Thread(target=self._control.serve_forever, name="control", daemon=True).start()
-        return int(self._control.server_address[1])
+        return self.control_port
 
 
 def read_state(root: Path | None = None) -> CloudInfo | None:

@@ -3,6 +3,7 @@
 Transient downstream faults (S3 ``SlowDown``, throttling, 5xx) are what the ingest function's retry and
 ``batchItemFailures`` paths exist for. Injecting them here keeps test hooks out of the Lambda package:
 the function talks to its ``AWS_ENDPOINT_URL`` exactly as on AWS and just sees the errors AWS returns.
+Like the moto server behind it, it refuses requests a web page could make (``origin_guard``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from sensorflow.localcloud.emulator.origin_guard import FORBIDDEN_STATUS, refusal, refusal_body
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +91,11 @@ def error_body(fault: Fault, service: str, json_protocol: bool) -> tuple[bytes, 
 
 
 class FaultProxy:
-    """Forwards every request to ``upstream`` unless an armed :class:`Fault` matches it."""
+    """Forwards every request to ``upstream`` unless an armed :class:`Fault` matches it.
+
+    It listens from construction on, so its :attr:`port` can be given to the upstream before
+    :meth:`start`; ``upstream_port`` may be set until then.
+    """
 
     def __init__(self, upstream_port: int, host: str = "127.0.0.1") -> None:
         self.upstream_port = upstream_port
@@ -107,7 +114,22 @@ class FaultProxy:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def _refuse(self, reason: str) -> None:
+                payload = refusal_body(reason)
+                self.send_response(FORBIDDEN_STATUS)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(payload)
+                self.close_connection = True
+
             def _handle(self) -> None:
+                h = self.headers
+                reason = refusal(h.get("Host"), h.get("Origin"), h.get("Sec-Fetch-Site"), {proxy.port})
+                if reason is not None:
+                    self._refuse(reason)
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 service, operation = describe_request(self.command, self.path, self.headers, body)
@@ -138,22 +160,27 @@ class FaultProxy:
                 if self.command != "HEAD":
                     self.wfile.write(data)
 
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _handle
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
 
         self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
 
     @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
     def url(self) -> str:
-        return f"http://{self.host}:{self._server.server_address[1]}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> FaultProxy:
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for serve_forever, which never ran otherwise
+            self._server.shutdown()
         self._server.server_close()
 
     def arm(self, fault: Fault) -> None:

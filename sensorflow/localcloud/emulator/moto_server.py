@@ -30,9 +30,19 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs
 
+from sensorflow.localcloud.emulator.origin_guard import FORBIDDEN_STATUS, refusal, refusal_body
+
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 60.0
 PARENT_POLL_S = 1.0
+# Never handed to moto: it needs no credentials, and the user's real ones have no business in it.
+_SCRUBBED = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+)
 
 
 class PortInUseError(Exception):
@@ -52,10 +62,15 @@ def port_is_free(port: int, host: str = HOST) -> bool:
 
 
 class MotoServer:
-    """Start and stop a ``moto`` server subprocess bound to 127.0.0.1."""
+    """Start and stop a ``moto`` server subprocess bound to 127.0.0.1.
 
-    def __init__(self, port: int = 0, log_path: Path | None = None) -> None:
+    It serves only requests addressed to ``127.0.0.1:<its port>`` (or a port in ``also_ports``: a proxy in
+    front of it that forwards ``Host`` as it came) and refuses browser requests (``origin_guard``).
+    """
+
+    def __init__(self, port: int = 0, log_path: Path | None = None, also_ports: tuple[int, ...] = ()) -> None:
         self.requested_port = port
+        self.also_ports = also_ports
         self.port: int | None = None
         self._log_path = log_path
         self._log: IO[bytes] | None = None
@@ -85,7 +100,9 @@ class MotoServer:
                 str(self.requested_port),
                 "--parent-pid",
                 str(os.getpid()),
+                *(arg for port in self.also_ports for arg in ("--also-port", str(port))),
             ],
+            env={k: v for k, v in os.environ.items() if k not in _SCRUBBED},
             stdout=subprocess.PIPE,
             stderr=self._log if self._log is not None else subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
@@ -183,8 +200,9 @@ class SerializedApp:
     JSON on ``GET /_sensorflow/moto-stats``: on 2 cores the local cloud's throughput is moto's, and this
     says which calls spend it."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, ports: set[int] | None = None) -> None:
         self.app = app
+        self.ports: set[int] = ports if ports is not None else set()  # filled in once the port is bound
         self.lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self.stats: dict[str, OperationStats] = {}
@@ -203,6 +221,19 @@ class SerializedApp:
         return {"uptime_s": round(time.monotonic() - self.started, 3), "operations": operations}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        reason = refusal(
+            environ.get("HTTP_HOST"),
+            environ.get("HTTP_ORIGIN"),
+            environ.get("HTTP_SEC_FETCH_SITE"),
+            self.ports,
+        )
+        if reason is not None:
+            body = refusal_body(reason)
+            start_response(
+                f"{FORBIDDEN_STATUS} Forbidden",
+                [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
         if environ.get("PATH_INFO") == STATS_PATH and "HTTP_AUTHORIZATION" not in environ:
             body = json.dumps(self.snapshot()).encode()
             start_response(
@@ -234,7 +265,7 @@ def _stop_when_orphaned(server: Any, parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def serve(port: int, parent_pid: int | None = None) -> int:
+def serve(port: int, parent_pid: int | None = None, also_ports: tuple[int, ...] = ()) -> int:
     from moto.awslambda.models import LambdaFunction
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import (
@@ -255,6 +286,7 @@ def serve(port: int, parent_pid: int | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(HOST, port, app, threaded=True, request_handler=MotoRequestHandler)
+    app.ports.update({int(server.server_address[1]), *also_ports})
 
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -277,5 +309,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="moto server on 127.0.0.1 for the sensorflow local cloud")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--parent-pid", type=int, help="stop serving when this process is gone")
+    parser.add_argument(
+        "--also-port", type=int, action="append", default=[], help="also serve Host 127.0.0.1:PORT (a proxy)"
+    )
     cli_args = parser.parse_args()
-    sys.exit(serve(cli_args.port, cli_args.parent_pid))
+    sys.exit(serve(cli_args.port, cli_args.parent_pid, tuple(cli_args.also_port)))

@@ -32,9 +32,16 @@ logger = logging.getLogger(__name__)
 # slower, so an environment gets more time to import its handler before it is declared broken.
 # Source: docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html (Init phase)
 INIT_TIMEOUT_S = 30.0
-# Variables Lambda reserves: a function's own Environment cannot override them.
-# Source: docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+# The only variables a worker takes from the parent: what the Python runtime needs to start. Nothing else
+# (the user's real AWS_* credentials or profile, tokens, proxies) reaches a local function.
 _INHERITED = ("PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
+# HOME is inherited, so botocore would read ~/.aws/config and ~/.aws/credentials (a profile's
+# credential_process, sso, endpoints): point both at an empty file, and keep it off the instance metadata.
+_NO_AWS_FILES = {
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +60,10 @@ class InvokeResult:
 def lambda_environment(
     function: FunctionConfig, endpoint_url: str, region: str, task_root: Path
 ) -> dict[str, str]:
-    """The process environment of an execution environment for ``function``."""
+    """The process environment of an execution environment for ``function``: its deployed ``Environment``,
+    then what Lambda sets itself (which the function's own variables cannot override: Lambda reserves them,
+    docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime), the
+    local cloud's endpoint and fake credentials, and from the parent only ``_INHERITED``."""
     env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
     # Powertools Tracer would try to reach an X-Ray daemon; off unless the function asks otherwise.
     env["POWERTOOLS_TRACE_DISABLED"] = "true"
@@ -64,6 +74,7 @@ def lambda_environment(
             "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID,
             "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
             "AWS_SESSION_TOKEN": "testing",
+            **_NO_AWS_FILES,
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
             "AWS_LAMBDA_FUNCTION_NAME": function.name,
