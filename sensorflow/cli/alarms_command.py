@@ -30,6 +30,7 @@ from sensorflow.core import alarms as am
 from sensorflow.core import staleness
 from sensorflow.core.clock import iso
 from sensorflow.core.errors import ConfigError
+from sensorflow.core.limits import NOTE_MAX_CHARS, TooLargeError, check_operator_text
 from sensorflow.core.rules import RuleBook
 from sensorflow.core.silences import Silence, active_silence
 
@@ -114,6 +115,10 @@ def check_request(args: argparse.Namespace, now_ms: int) -> Request:
         note = args.reason.strip()
     else:
         note = args.note
+    try:
+        check_operator_text("--reason" if args.action == "disable" else "--note", note, NOTE_MAX_CHARS)
+    except TooLargeError as exc:
+        raise UsageError(f"{exc}; shorten it") from None
     check_by(args.by)
     return Request(args.action, args.alarm_id, note, until)
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sensorflow.cli.errors import UsageError, aws_errors
+from sensorflow.core.limits import OPERATOR_NAME_MAX_CHARS
 
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
@@ -38,6 +39,8 @@ def check_by(by: str | None) -> str | None:
     """``--by`` as given (``None``: take the default once the caller is known); an empty one is refused."""
     if by is not None and not by.strip():
         raise UsageError("--by is empty: say who acts with --by NAME, or leave it out to use $USER")
+    if by is not None and len(by.strip()) > OPERATOR_NAME_MAX_CHARS:
+        raise UsageError(f"--by is longer than {OPERATOR_NAME_MAX_CHARS} characters; give a shorter name")
     return by.strip() if by is not None else None
 
 

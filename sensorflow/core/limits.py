@@ -35,6 +35,7 @@ from sensorflow.core.records import Device
 __all__ = [
     "DEVICE_THRESHOLDS_MAX_BYTES",
     "NOTE_MAX_CHARS",
+    "OPERATOR_NAME_MAX_CHARS",
     "REGISTRY_INVALID",
     "REGISTRY_TEXT_FIELDS",
     "REGISTRY_TEXT_MAX_CHARS",
@@ -50,6 +51,7 @@ REGISTRY_TEXT_MAX_CHARS = 128
 DEVICE_THRESHOLDS_MAX_BYTES = 4_096
 NOTE_MAX_CHARS = 1_024
 SILENCE_COMMENT_MAX_CHARS = 280
+OPERATOR_NAME_MAX_CHARS = 128  # --by: it is carried by every event the action emits
 
 # Quarantine reasons (short machine words, like the ingest's ``unknown_device``).
 REGISTRY_INVALID = "registry_invalid"

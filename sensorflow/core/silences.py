@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sensorflow.core.clock import iso
+from sensorflow.core.limits import SILENCE_COMMENT_MAX_CHARS
 
 MATCH_FIELDS = ("site", "owner_team", "sensor_type", "device_id")
 # Active and scheduled silences one stage may hold: they live in one DynamoDB item, and every ingest and
@@ -25,7 +26,7 @@ MAX_ACTIVE_SILENCES = 500
 EXPIRED_RETENTION_MS = 24 * 3_600_000
 MAX_EXPIRED_KEPT = 100
 # Text limits keep 500 silences well inside DynamoDB's 400 KB item (see adapters.dynamodb_silences).
-MAX_COMMENT_CHARS = 280
+MAX_COMMENT_CHARS = SILENCE_COMMENT_MAX_CHARS
 MAX_VALUE_CHARS = 128
 
 

@@ -113,6 +113,18 @@ ADD = ["silences", "add", "--match", "site=a"]
             ["alarms", "ack", ALARM, "--by", ""],
             "--by is empty: say who acts with --by NAME, or leave it out to use $USER",
         ),
+        (
+            ["alarms", "ack", ALARM, "--note", "x" * 1025],
+            "--note is 1025 characters, over the cap of 1024 characters; shorten it",
+        ),
+        (
+            ["alarms", "disable", ALARM, "--reason", "y" * 2000],
+            "--reason is 2000 characters, over the cap of 1024 characters; shorten it",
+        ),
+        (
+            ["alarms", "ack", ALARM, "--by", "z" * 129],
+            "--by is longer than 128 characters; give a shorter name",
+        ),
     ],
 )
 def test_operator_flags_are_checked_with_the_fix_before_any_aws_call(

@@ -15,10 +15,11 @@ from sensorflow.core.alarms.state import ACKNOWLEDGED, ACTIVE, DISABLED, LATCHED
 from sensorflow.core.alarms.transitions import TransitionEvent, transition_event
 from sensorflow.core.clock import iso
 from sensorflow.core.contract import Transition
+from sensorflow.core.limits import NOTE_MAX_CHARS
 from sensorflow.core.records import Device
 from sensorflow.core.rules import AlarmRule
 
-MAX_NOTE = 1024  # characters of a note or reason kept with the alarm and its events
+MAX_NOTE = NOTE_MAX_CHARS  # characters of a note or reason kept (the CLI refuses longer ones)
 
 
 class ActionNotAllowedError(ValueError):
