@@ -225,7 +225,8 @@ def read_back(cloud: LocalCloud, published: int) -> dict[str, Any]:
             readings[(row["device_id"], row["seq"])] += 1
     quarantined: Counter[tuple[str, str]] = Counter()
     reasons: Counter[str] = Counter()
-    for key in _keys(s3, cloud.info.outputs["QuarantineBucketName"], "quarantine/"):
+    for key in _keys(s3, cloud.info.outputs["QuarantineBucketName"], "quarantine/year="):
+        # Readings only: quarantined transitions (quarantine/transitions/) are not published records.
         body = s3.get_object(Bucket=cloud.info.outputs["QuarantineBucketName"], Key=key)["Body"].read()
         for line in body.decode().splitlines():
             if line.strip():
