@@ -5,6 +5,10 @@ SHELL := /bin/bash
 
 VENV := .venv
 PY := $(VENV)/bin/python
+# checkov in its own venv: it pins boto3/botocore below the project's (requirements-scan.txt).
+SCAN_VENV := .venv-scan
+# Its own package directory, so a concurrent `sls deploy` (the local cloud) cannot swap the template mid-scan.
+SCAN_PACKAGE := build/scan-package
 # Python 3.12 is the Lambda runtime; find it on PATH or under pyenv.
 PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
@@ -12,17 +16,18 @@ PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: help setup test lint unit integration e2e package demo events bench bench-simulate clean
+.PHONY: help setup test lint scan unit integration e2e package demo events bench bench-simulate clean
 
 help:
 	@echo "make setup   create .venv (python3.12) and node_modules; idempotent"
-	@echo "make test    lint, type-check and run every test tier"
+	@echo "make test    lint, type-check, scan the packaged template and run every test tier"
+	@echo "make scan    package, then checkov on the CloudFormation template: zero failed checks"
 	@echo "make demo    run the whole pipeline on a local cloud and print a summary"
 	@echo "make package build the Lambda zip with npx sls package (offline, no credentials)"
 	@echo "make events  regenerate the sample events in events/ from the schemas"
 	@echo "make bench   benchmark the ingest handler (one run, all figures); writes BENCHMARKS.md"
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed $(SCAN_VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -n "$(PYTHON312)" || { echo "error: python3.12 not found; install Python 3.12 (the Lambda runtime) and re-run 'make setup'" >&2; exit 1; }
@@ -30,6 +35,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+$(SCAN_VENV)/.installed: requirements-scan.txt
+	@test -n "$(PYTHON312)" || { echo "error: python3.12 not found; install Python 3.12 and re-run 'make setup'" >&2; exit 1; }
+	@test -x $(SCAN_VENV)/bin/python || $(PYTHON312) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -41,7 +53,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy sensorflow handlers
 
-test: setup lint
+test: setup lint scan
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 unit: setup
@@ -55,6 +67,13 @@ e2e: setup
 
 package: setup
 	npx sls package --stage dev
+
+# Suppressions, each with its reason: .ci/checkov.yaml. Custom policies (X-Ray on every function):
+# .ci/checkov_policies. cfn-lint runs in tests/integration/test_packaging.py.
+scan: setup
+	rm -rf $(SCAN_PACKAGE)
+	SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off npx sls package --stage dev --package $(SCAN_PACKAGE)
+	$(PY) .ci/checkov_scan.py $(SCAN_PACKAGE)/cloudformation-template-update-stack.json
 
 events: setup
 	$(PY) events/generate.py
@@ -72,4 +91,4 @@ bench-simulate: setup
 	$(PY) -m tests.bench.bench_simulate
 
 clean:
-	rm -rf .serverless .requirements .requirements.zip .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .serverless build/scan-package .requirements .requirements.zip .pytest_cache .ruff_cache .mypy_cache
