@@ -127,10 +127,12 @@ def build_notify_service(settings: NotifySettings, clients: dict[str, Any] | Non
         routes=SsmWebhookRoutes(
             settings.webhook_url_parameter,
             settings.team_webhook_parameter_path,
-            lambda url: WebhookSender(
+            lambda url, parameter: WebhookSender(
                 url,
+                parameter,
                 timeout_s=settings.webhook_timeout_s,
                 retry_after_max_s=settings.webhook_retry_after_max_s,
+                allow_loopback_http=settings.webhook_allow_loopback_http,
             ),
             c.get("ssm"),
             ttl_s=settings.webhook_cache_ttl_s,

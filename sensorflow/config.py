@@ -97,6 +97,10 @@ class NotifySettings:
     webhook_timeout_s: float = 5.0
     team_webhook_parameter_path: str | None = None
     webhook_retry_after_max_s: float = 10.0
+    # Plain http to loopback (the local cloud's webhook receiver on 127.0.0.1). Only the local stage sets
+    # WEBHOOK_ALLOW_LOOPBACK_HTTP=true (serverless.yml params); everywhere else the webhook is https to a
+    # public address.
+    webhook_allow_loopback_http: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> NotifySettings:
@@ -127,7 +131,16 @@ class NotifySettings:
             webhook_timeout_s=_number(env, "WEBHOOK_TIMEOUT_SECONDS", 5.0) or 5.0,
             team_webhook_parameter_path=team_path,
             webhook_retry_after_max_s=_number(env, "WEBHOOK_RETRY_AFTER_MAX_SECONDS", 10.0),
+            webhook_allow_loopback_http=_flag(env, "WEBHOOK_ALLOW_LOOPBACK_HTTP"),
         )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """``true`` or ``false`` (any case); unset or empty is false, anything else a ``ConfigError``."""
+    raw = env.get(name, "").strip().lower()
+    if raw not in ("", "true", "false"):
+        raise ConfigError(f"environment variable {name}={env[name]!r} must be true or false")
+    return raw == "true"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,9 @@ from sensorflow.core.routing import DEFAULT_ROUTE, Route
 
 MAX_CACHED_TEAMS = 1_000
 
-# Builds the sender for one webhook from its URL source (``url(refresh)``, as ``WebhookSender`` takes it).
-SenderFactory = Callable[[Callable[[bool], str]], MessageSender]
+# Builds the sender for one webhook from its URL source (``url(refresh)``, as ``WebhookSender`` takes it)
+# and the name of the parameter behind it (what the sender's errors name instead of the URL).
+SenderFactory = Callable[[Callable[[bool], str], str], MessageSender]
 
 
 class SsmWebhookRoutes:
@@ -47,7 +48,7 @@ class SsmWebhookRoutes:
         self._ttl_s = ttl_s
         self._clock = clock
         default = self._secret(default_parameter)
-        self._default = Route(DEFAULT_ROUTE, sender_factory(default.get))
+        self._default = Route(DEFAULT_ROUTE, sender_factory(default.get, default.name))
         self._teams: OrderedDict[str, tuple[SsmSecret, Route]] = OrderedDict()
 
     def parameter_name(self, team: str) -> str | None:
@@ -61,7 +62,7 @@ class SsmWebhookRoutes:
         entry = self._teams.get(team)
         if entry is None:
             secret = self._secret(name)
-            entry = (secret, Route(team, self._factory(secret.get)))
+            entry = (secret, Route(team, self._factory(secret.get, secret.name)))
             self._teams[team] = entry
             while len(self._teams) > MAX_CACHED_TEAMS:
                 self._teams.popitem(last=False)

@@ -73,6 +73,8 @@ def notify_stack(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[NotifySt
         monkeypatch.setenv("NOTIFICATIONS_TABLE_NAME", TABLE)
         monkeypatch.setenv("WEBHOOK_URL_PARAMETER", PARAMETER)
         monkeypatch.setenv("WEBHOOK_TEAM_PARAMETER_PATH", TEAM_PATH)
+        # The receivers are plain http on 127.0.0.1, as on the local stage (serverless.yml params.local).
+        monkeypatch.setenv("WEBHOOK_ALLOW_LOOPBACK_HTTP", "true")
         monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
         client_factory.reset()
         bootstrap.notify_service.cache_clear()

@@ -1,4 +1,5 @@
-"""NotifySettings: the per-team webhook path and the Retry-After cap, read from the environment."""
+"""NotifySettings: the per-team webhook path, the Retry-After cap and the local stage's loopback setting,
+read from the environment."""
 
 from __future__ import annotations
 
@@ -34,3 +35,16 @@ def test_a_team_path_that_is_not_a_parameter_path_is_refused_and_not_echoed(path
     ) as info:
         NotifySettings.from_env({**REQUIRED, "WEBHOOK_TEAM_PARAMETER_PATH": path})
     assert "SECRET" not in str(info.value)
+
+
+def test_plain_http_to_loopback_is_off_unless_the_stage_turns_it_on():
+    assert NotifySettings.from_env(REQUIRED).webhook_allow_loopback_http is False
+    on = {**REQUIRED, "WEBHOOK_ALLOW_LOOPBACK_HTTP": "true"}
+    assert NotifySettings.from_env(on).webhook_allow_loopback_http is True
+    off = {**REQUIRED, "WEBHOOK_ALLOW_LOOPBACK_HTTP": "False"}
+    assert NotifySettings.from_env(off).webhook_allow_loopback_http is False
+
+
+def test_a_loopback_setting_that_is_not_a_boolean_is_refused():
+    with pytest.raises(ConfigError, match="WEBHOOK_ALLOW_LOOPBACK_HTTP='yes' must be true or false"):
+        NotifySettings.from_env({**REQUIRED, "WEBHOOK_ALLOW_LOOPBACK_HTTP": "yes"})

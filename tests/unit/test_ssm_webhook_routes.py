@@ -36,10 +36,12 @@ class FakeSsm:
 
 
 class UrlSender:
-    """A sender that only says which URL it would post to (the route's source of truth)."""
+    """A sender that only says which URL it would post to (the route's source of truth) and which
+    parameter its errors would name."""
 
-    def __init__(self, url: Any) -> None:
+    def __init__(self, url: Any, parameter: str) -> None:
         self.url = url
+        self.parameter = parameter
 
     def send(self, message: dict[str, Any], remaining_ms: Any) -> None:
         raise AssertionError("not sent in these tests")
@@ -68,6 +70,8 @@ def test_a_team_with_a_parameter_gets_its_own_webhook():
     r = routes(ssm)
     route = r.route("plant-a")
     assert (route.name, url_of(route)) == ("plant-a", "https://hooks.example.com/a")
+    # the sender's errors name the team's parameter, the default's its own
+    assert (route.sender.parameter, r.route(None).sender.parameter) == (f"{TEAMS}/plant-a", DEFAULT)
     assert ssm.calls == [f"{TEAMS}/plant-a"]  # the URL was read once, for the lookup, then cached
 
 
