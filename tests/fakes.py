@@ -502,3 +502,39 @@ class FakeSilenceStore:
         self.silences, ended = sl.with_expired(self.silences, silence_id, now_ms, who, caller_arn)
         self.version += 1
         return ended
+
+
+class FakeWriterSchemas:
+    """Stands in for the Glue / Confluent ``WriterSchemas`` adapters: schemas by id in dicts; ids in
+    ``failing`` raise ``TransientError`` as a throttled ``GetSchemaVersion`` does. ``lookups`` records
+    every call, as ``("glue", UUID)`` or ``("confluent", int)``."""
+
+    def __init__(
+        self,
+        glue: Mapping[Any, Any] | None = None,
+        confluent: Mapping[int, Any] | None = None,
+        failing: set[Any] | None = None,
+    ) -> None:
+        import fastavro
+
+        self._parse = fastavro.parse_schema
+        self.glue_schemas = {k: self._parse(v) for k, v in (glue or {}).items()}
+        self.confluent_schemas = {k: self._parse(v) for k, v in (confluent or {}).items()}
+        self.failing = failing or set()
+        self.lookups: list[tuple[str, Any]] = []
+
+    def glue(self, version_id: Any) -> Any:
+        return self._get("glue", version_id, self.glue_schemas)
+
+    def confluent(self, schema_id: int) -> Any:
+        return self._get("confluent", schema_id, self.confluent_schemas)
+
+    def _get(self, kind: str, key: Any, schemas: Mapping[Any, Any]) -> Any:
+        from sensorflow.core.errors import UnknownSchemaError
+
+        self.lookups.append((kind, key))
+        if key in self.failing:
+            raise TransientError(f"{kind} schema lookup failed: ThrottlingException ({key})")
+        if key not in schemas:
+            raise UnknownSchemaError(f"{kind} schema {key} is not registered")
+        return schemas[key]

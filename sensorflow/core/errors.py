@@ -31,3 +31,9 @@ class DeliveryError(Exception):
 
 class ConfigError(IngestError):
     """Settings or rule files that are missing or malformed. Raised at load time with the field named."""
+
+
+class UnknownSchemaError(IngestError):
+    """A schema id or version id that the registry (or the id mapping) does not know: permanent, so the
+    record naming it is quarantined (``glue_unknown_schema`` / ``confluent_unknown_schema``). An outage
+    while looking it up is a ``TransientError`` instead."""

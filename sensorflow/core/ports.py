@@ -261,3 +261,23 @@ class SilenceStore(Protocol):
     def list_all(self, now_ms: int) -> list[Silence]:
         """Active and scheduled silences, then those expired in the last ``EXPIRED_RETENTION_MS``."""
         ...
+
+
+# --- writer schemas (issue 13): the schema a framed record was written with ------------------------------
+
+import uuid  # noqa: E402  (kept with the one port that uses it)
+
+
+class WriterSchemas(Protocol):
+    """Where the decoder finds the writer schema a framed record names (``sensorflow.core.framing``).
+
+    Both return a parsed schema (``fastavro.parse_schema``), cached by the implementation per container.
+    ``UnknownSchemaError`` (permanent) when the id is not known, ``TransientError`` on an outage."""
+
+    def glue(self, version_id: uuid.UUID) -> Any:
+        """The AWS Glue Schema Registry schema version ``version_id`` (``GetSchemaVersion``)."""
+        ...
+
+    def confluent(self, schema_id: int) -> Any:
+        """The schema a Confluent-framed record's 4-byte id maps to (a user-configured mapping)."""
+        ...
