@@ -16,7 +16,7 @@ PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: help setup test lint scan unit integration e2e package demo events bench bench-simulate clean
+.PHONY: help setup test lint scan unit integration e2e package demo events bench bench-simulate audit clean
 
 help:
 	@echo "make setup   create .venv (python3.12) and node_modules; idempotent"
@@ -26,6 +26,7 @@ help:
 	@echo "make package build the Lambda zip with npx sls package (offline, no credentials)"
 	@echo "make events  regenerate the sample events in events/ from the schemas"
 	@echo "make bench   benchmark the ingest handler (one run, all figures); writes BENCHMARKS.md"
+	@echo "make audit   known vulnerabilities in the runtime dependencies (needs the advisory services)"
 
 setup: $(VENV)/.installed $(SCAN_VENV)/.installed node_modules/.installed
 
@@ -89,6 +90,15 @@ bench: setup
 # Simulator generation and PutRecords throughput against a local moto server (not part of `make bench`).
 bench-simulate: setup
 	$(PY) -m tests.bench.bench_simulate
+
+# pip-audit on requirements.txt (the Lambda runtime's) and npm audit --omit=dev. It needs the advisory
+# services (PyPI's JSON API or OSV, the npm registry), so `make test` does not run it. Exit 1: findings;
+# exit 2 and INCOMPLETE when a source cannot be reached, never a pass (SECURITY.md, "Dependency audits").
+# PIP_AUDIT_ARGS="--vulnerability-service osv" asks OSV instead; NPM_AUDIT_ARGS= audits the tool chain too.
+PIP_AUDIT_ARGS ?=
+NPM_AUDIT_ARGS ?= --omit=dev
+audit: setup
+	$(PY) scripts/audit.py --pip-audit-args="$(PIP_AUDIT_ARGS)" --npm-audit-args="$(NPM_AUDIT_ARGS)"
 
 clean:
 	rm -rf .serverless build/scan-package .requirements .requirements.zip .pytest_cache .ruff_cache .mypy_cache
