@@ -6,7 +6,7 @@ noting each operation and the resource it names; the policy comes from the packa
 call must be allowed by a statement naming that resource, and each statement's action on its resource
 must have been called. KMS is called by DynamoDB and SNS on the caller's behalf, so the calls on a
 resource the template encrypts with a key require that key, through that service (``kms:ViaService``)
-and no other.
+for that resource (its encryption context), and no other.
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ NO_PERMISSION = {"sts:GetCallerIdentity"}
 # Sources: docs.aws.amazon.com/sns/latest/dg/sns-key-management.html (publishers need GenerateDataKey*
 # and Decrypt); docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html.
 KMS_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKey"}
+# The encryption context each service passes to KMS, which names the resource (conditions-kms.html).
+ENCRYPTION_CONTEXT = {
+    "dynamodb": "kms:EncryptionContext:aws:dynamodb:tableName",
+    "sns": "kms:EncryptionContext:aws:sns:topicArn",
+}
 STACK = "AWS::StackId"
 RULES_FILE = Path(sensorflow.__file__).parent / "rules.json"
 
@@ -141,25 +146,28 @@ def granted(template: dict[str, Any]) -> set[Call]:
     }
 
 
-def kms_grants(template: dict[str, Any]) -> dict[str, tuple[set[str], set[str]]]:
-    """``key logical id -> (KMS actions, services allowed by kms:ViaService)``; a grant without the
-    condition fails the test (it would let the holder use the key directly)."""
-    out: dict[str, tuple[set[str], set[str]]] = {}
+def kms_grants(template: dict[str, Any]) -> dict[str, set[tuple[str, str, str]]]:
+    """``key logical id -> {(KMS action, service of kms:ViaService, resource of its encryption context)}``.
+    A grant without both conditions fails the test: it would let the holder use the key for anything."""
+    out: dict[str, set[tuple[str, str, str]]] = {}
     for s in _statements(template):
         actions = {a for a in _as_list(s["Action"]) if a.startswith("kms:")}
         if not actions:
             continue
-        via = s.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
-        assert via is not None, f"statement {s.get('Sid')} uses KMS without kms:ViaService"
-        services = set()
-        for v in _as_list(via):
-            service, _, rest = (v.get("Fn::Sub", "") if isinstance(v, dict) else "").partition(".")
-            assert rest == "${AWS::Region}.amazonaws.com", f"kms:ViaService {v} is not <service>.<region>"
-            services.add(service)
+        equals = dict(s.get("Condition", {}).get("StringEquals", {}))
+        via = equals.pop("kms:ViaService", None)
+        service, _, rest = (via.get("Fn::Sub", "") if isinstance(via, dict) else "").partition(".")
+        assert rest == "${AWS::Region}.amazonaws.com", (
+            f"{s.get('Sid')}: kms:ViaService {via} is not one service"
+        )
+        [(context_key, values)] = [
+            (k, v) for k, v in equals.items() if k.startswith("kms:EncryptionContext:")
+        ]
+        assert context_key == ENCRYPTION_CONTEXT[service], f"{s.get('Sid')}: {context_key}"
         for resource in _as_list(s["Resource"]):
-            acts, svcs = out.setdefault(_logical_id(resource), (set(), set()))
-            acts |= actions
-            svcs |= services
+            out.setdefault(_logical_id(resource), set()).update(
+                (action, service, _logical_id(v)) for action in actions for v in _as_list(values)
+            )
     return out
 
 
@@ -170,13 +178,14 @@ def key_of(template: dict[str, Any], logical: str) -> str | None:
     return _logical_id(ref) if ref else None
 
 
-def kms_needed(template: dict[str, Any], calls: set[Call]) -> dict[str, tuple[set[str], set[str]]]:
-    """The KMS use the calls imply: ``key -> (KMS_ACTIONS, services that call it for us)``."""
-    out: dict[str, tuple[set[str], set[str]]] = {}
+def kms_needed(template: dict[str, Any], calls: set[Call]) -> dict[str, set[tuple[str, str, str]]]:
+    """The KMS use the calls imply: ``key -> {(KMS action, service calling it for us, resource)}``."""
+    out: dict[str, set[tuple[str, str, str]]] = {}
     for call in calls:
         key = key_of(template, call.resource)
         if key is not None:
-            out.setdefault(key, (set(KMS_ACTIONS), set()))[1].add(call.action.split(":", 1)[0])
+            service = call.action.split(":", 1)[0]
+            out.setdefault(key, set()).update((a, service, call.resource) for a in KMS_ACTIONS)
     return out
 
 
