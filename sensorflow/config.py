@@ -7,12 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sensorflow.core import schemas
 from sensorflow.core.checks import PLAUSIBLE_RANGE
 from sensorflow.core.errors import ConfigError
 from sensorflow.core.rules import RuleBook, parse_rule_book
 from sensorflow.jsonfile import read_json
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("rules.json")
+# Confluent-framed records: schema id -> a version in schemas/history (adapters.confluent_schemas).
+DEFAULT_CONFLUENT_IDS_FILE = schemas.SCHEMA_DIR / "confluent-ids.json"
 SENSOR_TYPES = frozenset(PLAUSIBLE_RANGE)  # the sensor types the checks know how to validate
 
 
@@ -29,6 +32,12 @@ class IngestSettings:
     rules_file: Path = DEFAULT_RULES_FILE
     device_cache_ttl_s: float = 300.0
     deadline_margin_ms: int = 5_000
+    # The stage's Glue Schema Registry (serverless.yml's SchemaRegistry): Glue-framed records name their
+    # writer schema by a version id in it. None: Glue-framed records are quarantined as unknown schemas.
+    schema_registry_name: str | None = None
+    # How long an id the registry does not know is remembered (one GetSchemaVersion per id per TTL).
+    schema_miss_ttl_s: float = 60.0
+    confluent_schema_ids_file: Path = DEFAULT_CONFLUENT_IDS_FILE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> IngestSettings:
@@ -50,6 +59,11 @@ class IngestSettings:
             rules_file=Path(env.get("RULES_FILE") or DEFAULT_RULES_FILE),
             device_cache_ttl_s=_number(env, "DEVICE_CACHE_TTL_SECONDS", 300.0),
             deadline_margin_ms=int(_number(env, "DEADLINE_MARGIN_MS", 5_000)),
+            schema_registry_name=env.get("SCHEMA_REGISTRY_NAME", "").strip() or None,
+            schema_miss_ttl_s=_number(env, "SCHEMA_MISS_CACHE_SECONDS", 60.0),
+            confluent_schema_ids_file=Path(
+                env.get("CONFLUENT_SCHEMA_IDS_FILE") or DEFAULT_CONFLUENT_IDS_FILE
+            ),
         )
 
 
