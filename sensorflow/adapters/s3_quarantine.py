@@ -22,21 +22,22 @@ TRANSITION_PREFIX = "quarantine/transitions"
 
 
 def quarantine_line(entry: QuarantineEntry) -> str:
-    """The JSON Lines form of a quarantine entry (one record per line)."""
-    return json.dumps(
-        {
-            "reason": entry.reason,
-            "detail": entry.detail,
-            "payload": b64encode(entry.payload).decode("ascii"),
-            "partition_key": entry.partition_key,
-            "sequence_number": entry.sequence_number,
-            "shard_id": entry.shard_id,
-            "arrival_time": datetime.fromtimestamp(entry.arrival_time_ms / 1000, tz=UTC).isoformat(
-                timespec="milliseconds"
-            ),
-        },
-        separators=(",", ":"),
-    )
+    """The JSON Lines form of a quarantine entry (one record per line). A KPL sub-record's line also has
+    ``sub_sequence_number`` (its payload is the sub-record's bytes, its partition key the sub-record's)."""
+    line: dict[str, Any] = {
+        "reason": entry.reason,
+        "detail": entry.detail,
+        "payload": b64encode(entry.payload).decode("ascii"),
+        "partition_key": entry.partition_key,
+        "sequence_number": entry.sequence_number,
+        "shard_id": entry.shard_id,
+        "arrival_time": datetime.fromtimestamp(entry.arrival_time_ms / 1000, tz=UTC).isoformat(
+            timespec="milliseconds"
+        ),
+    }
+    if entry.sub_sequence_number is not None:
+        line["sub_sequence_number"] = entry.sub_sequence_number
+    return json.dumps(line, separators=(",", ":"))
 
 
 def transition_line(event: TransitionLike, publisher: str, reason: str, detail: str) -> str:

@@ -28,6 +28,8 @@ PLAUSIBLE_RANGE: dict[str, tuple[float, float]] = {
 # Devices buffer readings while offline, but not for longer than Kinesis keeps data (7 days max);
 # clocks drift, but not by more than a few minutes into the future.
 MAX_FUTURE_MS = 5 * 60 * 1000
+# Battery voltage (SensorReading v2): sensor packs are a few volts, industrial supplies up to 48 V DC.
+BATTERY_MV_RANGE = (0, 60_000)
 MAX_PAST_MS = 7 * 24 * 3600 * 1000
 
 
@@ -41,6 +43,17 @@ def check_reading(
         raise InvalidRecordError("non_finite", f"value is {reading.value}")
     if reading.battery_pct is not None and not (0.0 <= reading.battery_pct <= 100.0):
         raise InvalidRecordError("implausible_value", f"battery_pct {reading.battery_pct} is outside 0..100")
+    if reading.battery_mv is not None and not (
+        BATTERY_MV_RANGE[0] <= reading.battery_mv <= BATTERY_MV_RANGE[1]
+    ):
+        raise InvalidRecordError(
+            "implausible_value",
+            f"battery_mv {reading.battery_mv} is outside {BATTERY_MV_RANGE[0]}..{BATTERY_MV_RANGE[1]}",
+        )
+    if reading.firmware_generation < 1:
+        raise InvalidRecordError(
+            "implausible_value", f"firmware_generation {reading.firmware_generation} is below 1"
+        )
     if reading.seq < 0:
         raise InvalidRecordError("bad_seq", f"seq {reading.seq} is negative")
     if reading.sensor_type not in PLAUSIBLE_RANGE:

@@ -17,4 +17,5 @@ def enrich(
         ingest_time_ms=record.arrival_time_ms,
         shard_id=record.shard_id,
         sequence_number=record.sequence_number,
+        sub_sequence_number=record.sub_sequence_number,
     )

@@ -27,6 +27,7 @@ class QuarantineEntry:
     sequence_number: str
     shard_id: str
     arrival_time_ms: int
+    sub_sequence_number: int | None = None  # a KPL sub-record's position in its parent (same sequence number)
 
 
 class DeviceRegistry(Protocol):

@@ -8,13 +8,16 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class StreamRecord:
-    """One Kinesis record as Lambda delivers it, with the payload already base64-decoded."""
+    """One Kinesis record as Lambda delivers it, with the payload already base64-decoded; or one user record
+    of a KPL aggregated record (``sensorflow.core.kpl``), which shares its parent's sequence number and
+    arrival time and has its own partition key and ``sub_sequence_number`` (its position in the parent)."""
 
     shard_id: str
     sequence_number: str
     partition_key: str
     data: bytes
     arrival_time_ms: int
+    sub_sequence_number: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,8 @@ class Reading:
     seq: int
     battery_pct: float | None = None
     firmware: str | None = None
+    firmware_generation: int = 1  # since v2 of the schema; v1 writers read as 1
+    battery_mv: int | None = None  # since v2
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,7 @@ class EnrichedReading:
     ingest_time_ms: int
     shard_id: str
     sequence_number: str
+    sub_sequence_number: int | None = None  # a KPL sub-record's position in its parent
 
     @property
     def latency_ms(self) -> int:
@@ -76,6 +82,8 @@ class EnrichedReading:
             "seq": r.seq,
             "battery_pct": r.battery_pct,
             "firmware": r.firmware,
+            "firmware_generation": r.firmware_generation,
+            "battery_mv": r.battery_mv,
             "site": d.site,
             "location": d.location,
             "model": d.model,
@@ -84,4 +92,5 @@ class EnrichedReading:
             "latency_ms": self.latency_ms,
             "shard_id": self.shard_id,
             "sequence_number": self.sequence_number,
+            "sub_sequence_number": self.sub_sequence_number,
         }

@@ -7,6 +7,16 @@ So processing stops at the first transient failure: that record and every later 
 and outputs are written only for the prefix before it. Powertools' BatchProcessor keeps going after a
 failure, which for Kinesis only repeats work that will be redelivered anyway.
 
+KPL aggregated records (``sensorflow.core.kpl``) are de-aggregated here: each sub-record is decoded,
+checked and enriched on its own (its own partition key; ``sub_sequence_number`` its position), but the
+parent is the unit of success. Sub-records share the parent's sequence number, and ``batchItemFailures``
+can only name a parent, so a transient failure of any sub-record fails the whole parent: its sub-records
+that did succeed are dropped from this attempt's outputs and redone by the redelivery, which starts at
+the parent. Nothing is written twice: the readings and quarantine objects hold only whole parents before
+the failure (the redelivery's objects are keyed by the parent, its new first record), and the alarm
+replay guard (each sensor's device time) skips the sub-readings whose alarm state already committed. A
+parent that cannot be de-aggregated (``kpl_bad_digest``, ``kpl_truncated``, ...) is quarantined whole.
+
 Output order within a batch: the alarm lifecycle runs first over the enriched readings (state and
 transitions commit together, see ``sensorflow.alarms``); the lowest record whose alarm state or
 transition did not make it shortens the committed prefix. Then the quarantine and readings objects
@@ -19,12 +29,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from sensorflow.core import kpl
 from sensorflow.core.checks import check_reading
 from sensorflow.core.contract import Transition
 from sensorflow.core.decode import ReadingDecoder
@@ -49,7 +60,7 @@ DEFAULT_DEADLINE_MARGIN_MS = 5_000
 
 @dataclass(slots=True)
 class _Done:
-    index: int
+    index: int  # of the Kinesis record (the parent, for a KPL sub-record)
     enriched: EnrichedReading | None = None
     quarantined: QuarantineEntry | None = None
 
@@ -102,7 +113,7 @@ class IngestService:
                 logger.warning("deadline near; stopping", sequence_number=record.sequence_number, index=i)
                 break
             try:
-                done.append(self._one(i, record))
+                done += self._record(i, record)
             except TransientError as exc:
                 failed_from, cause = i, "transient"
                 logger.warning(
@@ -116,7 +127,7 @@ class IngestService:
         alarms = self._evaluate_alarms(done, remaining_ms)
         if alarms.failed_from is not None:
             failed_from, cause = alarms.failed_from, "alarms"
-        committed = done if failed_from is None else done[:failed_from]
+        committed = done if failed_from is None else [d for d in done if d.index < failed_from]
         try:
             self._flush(records, committed)
         except TransientError as exc:
@@ -136,6 +147,27 @@ class IngestService:
             late=alarms.late,
         )
 
+    def _record(self, index: int, record: StreamRecord) -> list[_Done]:
+        """One Kinesis record: a reading, or a KPL aggregated record's sub-readings (all or, on a transient
+        failure of any of them, none: the ``TransientError`` propagates and the parent is reported)."""
+        if "kpl" not in self._decoder.framings or not kpl.is_aggregated(record.data):
+            return [self._one(index, record)]
+        try:
+            subs = kpl.deaggregate(record.data)
+            if not subs:
+                raise InvalidRecordError("kpl_empty", "an aggregated record without sub-records")
+        except InvalidRecordError as exc:
+            return [self._quarantined(index, record, exc)]
+        return [
+            self._one(
+                index,
+                replace(
+                    record, partition_key=sub.partition_key, data=sub.data, sub_sequence_number=sub.index
+                ),
+            )
+            for sub in subs
+        ]
+
     def _one(self, index: int, record: StreamRecord) -> _Done:
         try:
             reading = self._decoder.decode(record.data)
@@ -154,15 +186,7 @@ class IngestService:
                     "unknown_device", f"device {reading.device_id!r} is not in the registry"
                 )
         except InvalidRecordError as exc:
-            logger.info(
-                "record quarantined",
-                reason=exc.reason,
-                detail=exc.detail,
-                device_id=record.partition_key,
-                shard_id=record.shard_id,
-                sequence_number=record.sequence_number,
-            )
-            return _Done(index, quarantined=_quarantine_entry(record, exc.reason, exc.detail))
+            return self._quarantined(index, record, exc)
         except TransientError:
             raise
         except (
@@ -171,6 +195,19 @@ class IngestService:
             logger.exception("unexpected error; quarantining record", sequence_number=record.sequence_number)
             return _Done(index, quarantined=_quarantine_entry(record, "processing_error", repr(exc)))
         return _Done(index, enriched=enrich(reading, value, unit, device, record))
+
+    @staticmethod
+    def _quarantined(index: int, record: StreamRecord, exc: InvalidRecordError) -> _Done:
+        logger.info(
+            "record quarantined",
+            reason=exc.reason,
+            detail=exc.detail,
+            device_id=record.partition_key,
+            shard_id=record.shard_id,
+            sequence_number=record.sequence_number,
+            sub_sequence_number=record.sub_sequence_number,
+        )
+        return _Done(index, quarantined=_quarantine_entry(record, exc.reason, exc.detail))
 
     def _evaluate_alarms(self, done: list[_Done], remaining_ms: RemainingTime) -> _AlarmResult:
         """Run the alarm lifecycle over the enriched readings, mapping its failure back to a record index."""
@@ -218,6 +255,7 @@ def _quarantine_entry(record: StreamRecord, reason: str, detail: str) -> Quarant
         sequence_number=record.sequence_number,
         shard_id=record.shard_id,
         arrival_time_ms=record.arrival_time_ms,
+        sub_sequence_number=record.sub_sequence_number,
     )
 
 

@@ -38,12 +38,16 @@ class Sample:
     previous_timestamp_ms: int | None = None  # the sensor's previous reading, for rate of change
     previous_value: float | None = None
     order: int | None = None  # the record's Kinesis sequence number: unique per record, fixed on replay
+    sub_order: int | None = None  # a KPL sub-record's position: its sub-records share ``order``
 
     @property
-    def discriminator(self) -> int:
-        """What makes this reading's event ids unique: the Kinesis sequence number, never the device's
-        own counter (a rebooted device restarts it; a forged one can be anything)."""
-        return self.seq if self.order is None else self.order
+    def discriminator(self) -> int | str:
+        """What makes this reading's event ids unique: the Kinesis sequence number (and a KPL sub-record's
+        position), never the device's own counter (a rebooted device restarts it; a forged one can be
+        anything)."""
+        if self.order is None:
+            return self.seq
+        return self.order if self.sub_order is None else f"{self.order}.{self.sub_order}"
 
     @classmethod
     def of(cls, e: EnrichedReading, previous: tuple[int, float] | None = None) -> Sample:
@@ -59,6 +63,7 @@ class Sample:
             previous_timestamp_ms=previous[0] if previous else None,
             previous_value=previous[1] if previous else None,
             order=int(e.sequence_number),
+            sub_order=e.sub_sequence_number,
         )
 
     @property
