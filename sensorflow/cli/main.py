@@ -22,6 +22,7 @@ _COMMANDS: dict[str, str] = {
     "alarms": "sensorflow.cli.alarms_command",
     "rules": "sensorflow.cli.rules_command",
     "silences": "sensorflow.cli.silences_command",
+    "schemas": "sensorflow.cli.schemas_command",
 }
 
 
