@@ -22,6 +22,7 @@ from sensorflow.core.ports import (
     ReadingSink,
     SilenceStore,
     TransitionPublisher,
+    WriterSchemas,
 )
 from sensorflow.core.rules import RuleBook
 from sensorflow.services.ingest import IngestService
@@ -88,10 +89,12 @@ def build_ingest_service(
     quarantine: QuarantineSink | None = None,
     publishers: list[TransitionPublisher] | None = None,
     clients: dict[str, Any] | None = None,
+    writer_schemas: WriterSchemas | None = None,
 ) -> IngestService:
     from sensorflow.adapters.dynamodb_registry import DynamoDeviceRegistry
     from sensorflow.adapters.s3_quarantine import S3QuarantineSink
     from sensorflow.adapters.s3_readings import S3ReadingSink
+    from sensorflow.core.decode import ReadingDecoder
 
     c = clients or {}
     return IngestService(
@@ -102,8 +105,26 @@ def build_ingest_service(
         readings=readings or S3ReadingSink(settings.readings_bucket, c.get("s3")),
         quarantine=quarantine or S3QuarantineSink(settings.quarantine_bucket, c.get("s3")),
         alarms=build_alarm_evaluator(settings, publishers, clients),
+        decoder=ReadingDecoder(
+            writer_schemas=writer_schemas or build_writer_schemas(settings, c.get("glue"))
+        ),
         deadline_margin_ms=settings.deadline_margin_ms,
     )
+
+
+def build_writer_schemas(settings: IngestSettings, glue_client: Any = None) -> WriterSchemas:
+    """Glue-framed records' writer schemas from the stage's registry (cached per container), Confluent ones
+    from the shipped id map (parsed now: a broken map fails here, naming the entry)."""
+    from sensorflow.adapters.confluent_schemas import ConfluentSchemaIds
+    from sensorflow.adapters.glue_schemas import GlueSchemaVersions
+    from sensorflow.adapters.writer_schemas import RegistryWriterSchemas
+
+    glue = None
+    if settings.schema_registry_name:
+        glue = GlueSchemaVersions(
+            settings.schema_registry_name, glue_client, negative_ttl_s=settings.schema_miss_ttl_s
+        )
+    return RegistryWriterSchemas(glue, ConfluentSchemaIds(settings.confluent_schema_ids_file))
 
 
 @functools.cache
