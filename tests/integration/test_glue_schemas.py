@@ -348,7 +348,7 @@ def test_publish_refuses_an_incompatible_history_before_registering_anything(glu
     with pytest.raises(UsageError) as refused:
         run_publish(incompatible_history(tmp_path))
     assert str(refused.value) == (
-        f"{SCHEMA} v3 is not BACKWARD compatible with v2 (nothing published): "
+        f"schemas check failed, nothing published: {SCHEMA} v3 cannot read data written with v2: "
         "SensorReading.humidity_raw: field 'humidity_raw' is new without a default; "
         "data written before cannot fill it"
     )
@@ -388,3 +388,20 @@ def test_publish_without_the_stack_output_says_what_to_deploy(glue: Any):
     )
     with pytest.raises(UsageError, match=r"has no output SchemaRegistryName; deploy this serverless\.yml"):
         run_publish()
+
+
+def test_the_cli_reports_a_missing_stack_in_one_line_then_publishes(
+    glue: Any, session: boto3.session.Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    from sensorflow.cli.main import main
+
+    # GIVEN no stack yet WHEN `sensorflow schemas publish` runs THEN one line says what to deploy (exit 2)
+    assert main(["schemas", "publish", "--stage", STAGE, "--region", REGION]) == 2
+    assert capsys.readouterr().err == (
+        f"sensorflow schemas: error: stack sensorflow-{STAGE} not found in this region; deploy it "
+        f"(npx sls deploy --stage {STAGE}) or check --stage, --region and AWS_ENDPOINT_URL\n"
+    )
+    # GIVEN the stack WHEN it runs THEN both versions are registered (exit 0)
+    stage_stack(session.client("cloudformation"))
+    assert main(["schemas", "publish", "--stage", STAGE]) == 0
+    assert capsys.readouterr().out.endswith(f"registry {REGISTRY}: 2 version(s), 2 new\n")
