@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections import Counter
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sensorflow.adapters.s3_quarantine import quarantine_line
+from sensorflow.core import kpl, schemas
+from sensorflow.core.decode import ReadingDecoder, encode_reading
 from sensorflow.services.ingest import IngestService
-from tests.factories import NOW_MS, device, reading, seq_number, stream_record
-from tests.fakes import FakeAlarms, FakeQuarantineSink, FakeReadingSink, FakeRegistry
+from tests.factories import NOW_MS, TEMPERATURE_RULES, device, reading, seq_number, stream_record
+from tests.fakes import (
+    FakeAlarms,
+    FakeAlarmStore,
+    FakePublisher,
+    FakeQuarantineSink,
+    FakeReadingSink,
+    FakeRegistry,
+    FakeWriterSchemas,
+)
 
 POISON = b"\x06abc\x7e"  # a device id, then an enum index that does not exist
 
@@ -31,6 +45,7 @@ def build(**overrides):
         parts["readings"],
         parts["quarantine"],
         parts["alarms"],
+        decoder=parts.get("decoder"),
         deadline_margin_ms=1000,
     )
     return svc, parts
@@ -185,3 +200,218 @@ def test_empty_batch_is_a_success():
     svc, parts = build()
     assert svc.process([], plenty).response() == {"batchItemFailures": []}
     assert parts["readings"].objects == {}
+
+
+# --- framings and KPL aggregation (issue 13) -------------------------------------------------------------
+
+
+def kpl_record(i: int, readings: list[dict], poison_at: int | None = None, key: str | None = None):
+    """An aggregated Kinesis record ``i`` of ``readings`` (sub-record ``poison_at`` replaced by POISON)."""
+    subs = [(r["device_id"], POISON if j == poison_at else encode_reading(r)) for j, r in enumerate(readings)]
+    return stream_record(kpl.aggregate(subs), i, key=key or readings[0]["device_id"])
+
+
+def test_every_sub_record_of_an_aggregated_record_is_enriched_with_its_position():
+    # GIVEN one plain record and one KPL record of three readings from three devices
+    svc, _parts = build()
+    agg = kpl_record(1, [reading(device_id=f"dev-0000{d}", seq=10 + d, value=21.0) for d in (2, 3, 4)])
+    out = svc.process([stream_record(reading(seq=1), 0), agg], plenty)
+    # THEN all four are enriched; the sub-records share the parent's sequence number, in order
+    assert out.response() == {"batchItemFailures": []}
+    assert [(e.reading.device_id, e.sequence_number, e.sub_sequence_number) for e in out.enriched] == [
+        ("dev-00001", seq_number(0), None),
+        ("dev-00002", seq_number(1), 0),
+        ("dev-00003", seq_number(1), 1),
+        ("dev-00004", seq_number(1), 2),
+    ]
+    assert [r["sub_sequence_number"] for r in (e.to_avro() for e in out.enriched)] == [None, 0, 1, 2]
+
+
+def test_a_poison_sub_record_is_quarantined_alone_with_its_own_bytes_and_position():
+    svc, parts = build()
+    agg = kpl_record(0, [reading(device_id="dev-00002", seq=s) for s in (1, 2, 3)], poison_at=1)
+    out = svc.process([agg], plenty)
+    assert out.response() == {"batchItemFailures": []}
+    [[entry]] = parts["quarantine"].objects.values()
+    assert (entry.reason, entry.payload, entry.sequence_number, entry.sub_sequence_number) == (
+        "decode_error",
+        POISON,
+        seq_number(0),
+        1,
+    )
+    assert json.loads(quarantine_line(entry))["sub_sequence_number"] == 1
+    assert stored(parts) == [1, 3]
+
+
+def test_a_sub_record_naming_another_device_than_its_own_partition_key_is_quarantined():
+    svc, _parts = build()
+    subs = [
+        ("dev-00002", encode_reading(reading(device_id="dev-00002"))),
+        ("dev-00002", encode_reading(reading())),
+    ]
+    out = svc.process([stream_record(kpl.aggregate(subs), 0, key="dev-00002")], plenty)
+    assert [(q.reason, q.partition_key, q.sub_sequence_number) for q in out.quarantined] == [
+        ("partition_key_mismatch", "dev-00002", 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mangle", "why"),
+    [
+        (lambda d: d[:-1] + bytes([d[-1] ^ 1]), "kpl_bad_digest"),
+        (lambda d: d[:10], "kpl_truncated"),
+        (lambda d: kpl.aggregate([]), "kpl_empty"),
+    ],
+    ids=["digest", "truncated", "empty"],
+)
+def test_an_aggregated_record_that_cannot_be_deaggregated_is_quarantined_whole(mangle, why):
+    svc, parts = build()
+    good = kpl_record(0, [reading(seq=1), reading(seq=2)])
+    bad = stream_record(mangle(good.data), 1, key="dev-00001")
+    out = svc.process([good, bad], plenty)
+    assert out.response() == {"batchItemFailures": []}
+    assert [(q.reason, q.payload, q.sub_sequence_number) for q in out.quarantined] == [(why, bad.data, None)]
+    assert stored(parts) == [1, 2]
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_a_transient_failure_of_any_sub_record_reports_the_parent_and_keeps_none_of_it(k):
+    # GIVEN a parent whose sub-record k names a device the registry cannot be read for just now
+    devices = ["dev-00002", "dev-00003", "dev-00004"]
+    registry = FakeRegistry([device(d) for d in ["dev-00001", *devices]], failing={devices[k]})
+    svc, parts = build(registry=registry)
+    agg = kpl_record(1, [reading(device_id=d, seq=10 + j) for j, d in enumerate(devices)])
+    records = [stream_record(reading(seq=1), 0), agg, stream_record(reading(seq=2), 2)]
+    # WHEN the batch is processed
+    out = svc.process(records, plenty)
+    # THEN the parent and everything after it are reported, and only the record before it is stored
+    assert out.response()["batchItemFailures"] == [{"itemIdentifier": seq_number(i)} for i in (1, 2)]
+    assert stored(parts) == [1]
+    assert [r.reading.seq for r in parts["alarms"].seen] == [1]
+
+
+def test_an_alarm_failure_on_a_sub_record_fails_from_its_parent():
+    svc, parts = build(alarms=FakeAlarms(failing_seqs={11}))
+    agg = kpl_record(1, [reading(device_id="dev-00002", seq=10), reading(device_id="dev-00003", seq=11)])
+    out = svc.process([stream_record(reading(seq=1), 0), agg], plenty)
+    assert out.response()["batchItemFailures"] == [{"itemIdentifier": seq_number(1)}]
+    assert stored(parts) == [1]
+
+
+def test_a_glue_outage_is_transient_and_an_unknown_glue_id_is_quarantined_with_its_bytes():
+    known, unknown = uuid.uuid4(), uuid.uuid4()
+    writers = FakeWriterSchemas(glue={known: schemas.history()[1].schema}, failing={unknown})
+    svc, _parts = build(decoder=ReadingDecoder(writer_schemas=writers))
+    body = encode_reading(reading(seq=5))
+    framed = [b"\x03\x00" + known.bytes + body, b"\x03\x00" + uuid.uuid4().bytes + body]
+    out = svc.process([stream_record(d, i) for i, d in enumerate(framed)], plenty)
+    assert out.response() == {"batchItemFailures": []}
+    assert [(q.reason, q.payload) for q in out.quarantined] == [("glue_unknown_schema", framed[1])]
+    # an outage while fetching the writer schema: reported, never quarantined
+    out = svc.process([stream_record(b"\x03\x00" + unknown.bytes + body, 7)], plenty)
+    assert out.response()["batchItemFailures"] == [{"itemIdentifier": seq_number(7)}]
+    assert out.quarantined == [] and out.failure_cause == "transient"
+
+
+# --- the property: any delivery order, with faults, commits every sub-record once ---------------------------
+
+DEVICES = ("dev-00001", "dev-00002", "dev-00003")
+START_MS = NOW_MS - 3_600_000
+
+
+def fleet_readings() -> list[dict]:
+    """16 ticks of 10 s for three devices; each goes critical (50 C) for 80 s and back: raise and clear."""
+    out = []
+    for t in range(16):
+        for d, dev in enumerate(DEVICES):
+            hot = 2 + d <= t < 10 + d
+            out.append(
+                reading(device_id=dev, seq=t, value=50.0 if hot else 20.0, timestamp=START_MS + t * 10_000)
+            )
+    return out
+
+
+def as_records(readings: list[dict], groups: list[tuple[int, bool]], poison: int | None):
+    """Cut ``readings`` into Kinesis records: (size, aggregated?) per record; a group of one may be plain.
+    ``poison``: a sub-record index (over all readings) replaced by a poison pill."""
+    records, at = [], 0
+    for i, (size, aggregated) in enumerate(groups):
+        chunk = readings[at : at + size]
+        if not chunk:
+            break
+        if aggregated or len(chunk) > 1:
+            bad = poison - at if poison is not None and at <= poison < at + size else None
+            records.append(kpl_record(i, chunk, poison_at=bad))
+        else:
+            records.append(stream_record(POISON if poison == at else chunk[0], i, key=chunk[0]["device_id"]))
+        at += size
+    while at < len(readings):  # what the drawn groups did not cover goes one record each
+        data = POISON if poison == at else readings[at]
+        records.append(stream_record(data, len(records), key=readings[at]["device_id"]))
+        at += 1
+    return records
+
+
+def evaluator_service(registry, store, publisher):
+    from sensorflow.services.alarm_evaluator import AlarmEvaluator
+
+    alarms = AlarmEvaluator(store, TEMPERATURE_RULES, [publisher])
+    return IngestService(registry, FakeReadingSink(), FakeQuarantineSink(), alarms, deadline_margin_ms=1000)
+
+
+def run_esm(records, sizes, faults, lost):
+    """Deliver ``records`` as Lambda's Kinesis ESM does: a batch from the checkpoint; on batchItemFailures the
+    checkpoint moves to the lowest reported record; ``lost`` successes are delivered again (a checkpoint
+    that did not stick). ``faults`` per delivery: None, ("registry", device) or ("store", device)."""
+    registry = FakeRegistry([device(d) for d in DEVICES])
+    store, publisher = FakeAlarmStore(), FakePublisher("sns")
+    svc = evaluator_service(registry, store, publisher)
+    sizes, faults, lost = iter(sizes), iter(faults), iter(lost)
+    checkpoint, deliveries = 0, 0
+    while checkpoint < len(records):
+        deliveries += 1
+        assert deliveries < 500
+        batch = records[checkpoint : checkpoint + next(sizes, 100)]
+        fault = next(faults, None)
+        registry.failing = {fault[1]} if fault and fault[0] == "registry" else set()
+        store.fail_writes = {fault[1]: 1} if fault and fault[0] == "store" else {}
+        failed = svc.process(batch, plenty).failed_sequence_numbers
+        if failed:
+            checkpoint = [r.sequence_number for r in records].index(failed[0])
+        elif not next(lost, False):
+            checkpoint += len(batch)
+    return svc, publisher
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    groups=st.lists(st.tuples(st.integers(1, 5), st.booleans()), min_size=1, max_size=40),
+    poison=st.one_of(st.none(), st.integers(0, 47)),
+    sizes=st.lists(st.integers(1, 12), max_size=30),
+    faults=st.lists(
+        st.one_of(st.none(), st.tuples(st.sampled_from(["registry", "store"]), st.sampled_from(DEVICES))),
+        max_size=20,
+    ),
+    lost=st.lists(st.booleans(), max_size=10),
+)
+def test_any_delivery_with_faults_commits_each_sub_record_once_and_each_transition_once(
+    groups, poison, sizes, faults, lost
+):
+    readings = fleet_readings()
+    records = as_records(readings, groups, poison)
+    # the truth: one fault-free pass
+    _truth_svc, truth = run_esm(records, [], [], [])
+    svc, publisher = run_esm(records, sizes, faults, lost)
+    # every valid reading is in exactly one readings object (keys are stable: a redelivery overwrites)
+    kept = Counter(
+        (r.reading.device_id, r.reading.seq) for objs in svc._readings.objects.values() for r in objs
+    )
+    expected = Counter((r["device_id"], r["seq"]) for j, r in enumerate(readings) if j != poison)
+    assert kept == expected
+    # the poison pill is quarantined once, with its position if it was a sub-record
+    pills = [q for objs in svc._quarantine.objects.values() for q in objs]
+    assert len(pills) == (poison is not None)
+    # every transition is published once: the same events as the fault-free pass, no duplicates
+    assert len(set(publisher.event_ids)) == len(publisher.event_ids)
+    assert sorted(publisher.event_ids) == sorted(truth.event_ids)
+    assert {"Alarm Raised", "Alarm Cleared"} <= set(truth.transitions)
