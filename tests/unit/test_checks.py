@@ -75,3 +75,12 @@ def test_timestamp_window_edges():
 def test_battery_and_seq_bounds():
     assert reason(dataclasses.replace(OK, battery_pct=101.0)) == "implausible_value"
     assert reason(dataclasses.replace(OK, seq=-1)) == "bad_seq"
+
+
+def test_battery_voltage_and_firmware_generation_are_checked():
+    base = dict(device_id="dev-00001", sensor_type="temperature", value=21.0, unit="C", timestamp_ms=0, seq=1)
+    check_reading(Reading(**base, battery_mv=3300), now_ms=0)
+    for bad in ({"battery_mv": -1}, {"battery_mv": 60_001}, {"firmware_generation": 0}):
+        with pytest.raises(InvalidRecordError) as err:
+            check_reading(Reading(**base, **bad), now_ms=0)
+        assert err.value.reason == "implausible_value"

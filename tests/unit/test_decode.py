@@ -108,3 +108,42 @@ def test_random_garbage_never_escapes_as_an_unexpected_exception():
         except InvalidRecordError as exc:
             outcomes.add(exc.reason)
     assert "decode_error" in outcomes
+
+
+# --- writer schemas and resolution (issue 13) -------------------------------------------------------------
+
+
+def test_an_added_fields_writer_reads_plainly_and_gets_what_resolution_would_give():
+    # GIVEN v1 bytes, read by a decoder whose raw writer is v1
+    import fastavro
+
+    from sensorflow.core import schemas
+
+    data = encode_reading(reading(seq=9), schemas.version(1))
+    got = ReadingDecoder(raw_writer=schemas.version(1)).decode(data)
+    # THEN the result is fastavro's own resolution into the current schema, field for field
+    resolved = fastavro.schemaless_reader(io.BytesIO(data), schemas.version(1), schemas.load(schemas.READING))
+    assert (got.seq, got.firmware_generation, got.battery_mv) == (
+        resolved["seq"],
+        resolved["firmware_generation"],
+        resolved["battery_mv"],
+    )
+
+
+def test_each_writer_schema_is_planned_once(monkeypatch):
+    from sensorflow.core import compatibility, schemas
+
+    calls = []
+    real = compatibility.problems
+    monkeypatch.setattr(compatibility, "problems", lambda r, w: calls.append(1) or real(r, w))
+    dec = ReadingDecoder(raw_writer=schemas.version(1))
+    data = encode_reading(reading(), schemas.version(1))
+    for _ in range(5):
+        dec.decode(data)
+    assert len(calls) == 1
+
+
+def test_the_current_schema_writes_the_v2_fields():
+    got = DECODER.decode(encode_reading(reading(battery_mv=3600, firmware_generation=2)))
+    assert (got.battery_mv, got.firmware_generation) == (3600, 2)
+    assert DECODER.decode(encode_reading(reading())).firmware_generation == 1  # the default, when not given
