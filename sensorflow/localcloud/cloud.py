@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from sensorflow.cli.stack_outputs import stack_name
-from sensorflow.localcloud.deploy import deploy, deployed_outputs, fleet_registry_items, seed_registry
+from sensorflow.localcloud.deploy import (
+    deploy,
+    deployed_outputs,
+    fleet_registry_items,
+    publish_schemas,
+    seed_registry,
+)
 from sensorflow.localcloud.emulator.endpoint import Endpoint
 from sensorflow.localcloud.emulator.fault_proxy import Fault, FaultProxy
 from sensorflow.localcloud.emulator.moto_server import MotoServer
@@ -165,6 +171,15 @@ class LocalCloud:
             count = seed_registry(self.endpoint, table, self.seed_items())
             progress(f"device registry {table} seeded with {count} devices")
         timings["seed"] = time.monotonic() - t
+        t = time.monotonic()
+        published = publish_schemas(self.endpoint, self.stage, outputs)
+        if published:
+            new = sum(p.new for p in published)
+            progress(
+                f"schemas published to Glue registry {outputs.get('SchemaRegistryName')}: "
+                f"{len(published)} version(s), {new} new"
+            )
+        timings["schemas"] = time.monotonic() - t
         # Before the runtime: notify reads the URL from SSM on its first event.
         parameter = self._start_webhook(outputs)
         progress(

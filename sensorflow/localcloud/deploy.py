@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -12,7 +13,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 
 from sensorflow.adapters.dynamodb_registry import device_from_plain
-from sensorflow.cli.stack_outputs import read_outputs
+from sensorflow.cli.errors import UsageError
+from sensorflow.cli.stack_outputs import read_outputs, stack_name
 from sensorflow.config import load_rule_book
 from sensorflow.core.errors import ConfigError
 from sensorflow.core.limits import check_device
@@ -82,6 +84,35 @@ def deployed_outputs(endpoint: Endpoint, stage: str, timeout_s: float = 15.0) ->
         if "SensorStreamName" in outputs or time.monotonic() > deadline:
             return outputs
         time.sleep(0.5)
+
+
+def publish_schemas(endpoint: Endpoint, stage: str, outputs: Mapping[str, str]) -> list[Any]:
+    """What the README has one run after ``sls deploy``: ``sensorflow schemas publish --stage <stage>``
+    (``cli.schemas_publish_command.Published`` per kept version; none for a stack without a registry).
+
+    moto's CloudFormation reports ``AWS::Glue::Registry`` created without creating it, so the registries
+    the deployed template declares are created here first, as CloudFormation would on AWS."""
+    from sensorflow.cli import schemas_publish_command as publish_command
+
+    registry = outputs.get(publish_command.REGISTRY_OUTPUT)
+    if not registry:
+        return []
+    glue = endpoint.client("glue")
+    _create_template_registries(endpoint, stage, glue)
+    try:
+        return publish_command.publish(glue, registry, publish_command.checked_history())
+    except UsageError as exc:
+        raise DeployError(f"sensorflow schemas publish --stage {stage}: {exc}") from None
+
+
+def _create_template_registries(endpoint: Endpoint, stage: str, glue: Any) -> None:
+    body = endpoint.client("cloudformation").get_template(StackName=stack_name(stage))["TemplateBody"]
+    template = json.loads(body) if isinstance(body, str) else body
+    existing = {r["RegistryName"] for r in glue.list_registries().get("Registries", [])}
+    for resource in template.get("Resources", {}).values():
+        props = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::Glue::Registry" and props.get("Name") not in existing:
+            glue.create_registry(RegistryName=props["Name"], Description=props.get("Description", ""))
 
 
 def seed_registry(
