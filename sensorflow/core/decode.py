@@ -105,14 +105,11 @@ class ReadingDecoder:
     def _writer_of(self, framed: Framed) -> Any:
         if framed.framing == "raw":
             return self._raw_writer
-        if framed.glue_version is not None:
-            kind, key, lookup = "glue", str(framed.glue_version), self._glue
-        else:
-            kind, key, lookup = "confluent", str(framed.confluent_id), self._confluent
         try:
-            return lookup(framed)
+            return self._glue(framed) if framed.framing == "glue" else self._confluent(framed)
         except UnknownSchemaError as exc:  # permanent; an outage is a TransientError and propagates
-            raise InvalidRecordError(f"{kind}_unknown_schema", f"schema {key}: {exc}") from exc
+            key = framed.glue_version if framed.framing == "glue" else framed.confluent_id
+            raise InvalidRecordError(f"{framed.framing}_unknown_schema", f"schema {key}: {exc}") from exc
 
     def _glue(self, framed: Framed) -> Any:
         if self._writers is None or framed.glue_version is None:

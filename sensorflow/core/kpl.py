@@ -142,6 +142,8 @@ def _fields(buf: bytes, pos: int, end: int) -> list[tuple[int, int | bytes]]:
 
 
 def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    if pos < end and buf[pos] < 0x80:  # one byte: every tag, index and length under 128
+        return buf[pos], pos + 1
     result = shift = 0
     for i in range(pos, min(end, pos + _MAX_VARINT_BYTES)):
         byte = buf[i]
