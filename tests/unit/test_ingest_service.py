@@ -415,3 +415,15 @@ def test_any_delivery_with_faults_commits_each_sub_record_once_and_each_transiti
     assert len(set(publisher.event_ids)) == len(publisher.event_ids)
     assert sorted(publisher.event_ids) == sorted(truth.event_ids)
     assert {"Alarm Raised", "Alarm Cleared"} <= set(truth.transitions)
+
+
+def test_sub_records_of_one_parent_have_distinct_alarm_event_discriminators():
+    from sensorflow.core.alarms.state import Sample
+
+    agg = kpl_record(3, [reading(seq=1), reading(seq=2, timestamp=NOW_MS - 500)])
+    svc, _ = build()
+    first, second = svc.process([agg], plenty).enriched
+    plain = svc.process([stream_record(reading(seq=9), 4)], plenty).enriched[0]
+    assert Sample.of(first).discriminator == f"{seq_number(3)}.0"
+    assert Sample.of(second).discriminator == f"{seq_number(3)}.1"
+    assert Sample.of(plain).discriminator == int(seq_number(4))  # unchanged for a record sent alone
