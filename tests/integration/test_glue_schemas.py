@@ -298,7 +298,11 @@ def registered_versions(glue: Any) -> list[int]:
 def session(monkeypatch: pytest.MonkeyPatch) -> boto3.session.Session:
     """The session the command makes its clients from (``cli.operator.aws_session``)."""
     from sensorflow.cli import operator
+    from sensorflow.cli.main import build_parser
 
+    # Import every command first: one that does `from ...operator import aws_session` while the patch is
+    # on would keep the patched function after the test.
+    build_parser()
     made = boto3.session.Session(region_name=REGION)
     monkeypatch.setattr(operator, "aws_session", lambda region: made)
     return made
