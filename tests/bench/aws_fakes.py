@@ -1,4 +1,5 @@
-"""In-memory boto3-like clients for the benchmark: DynamoDB, S3, SNS and EventBridge, no network I/O.
+"""In-memory boto3-like clients for the benchmark: DynamoDB, S3, SNS, EventBridge and Glue's schema
+registry, no network I/O.
 
 Each client takes keyword arguments and returns dicts shaped like boto3's, raises ``botocore`` errors
 shaped like the service's (``ConditionalCheckFailedException``, ``TransactionCanceledException`` with
@@ -27,6 +28,7 @@ import pickle
 import re
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +54,7 @@ LATENCY_MODEL_S: dict[str, float] = {
     "PublishBatch": 0.015,
     "Publish": 0.015,
     "PutEvents": 0.015,
+    "GetSchemaVersion": 0.010,  # once per schema version id per container (adapters.glue_schemas)
 }
 
 # API limits the fakes enforce, as the services do (API references of each operation).
@@ -1036,6 +1039,39 @@ class FakeEventBridge(_FakeClient):
         return self._call("PutEvents", body)
 
 
+class FakeGlue(_FakeClient):
+    """The schema registry calls the ingest path makes: ``GetSchemaVersion`` by version id. Versions are
+    registered up front (``register``), with ids derived from registry, schema and definition, so a run's
+    Glue-framed records are the same bytes every time."""
+
+    service = "glue"
+
+    def __init__(self, ledger: Ledger, latency: Latency) -> None:
+        super().__init__(ledger, latency)
+        self.versions: dict[str, dict[str, Any]] = {}  # version id -> GetSchemaVersion response
+
+    def register(self, registry: str, schema_name: str, definition: str, number: int) -> str:
+        version_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench:{registry}/{schema_name}/{definition}"))
+        self.versions[version_id] = {
+            "SchemaVersionId": version_id,
+            "SchemaDefinition": definition,
+            "DataFormat": "AVRO",
+            "SchemaArn": f"arn:aws:glue:us-east-1:123456789012:schema/{registry}/{schema_name}",
+            "VersionNumber": number,
+            "Status": "AVAILABLE",
+        }
+        return version_id
+
+    def get_schema_version(self, **kw: Any) -> dict[str, Any]:
+        def body() -> dict[str, Any]:
+            found = self.versions.get(kw.get("SchemaVersionId", ""))
+            if found is None:
+                raise client_error("GetSchemaVersion", "EntityNotFoundException", "Schema version not found")
+            return dict(found)
+
+        return self._call("GetSchemaVersion", body)
+
+
 @dataclass
 class FakeAws:
     """One stack's clients, sharing a ledger and a latency setting."""
@@ -1046,6 +1082,7 @@ class FakeAws:
     s3: FakeS3
     sns: FakeSNS
     events: FakeEventBridge
+    glue: FakeGlue
 
     @classmethod
     def build(cls, schemas: Mapping[str, TableSchema], latency: Latency | None = None) -> FakeAws:
@@ -1057,10 +1094,13 @@ class FakeAws:
             FakeS3(ledger, lat),
             FakeSNS(ledger, lat),
             FakeEventBridge(ledger, lat),
+            FakeGlue(ledger, lat),
         )
 
     def clients(self) -> StrictClients:
-        return StrictClients(dynamodb=self.dynamodb, s3=self.s3, sns=self.sns, events=self.events)
+        return StrictClients(
+            dynamodb=self.dynamodb, s3=self.s3, sns=self.sns, events=self.events, glue=self.glue
+        )
 
 
 class StrictClients(dict[str, Any]):

@@ -23,6 +23,7 @@ import yaml
 
 from sensorflow import bootstrap
 from sensorflow.config import IngestSettings
+from sensorflow.core import schemas
 from tests.bench.aws_fakes import FakeAws, Latency, TableSchema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,6 +135,16 @@ def serving(service: Any) -> Iterator[None]:
         bootstrap.ingest_service = original  # type: ignore[assignment]
 
 
+def publish_schemas(aws: FakeAws, registry_name: str | None) -> dict[int, str]:
+    """Register every kept version of the reading schema in the fake registry: version -> version id."""
+    if not registry_name:
+        return {}
+    return {
+        v.version: aws.glue.register(registry_name, v.full_name, v.definition, v.version)
+        for v in schemas.history(schemas.READING)
+    }
+
+
 class IngestStack:
     """One warm container of the ingest function over fresh in-memory AWS."""
 
@@ -142,6 +153,8 @@ class IngestStack:
         self.aws = FakeAws.build(spec.schemas, latency)
         settings = IngestSettings.from_env(spec.env)
         self.aws.dynamodb.seed(settings.device_table, registry)
+        # What `sensorflow schemas publish` registers: every kept version of the reading schema.
+        self.glue_versions = publish_schemas(self.aws, settings.schema_registry_name)
         self.service = bootstrap.build_ingest_service(settings, clients=self.aws.clients())
         self.failures = 0  # batchItemFailures returned, over every invoke
 
