@@ -106,10 +106,22 @@ def build_ingest_service(
         quarantine=quarantine or S3QuarantineSink(settings.quarantine_bucket, c.get("s3")),
         alarms=build_alarm_evaluator(settings, publishers, clients),
         decoder=ReadingDecoder(
-            writer_schemas=writer_schemas or build_writer_schemas(settings, c.get("glue"))
+            writer_schemas=writer_schemas or build_writer_schemas(settings, c.get("glue")),
+            raw_writer=raw_writer_schema(settings),
+            framings=settings.accepted_framings,
         ),
         deadline_margin_ms=settings.deadline_margin_ms,
     )
+
+
+def raw_writer_schema(settings: IngestSettings) -> Any:
+    """The writer schema of raw records: version ``raw_writer_schema_version`` of the reading schema
+    (``ConfigError`` naming it if schemas/history lacks it), or None for the current reader schema."""
+    from sensorflow.core import schemas
+
+    if settings.raw_writer_schema_version is None:
+        return None
+    return schemas.version(settings.raw_writer_schema_version)
 
 
 def build_writer_schemas(settings: IngestSettings, glue_client: Any = None) -> WriterSchemas:

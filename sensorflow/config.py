@@ -10,6 +10,7 @@ from pathlib import Path
 from sensorflow.core import schemas
 from sensorflow.core.checks import PLAUSIBLE_RANGE
 from sensorflow.core.errors import ConfigError
+from sensorflow.core.framing import AUTO, Framing, parse_framings
 from sensorflow.core.rules import RuleBook, parse_rule_book
 from sensorflow.jsonfile import read_json
 
@@ -38,6 +39,11 @@ class IngestSettings:
     # How long an id the registry does not know is remembered (one GetSchemaVersion per id per TTL).
     schema_miss_ttl_s: float = 60.0
     confluent_schema_ids_file: Path = DEFAULT_CONFLUENT_IDS_FILE
+    # The framings this stage accepts (ACCEPTED_FRAMINGS: ``auto`` or a subset of raw,glue,confluent,kpl).
+    accepted_framings: frozenset[Framing] = AUTO
+    # The version (schemas/history) raw schemaless records are written in: raw bytes name no schema, so the
+    # stage says it. None: the current reader schema, what this repo's raw producers write.
+    raw_writer_schema_version: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> IngestSettings:
@@ -64,7 +70,31 @@ class IngestSettings:
             confluent_schema_ids_file=Path(
                 env.get("CONFLUENT_SCHEMA_IDS_FILE") or DEFAULT_CONFLUENT_IDS_FILE
             ),
+            accepted_framings=_framings(env, "ACCEPTED_FRAMINGS"),
+            raw_writer_schema_version=_version(env, "RAW_WRITER_SCHEMA_VERSION"),
         )
+
+
+def _framings(env: Mapping[str, str], name: str) -> frozenset[Framing]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return AUTO
+    try:
+        return parse_framings(raw)
+    except ValueError as exc:
+        raise ConfigError(f"environment variable {name}: {exc}") from None
+
+
+def _version(env: Mapping[str, str], name: str) -> int | None:
+    """A schema version number (1, 2, ...; ``v2`` too), or None when unset or empty."""
+    raw = env.get(name, "").strip().lower().removeprefix("v")
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(
+            f"environment variable {name}={env[name]!r} must be a schema version number (1, 2, ...)"
+        )
+    return int(raw)
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
