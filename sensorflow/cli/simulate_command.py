@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from sensorflow.cli.errors import UsageError, aws_errors
 from sensorflow.cli.stack_outputs import check_stage, read_outputs, require_output, stack_name
-from sensorflow.simulate import manifest, scenarios, truth
+from sensorflow.simulate import manifest, scenarios, truth, wire
 from sensorflow.simulate.errors import ProducerError, SimulationError
 from sensorflow.simulate.fleet import DEFAULT_FLEET_PATH
 from sensorflow.simulate.generator import generate
@@ -37,6 +37,7 @@ from sensorflow.simulate.sim_types import (
 from sensorflow.simulate.truth import Expectation
 
 STREAM_OUTPUT = "SensorStreamName"
+REGISTRY_OUTPUT = "SchemaRegistryName"
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 DESCRIPTION = """\
@@ -62,6 +63,21 @@ destinations (pick one):
   --stream NAME       publish to this Kinesis stream (name or ARN)
   --stage STAGE       publish to output {STREAM_OUTPUT} of stack {stack_name("<STAGE>")}
 
+wire formats (--format, --schema-versions; see sensorflow/simulate/wire.py):
+  raw         schemaless Avro in --raw-schema-version (default: the current schema), as ingest's
+              RAW_WRITER_SCHEMA_VERSION must say
+  glue        AWS Glue Schema Registry header (0x03, 0x00, the schema version UUID) + Avro
+  glue-zlib   the same with compression 0x05: the body zlib-compressed
+  confluent   0x00 + the 4-byte schema id of schemas/confluent-ids.json + Avro
+  kpl         KPL aggregation: each device tick's records are the sub-records of one Kinesis record
+  A comma list is a mix, one format per device in fleet order; --schema-versions 1,2 spreads firmware
+  generations over the glue, glue-zlib and confluent devices the same way. Glue version ids are the
+  registry's: read with GetSchemaByDefinition from --registry NAME, or from output {REGISTRY_OUTPUT}
+  with --stage (run `sensorflow schemas publish --stage STAGE` first). A dry run without --registry uses
+  placeholder ids (uuid5 of the schema and version): reproducible bytes that no registry resolves.
+  Dry-run lines are one reading each; a KPL reading's "data" is its sub-record, and truth "aggregate"
+  names the Kinesis record it is aggregated into (sensorflow.simulate.wire.kinesis_records rebuilds it).
+
   AWS credentials and region resolve the standard boto3 way (AWS_PROFILE, AWS_DEFAULT_REGION, --region, ...).
   AWS_ENDPOINT_URL points boto3 at the local cloud. On real AWS, publishing is paced to the stream's
   open shards (1,000 records/s and 1 MiB/s each); against a local endpoint it runs unpaced.
@@ -80,6 +96,8 @@ examples:
   sensorflow simulate --devices 50 --duration 3600 --out sim.jsonl
   # an alarm demo: 5 excursions that raise, escalate and clear, 2 devices that go stale
   sensorflow simulate --devices 50 --duration 900 --min-excursions 5 --trailing-dropouts 2 --out alarms.jsonl
+  # every wire format at once, two firmware generations, Glue ids from the local cloud's registry
+  sensorflow simulate --stage local --format raw,glue,glue-zlib,confluent,kpl --schema-versions 1,2
   # byte-for-byte reproducible
   sensorflow simulate --seed 7 --start 2025-01-01T00:00:00Z --duration 600 --out a.jsonl
   # the local cloud
@@ -143,6 +161,27 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="force N devices silent for the last stale_after + 60 s or more, so a heartbeat after the run "
         "finds them stale (default: 0)",
     )
+    formats = parser.add_argument_group("wire format")
+    formats.add_argument(
+        "--format",
+        metavar="FORMATS",
+        help=f"{'|'.join(wire.FORMATS)}, or a comma list: one per device (default: raw)",
+    )
+    formats.add_argument(
+        "--schema-versions",
+        metavar="N,M",
+        help="schema versions of the glue/confluent devices, spread over them (default: the current one)",
+    )
+    formats.add_argument(
+        "--raw-schema-version",
+        metavar="N",
+        help="schema version raw and kpl devices write (default: the current one)",
+    )
+    formats.add_argument(
+        "--registry",
+        metavar="NAME",
+        help="Glue registry to read the schema version ids from (default with --stage: its registry)",
+    )
     out = parser.add_argument_group("destination")
     out.add_argument("--stream", metavar="NAME", help="Kinesis stream name or ARN to publish to")
     out.add_argument("--stage", metavar="STAGE", help="publish to the stream of stack sensorflow-STAGE")
@@ -173,6 +212,8 @@ def run(args: argparse.Namespace) -> int:
                 "--out is a dry run and publishes nothing; drop --stream/--stage/--manifest, "
                 "or drop --out and use --manifest FILE to record a published run"
             )
+        if args.registry and _uses_glue(cfg):
+            cfg = _with_registry_ids(cfg, args, args.registry)
         return _dry_run(cfg, Path(args.out), stdout, stderr, args.quiet)
     if args.stream and args.stage:
         raise UsageError("pass either --stream NAME or --stage STAGE, not both")
@@ -219,11 +260,21 @@ def _publish(cfg: SimConfig, args: argparse.Namespace, stdout: TextIO, stderr: T
         session = boto3.session.Session(region_name=args.region)
         kinesis = session.client("kinesis", config=boto_config)
         cloudformation = session.client("cloudformation", config=boto_config) if args.stage else None
+    registry = args.registry
     if args.stage:
         outputs = read_outputs(cloudformation, args.stage)
         stream = require_output(outputs, STREAM_OUTPUT, args.stage, "redeploy it or pass --stream NAME")
+        if _uses_glue(cfg) and not registry:
+            registry = require_output(outputs, REGISTRY_OUTPUT, args.stage, "redeploy it or pass --registry")
     else:
         stream = args.stream
+    if _uses_glue(cfg):
+        if not registry:
+            raise UsageError(
+                "Glue-framed records need the registry's schema version ids: pass --registry NAME "
+                "(or --stage STAGE)"
+            )
+        cfg = _with_registry_ids(cfg, args, registry, session)
     with aws_errors(f"find stream {stream}"):
         open_shards = _open_shards(kinesis, stream)
     rate, byte_rate = cfg.rate, None
@@ -252,9 +303,10 @@ def _publish(cfg: SimConfig, args: argparse.Namespace, stdout: TextIO, stderr: T
                 raise UsageError(f"--manifest {args.manifest}: cannot write: {exc.strerror or exc}") from None
 
             def on_done(record: Any, error_code: str | None) -> None:
-                fh.write(manifest.to_line(record, delivered=error_code is None))
+                for reading in record.readings:
+                    fh.write(manifest.to_line(reading, delivered=error_code is None))
 
-        records = _tracked(generate(cfg), kinds, expect, bar)
+        records = wire.kinesis_records(_tracked(generate(cfg), kinds, expect, bar))
         try:
             report = _send(producer, records, on_done, stream)
         except UsageError:
@@ -273,9 +325,30 @@ def _publish(cfg: SimConfig, args: argparse.Namespace, stdout: TextIO, stderr: T
     return 0
 
 
-def _send(
-    producer: KinesisProducer, records: Iterable[SimRecord], on_done: Any, stream: str
-) -> ProducerReport:
+def _uses_glue(cfg: SimConfig) -> bool:
+    return any(f in (wire.GLUE, wire.GLUE_ZLIB) for f in cfg.formats)
+
+
+def _with_registry_ids(
+    cfg: SimConfig, args: argparse.Namespace, registry: str, session: Any = None
+) -> SimConfig:
+    """``cfg`` with the Glue schema version ids the registry assigned (``GetSchemaByDefinition``)."""
+    from dataclasses import replace
+
+    if session is None:
+        import boto3
+
+        with aws_errors("connect to AWS"):
+            session = boto3.session.Session(region_name=args.region)
+    with aws_errors(f"read schema registry {registry}"):
+        try:
+            ids = wire.registry_glue_ids(session.client("glue"), registry)
+        except SimulationError as exc:
+            raise UsageError(str(exc)) from None
+    return replace(cfg, glue_version_ids=ids)
+
+
+def _send(producer: KinesisProducer, records: Iterable[Any], on_done: Any, stream: str) -> ProducerReport:
     with aws_errors(f"publish to stream {stream}"):
         try:
             return producer.send(records, on_done=on_done)
@@ -322,10 +395,12 @@ def _iso(ms: int) -> str:
 def _summary(cfg: SimConfig, kinds: Counter[str], expect: Expectation) -> str:
     assert cfg.start_ms is not None and cfg.fleet is not None
     by_kind = "  ".join(f"{k} {kinds[k]:,}" for k in scenarios.KINDS if kinds[k])
+    by_format = "  ".join(f"{f} {expect.formats[f]:,}" for f in wire.FORMATS if expect.formats[f])
     predicted = truth.summary(expect.transitions(now_ms=cfg.end_ms))
     alarms = "  ".join(f"{name} {predicted.get(name, 0):,}" for name in truth.PREDICTED)
     return (
         f"  kinds      {by_kind or 'none'}\n"
+        f"  formats    {by_format or 'none'} (readings)\n"
         f"  alarms     {alarms} (predicted; Device Stale for a heartbeat at the end of device time)\n"
         f"  devices    {len(cfg.fleet)}, device time {_iso(cfg.start_ms)} .. {_iso(cfg.end_ms)}\n"
         f"  reproduce  --seed {cfg.seed} --start {cfg.start_ms} (with the same other flags)\n"

@@ -18,6 +18,7 @@ from typing import Any
 
 from sensorflow.core.units import canonical_unit, normalise
 from sensorflow.simulate import scenarios as sc
+from sensorflow.simulate import wire
 from sensorflow.simulate.fleet import DeviceSpec
 from sensorflow.simulate.payloads import malformed_payload
 from sensorflow.simulate.planning import Event, ScenarioPlanner
@@ -49,10 +50,14 @@ _FROM_CANONICAL: dict[str, tuple[Any, int]] = {
 class DeviceSim:
     """One device of the run: ``tick`` gives the records of a reporting tick, ``flush`` those held back."""
 
-    def __init__(self, spec: DeviceSpec, cfg: SimConfig, shared: Shared) -> None:
+    def __init__(
+        self, spec: DeviceSpec, cfg: SimConfig, shared: Shared, firmware: wire.Firmware | None = None
+    ) -> None:
         assert cfg.start_ms is not None
         self.spec = spec
         self.shared = shared
+        self.wire = firmware or shared.firmware(0)
+        self._raw: dict[int, bytes] = {}  # seq -> the reading as raw Avro (a malformed twin's source)
         self.rng = random.Random(f"{cfg.seed}:{spec.device_id}")
         self.interval_ms = round((cfg.interval_s or spec.interval_s) * 1000)
         self.next_tick_ms = cfg.start_ms + self.rng.randrange(self.interval_ms)
@@ -115,12 +120,20 @@ class DeviceSim:
         out.extend(self._release(t))
         if fresh:
             self.last_sent_ms = t
-        return out
+        self._raw.clear()
+        return self._aggregated(out, t)
 
     def flush(self) -> list[SimRecord]:
         """Late readings still buffered when device time ends are sent last."""
         out = [rec for _, rec in self.held]
         self.held = []
+        return self._aggregated(out, "end")
+
+    def _aggregated(self, out: list[SimRecord], tick: int | str) -> list[SimRecord]:
+        """A KPL device sends a tick's records as the sub-records of one aggregated record."""
+        if self.wire.format == wire.KPL:
+            for rec in out:
+                rec.truth["aggregate"] = f"{self.spec.device_id}@{tick}"
         return out
 
     def _release(self, t: int) -> list[SimRecord]:
@@ -189,12 +202,18 @@ class DeviceSim:
             "battery_pct": self.battery.at(t) if self.battery is not None else None,
             "firmware": self.firmware,
         }
+        if self.wire.version >= 2:  # fields v2 added: a first-generation device has neither
+            pct = reading["battery_pct"]
+            reading.update(
+                firmware_generation=self.wire.version,
+                battery_mv=None if pct is None else round(3_000 + 12 * pct),
+            )
         self.seq += 1
         kind = sc.KIND_VALID
         if skew and timestamp > self.shared.end_ms + 5 * MINUTE_MS:
             kind = sc.KIND_CLOCK_SKEW
         truth = _truth(reading, kind, t)
-        truth.update(notes)
+        truth.update(notes, format=self.wire.format, schema_version=self.wire.version)
         if kind == sc.KIND_CLOCK_SKEW:
             truth["expected_reason"] = "timestamp_out_of_range"
         else:
@@ -204,15 +223,23 @@ class DeviceSim:
             truth["expected_transitions"] = event.prediction.observe(
                 timestamp, truth["canonical_value"], rank
             )
-        return SimRecord(self.spec.device_id, self.shared.encoder.encode(reading), truth)
+        raw = self.shared.encoder.encode(reading)
+        self._raw[reading["seq"]] = raw
+        data = raw if self.wire.format in (wire.RAW, wire.KPL) else self.wire.encode(reading)
+        return SimRecord(self.spec.device_id, data, truth)
+
+    def _unframed(self) -> str:
+        """The format of the records this device sends unframed (malformed twins, ghosts' readings)."""
+        return wire.KPL if self.wire.format == wire.KPL else wire.RAW
 
     def _malformed(self, rec: SimRecord) -> SimRecord:
         shared = self.shared
         kind = self.rng.choices(shared.malformed_names, shared.malformed_weights)[0]
         reading = _reading_of(rec.truth)
-        data = malformed_payload(kind, reading, rec.data, self.rng)
+        data = malformed_payload(kind, reading, self._raw[rec.truth["seq"]], self.rng)
         truth = _truth(reading, sc.KIND_MALFORMED, rec.truth["tick_ms"])
         truth.update(scenario=sc.MALFORMED, malformed=kind, expected_reason=sc.MALFORMED_REASON[kind])
+        truth.update(format=self._unframed(), schema_version=self.shared.raw_version)
         truth.update(canonical_value=None, canonical_unit=None, expected_level=None)
         return SimRecord(rec.partition_key, data, truth)
 
@@ -243,8 +270,11 @@ class DeviceSim:
             "battery_pct": None,
             "firmware": "0.9.0",
         }
+        if self.shared.raw_version >= 2:
+            reading["firmware_generation"] = self.shared.raw_version
         truth = _truth(reading, sc.KIND_UNKNOWN_DEVICE, t)
         truth.update(scenario=sc.UNKNOWN_DEVICE, event_id=event.event_id, expected_reason="unknown_device")
+        truth.update(format=self._unframed(), schema_version=self.shared.raw_version)
         return SimRecord(ghost_id, self.shared.encoder.encode(reading), truth)
 
 

@@ -37,7 +37,7 @@ def generate(config: SimConfig, now_ms: int | None = None) -> Iterator[SimRecord
     cfg = config.resolved(now_ms)
     assert cfg.fleet is not None and cfg.start_ms is not None and cfg.seed is not None
     shared = Shared(cfg)
-    sims = [DeviceSim(spec, cfg, shared) for spec in cfg.fleet]
+    sims = [DeviceSim(spec, cfg, shared, shared.firmware(i)) for i, spec in enumerate(cfg.fleet)]
     force([sim.plan for sim in sims], cfg)
     return _run(sims, cfg.end_ms)
 

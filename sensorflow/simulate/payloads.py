@@ -41,10 +41,11 @@ _LEGACY_SCHEMA = parse_schema(
 
 
 class ReadingEncoder:
-    """Writes ``sensorflow.SensorReading`` dictionaries as schemaless Avro (the wire format)."""
+    """Writes ``sensorflow.SensorReading`` dictionaries as schemaless Avro (the raw wire format), in the
+    current schema or the given writer schema (a version of ``schemas/history``)."""
 
-    def __init__(self) -> None:
-        self._schema = schemas.load(schemas.READING)
+    def __init__(self, schema: Any = None) -> None:
+        self._schema = schema if schema is not None else schemas.load(schemas.READING)
 
     def encode(self, reading: dict[str, Any]) -> bytes:
         buf = io.BytesIO()

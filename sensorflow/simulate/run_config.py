@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sensorflow.jsonfile import read_json
-from sensorflow.simulate import scenarios
+from sensorflow.simulate import scenarios, wire
 from sensorflow.simulate.errors import SimulationError
 from sensorflow.simulate.fleet import DEFAULT_FLEET_PATH, DeviceSpec, load_fleet, parse_fleet
 from sensorflow.simulate.generator import generate
@@ -110,6 +110,14 @@ def _apply_flags(draft: _Draft, flags: Mapping[str, Any]) -> None:
             draft.values[key] = _number(flags[flag], _flag_name(flag))
     if flags.get("start") is not None:
         draft.values["start_ms"] = parse_start(flags["start"], "--start")
+    if flags.get("format"):
+        draft.values["formats"] = wire.parse_formats(str(flags["format"]))
+    if flags.get("schema_versions"):
+        draft.values["schema_versions"] = wire.parse_versions(str(flags["schema_versions"]))
+    if flags.get("raw_schema_version"):
+        (draft.values["raw_schema_version"],) = wire.parse_versions(
+            str(flags["raw_schema_version"]), "--raw-schema-version", most=1
+        )
 
 
 def _flag_name(flag: str) -> str:

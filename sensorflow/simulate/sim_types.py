@@ -11,11 +11,14 @@ from __future__ import annotations
 import math
 import random
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sensorflow.core import schemas
 from sensorflow.simulate import scenarios as sc
+from sensorflow.simulate import wire
 from sensorflow.simulate.errors import SimulationError
 from sensorflow.simulate.fleet import DeviceSpec, load_fleet
 from sensorflow.simulate.payloads import ReadingEncoder
@@ -67,6 +70,14 @@ class SimConfig:
     # Forced excursions that raise and escalate early and hold critical to the end (an alarm still active
     # when the run ends, e.g. for reminders): one per sensor type listed, each on a device of its own.
     held_excursion_types: tuple[str, ...] = ()
+    # What the devices' firmware sends (``sensorflow.simulate.wire``): formats and schema versions are
+    # spread over the fleet, one per device, in order. () = the current version only. Raw and KPL devices
+    # write ``raw_schema_version`` (None: the current one), what the stage's ingest reads raw bytes as.
+    formats: tuple[str, ...] = (wire.RAW,)
+    schema_versions: tuple[int, ...] = ()
+    raw_schema_version: int | None = None
+    # Glue schema version ids by version, as the stage's registry assigned them; None: placeholders.
+    glue_version_ids: Mapping[int, uuid.UUID] | None = None
 
     @property
     def end_ms(self) -> int:
@@ -133,6 +144,7 @@ def _validate(cfg: SimConfig, fleet_size: int) -> None:
             f"not exceed the {devices} devices: each forced scenario needs a device of its own"
         )
     _check_excursion_types(cfg)
+    _check_wire(cfg)
     _check_mix("scenario mix", cfg.scenario_mix, sc.SCENARIOS)
     _check_mix("malformed mix", cfg.malformed_mix, sc.MALFORMED_KINDS)
 
@@ -149,6 +161,25 @@ def _check_excursion_types(cfg: SimConfig) -> None:
             raise SimulationError(
                 f"excursion sensor type {st!r} has no excursion shape; choose from {', '.join(known)}"
             )
+
+
+def _check_wire(cfg: SimConfig) -> None:
+    if not cfg.formats or any(f not in wire.FORMATS for f in cfg.formats):
+        raise SimulationError(
+            f"formats (--format) must be a non-empty list from {', '.join(wire.FORMATS)}; got {cfg.formats!r}"
+        )
+    known = wire.history_versions()
+    versions = (*cfg.schema_versions, *(() if cfg.raw_schema_version is None else (cfg.raw_schema_version,)))
+    bad = [v for v in versions if v not in known]
+    if bad:
+        raise SimulationError(
+            f"schema versions (--schema-versions, --raw-schema-version) must be kept versions "
+            f"{', '.join(map(str, known))} of {schemas.READING}; got {', '.join(map(str, bad))}"
+        )
+    ids = cfg.glue_version_ids
+    missing = [v for v in cfg.schema_versions or known[-1:] if ids is not None and v not in ids]
+    if missing and any(f in (wire.GLUE, wire.GLUE_ZLIB) for f in cfg.formats):
+        raise SimulationError(f"the registry has no Glue schema version id for version(s) {missing}")
 
 
 def _check_mix(what: str, mix: Mapping[str, float], allowed: tuple[str, ...]) -> None:
@@ -171,7 +202,16 @@ class Shared:
         assert cfg.start_ms is not None
         self.cfg = cfg
         self.end_ms = cfg.end_ms
-        self.encoder = ReadingEncoder()
+        current = wire.current_version()
+        self.raw_version = cfg.raw_schema_version or current
+        self.encoder = ReadingEncoder(
+            None if self.raw_version == current else schemas.version(self.raw_version)
+        )
+        self._glue_ids = (
+            cfg.glue_version_ids if cfg.glue_version_ids is not None else wire.placeholder_glue_ids()
+        )
+        self._confluent_ids = wire.confluent_ids()
+        self._versions = cfg.schema_versions or (current,)
         self.rules = load_sensor_rules()
         # After any scenario a device stays quiet for this many ticks, so the next one starts from a clean
         # alarm (an M-of-N window still holding a spike would raise an excursion a reading early).
@@ -182,6 +222,16 @@ class Shared:
         self.scenario_weights = [cfg.scenario_mix[n] for n in self.scenario_names]
         self.malformed_names = [n for n in sc.MALFORMED_KINDS if cfg.malformed_mix.get(n, 0) > 0]
         self.malformed_weights = [cfg.malformed_mix[n] for n in self.malformed_names]
+
+    def firmware(self, index: int) -> wire.Firmware:
+        """The firmware of the fleet's ``index``-th device (``sensorflow.simulate.wire``)."""
+        formats = self.cfg.formats
+        fmt = formats[index % len(formats)]
+        if fmt in wire.SELF_DESCRIBING:
+            version = self._versions[(index // len(formats)) % len(self._versions)]
+        else:
+            version = self.raw_version
+        return wire.firmware(fmt, version, self._glue_ids, self._confluent_ids)
 
     def site_process(self, site: str, process: str) -> SiteProcess:
         key = (site, process)

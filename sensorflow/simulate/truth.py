@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +129,10 @@ class Expectation:
         self._transitions: dict[str, list[tuple[str, str]]] = {}
         self._high_water: dict[str, int] = {}
         self._newest: dict[tuple[str, str], int] = {}
+        self.formats: Counter[str] = Counter()  # records by wire format (``simulate.wire``)
 
     def add(self, truth: Mapping[str, Any]) -> None:
+        self.formats[truth.get("format", "raw")] += 1
         kind = truth.get("kind")
         if kind not in _INGESTED_KINDS:
             return
