@@ -1039,6 +1039,11 @@ class FakeEventBridge(_FakeClient):
         return self._call("PutEvents", body)
 
 
+def glue_version_id(registry: str, schema_name: str, definition: str) -> uuid.UUID:
+    """The id ``FakeGlue.register`` gives a version: known before the stack exists (workloads need it)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"bench:{registry}/{schema_name}/{definition}")
+
+
 class FakeGlue(_FakeClient):
     """The schema registry calls the ingest path makes: ``GetSchemaVersion`` by version id. Versions are
     registered up front (``register``), with ids derived from registry, schema and definition, so a run's
@@ -1051,7 +1056,7 @@ class FakeGlue(_FakeClient):
         self.versions: dict[str, dict[str, Any]] = {}  # version id -> GetSchemaVersion response
 
     def register(self, registry: str, schema_name: str, definition: str, number: int) -> str:
-        version_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench:{registry}/{schema_name}/{definition}"))
+        version_id = str(glue_version_id(registry, schema_name, definition))
         self.versions[version_id] = {
             "SchemaVersionId": version_id,
             "SchemaDefinition": definition,

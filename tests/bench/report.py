@@ -32,6 +32,15 @@ PRICE_SOURCES = (
     "aws.amazon.com/dynamodb/pricing/on-demand, as of 2026-12."
 )
 READINGS = 1_000_000
+FRAMING_NAMES = ("raw", "glue", "glue-zlib", "confluent", "kpl", "v1->v2")
+FRAMING_LABELS = {
+    "raw": "raw: schemaless Avro",
+    "glue": "glue: Glue header + Avro",
+    "glue-zlib": "glue-zlib: Glue header + zlib(Avro)",
+    "confluent": "confluent: 5-byte header + Avro",
+    "kpl": "kpl: KPL aggregate of raw Avro (one per device tick)",
+    "v1->v2": "v1->v2: Glue-framed v1 resolved into v2",
+}
 
 
 def machine() -> dict[str, Any]:
@@ -209,6 +218,26 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 _met(target),
             )
         )
+    f = r["framings"]
+    out.append(
+        (
+            f"Framing floor: raw Avro, schemaless_reader ({int(r['framing_devices']):,} devices)",
+            f"{f['raw_avro_us']:.1f} us/reading",
+            "",
+            "",
+        )
+    )
+    for name in FRAMING_NAMES:
+        x = f[name]
+        out.append(
+            (
+                f"Framing {FRAMING_LABELS[name]}",
+                f"decode {x['decode_us']:.1f} us/reading ({x['decode_over_raw_avro']:.2f}x raw Avro); "
+                f"handler {x['ours_us']:.1f} us/reading ({x['ours_over_raw']:.2f}x raw)",
+                "",
+                "",
+            )
+        )
     for name, dollars in r["cost"].items():
         label = "total" if name == "total" else name.replace("_", " ")
         out.append((f"Cost per million readings: {label}", f"${dollars:.4f}", "", ""))
@@ -268,8 +297,15 @@ def markdown(r: dict[str, Any], rendered: str) -> str:
         f"`POWERTOOLS_TRACE_DISABLED={r['cold_start']['tracer_disabled']}` (serverless.yml "
         "`params.default.tracerDisabled`), and `handlers.ingest` once more with the X-Ray SDK on.",
         f"- Prices: {PRICE_SOURCES}",
+        "- Framings: the framing fleet (its own device count above) simulated once per framing "
+        "(`sensorflow.simulate` `formats`, the same seed: the same readings, other bytes; Glue ids are the "
+        'fake registry\'s, every kept version registered as `schemas publish` does). "decode" is '
+        "`ReadingDecoder.decode` per reading as `bootstrap` wires it, writer schemas cached (KPL: "
+        '`core.kpl.deaggregate` included); "handler" is ours as above on that fleet, per reading. KPL '
+        "batches hold 500 Kinesis records, so more readings per invocation.",
         f"- Batch item failures returned during the runs: ours {failures['ours']}, "
-        f"{failures['ours_small']} on the small fleet, {failures['latency']} under the latency model.",
+        f"{failures['ours_small']} on the small fleet, {failures['latency']} under the latency model, "
+        f"{failures.get('framings', 0)} in the framing runs.",
         "",
     ]
     return "\n".join(notes)

@@ -14,7 +14,10 @@ Figures (all on the same simulator-generated Kinesis events; see ``tests.bench.w
 - latency model: per-batch wall time with the per-call latencies slept, readings/s per shard;
 - peak memory: a fresh subprocess handling one 9,000-record batch (ru_maxrss; tracemalloc separately);
 - cold start: import time of each handler module and of boto3, fresh processes, median of 7;
-- cost per million readings at arm64 on-demand prices.
+- cost per million readings at arm64 on-demand prices;
+- framings: one fleet sent raw, Glue, Glue+zlib, Confluent, KPL-aggregated and as Glue-framed v1 (schema
+  resolution into v2), each run through ``ReadingDecoder.decode`` (KPL: de-aggregation too) and through
+  the handler; microseconds per reading next to raw Avro (``fastavro.schemaless_reader`` alone).
 
 Speed is a figure here, never an assertion; the smoke test only checks that every figure was produced.
 """
@@ -57,7 +60,15 @@ from sensorflow.core import schemas
 from tests.bench import report
 from tests.bench.aws_fakes import FakeAws, Latency, Ledger
 from tests.bench.peer_handler import make_handler
-from tests.bench.stack import ROOT, FunctionSpec, IngestStack, deployed_param, function_spec
+from tests.bench.stack import (
+    ROOT,
+    FunctionSpec,
+    IngestStack,
+    deployed_param,
+    function_spec,
+    publish_schemas,
+    registry_ids,
+)
 from tests.bench.workload import Workload, WorkloadSpec, big_batch, build
 
 COLD_START_MODULES = (
@@ -81,6 +92,7 @@ class Plan:
     latency_scale: float  # 1 = the latency model, 0 = no sleeps
     memory_batch: int
     cold_repeats: int
+    framing: WorkloadSpec  # the fleet re-sent in each framing
 
 
 FULL = Plan(
@@ -92,6 +104,7 @@ FULL = Plan(
     latency_scale=1.0,
     memory_batch=9000,
     cold_repeats=7,
+    framing=WorkloadSpec(devices=200, batch_size=500, measured_batches=10, scenario_rate=0.02),
 )
 SMOKE = Plan(
     smoke=True,
@@ -102,6 +115,16 @@ SMOKE = Plan(
     latency_scale=0.0,
     memory_batch=100,
     cold_repeats=1,
+    framing=WorkloadSpec(devices=20, batch_size=50, measured_batches=2, warmup_s=10, scenario_rate=0.05),
+)
+# (figure, formats, schema versions): each framing of the same fleet; the last is v1 -> v2 resolution.
+FRAMINGS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
+    ("raw", "raw", ()),
+    ("glue", "glue", ()),
+    ("glue-zlib", "glue-zlib", ()),
+    ("confluent", "confluent", ()),
+    ("kpl", "kpl", ()),
+    ("v1->v2", "glue", (1,)),
 )
 
 
@@ -230,6 +253,65 @@ def latency_model(work: Workload, spec: FunctionSpec, plan: Plan) -> dict[str, A
     }
 
 
+# --- framings: the same fleet in each wire format ----------------------------------------------------------
+
+
+def framing_figures(plan: Plan, spec: FunctionSpec) -> dict[str, Any]:
+    """µs per reading of each framing: the decoder (framing, writer schema, Avro; KPL de-aggregation) and
+    the whole handler, next to raw Avro (``schemaless_reader`` of the raw bodies, schema parsed once)."""
+    from dataclasses import replace
+
+    out: dict[str, Any] = {}
+    ids = registry_ids(spec)
+    for name, fmt, versions in FRAMINGS:
+        work = build(replace(plan.framing, formats=(fmt,), schema_versions=versions, glue_version_ids=ids))
+        if name == "raw":
+            out["raw_avro_us"] = floor_us(work, max(plan.repeats, 3))
+        run = ours(work, spec, plan.repeats)
+        out[name] = {
+            "decode_us": decode_us(work, spec, max(plan.repeats, 3)),
+            "ours_us": run.us_per_reading,
+            "readings": work.measured_records,
+            "kinesis_records": sum(len(e["Records"]) for e in work.measured),
+            "failures": run.failures,
+        }
+    for name, _, _ in FRAMINGS:
+        out[name]["decode_over_raw_avro"] = out[name]["decode_us"] / out["raw_avro_us"]
+        out[name]["ours_over_raw"] = out[name]["ours_us"] / out["raw"]["ours_us"]
+    return out
+
+
+def decode_us(work: Workload, spec: FunctionSpec, repeats: int) -> float:
+    """``ReadingDecoder.decode`` per reading, as ingest builds it (writer schemas over the fake registry,
+    warm: each schema version fetched once before timing); KPL records are de-aggregated first."""
+    from sensorflow import bootstrap
+    from sensorflow.config import IngestSettings
+    from sensorflow.core import kpl
+    from sensorflow.core.decode import ReadingDecoder
+    from sensorflow.core.errors import InvalidRecordError
+
+    settings = IngestSettings.from_env(spec.env)
+    aws = FakeAws.build(spec.schemas)
+    publish_schemas(aws, settings.schema_registry_name)
+    decoder = ReadingDecoder(
+        writer_schemas=bootstrap.build_writer_schemas(settings, aws.glue),
+        raw_writer=bootstrap.raw_writer_schema(settings),
+        framings=settings.accepted_framings,
+    )
+    datas = [base64.b64decode(r["kinesis"]["data"]) for e in work.measured for r in e["Records"]]
+
+    def run() -> None:
+        for data in datas:
+            for body in [s.data for s in kpl.deaggregate(data)] if kpl.is_aggregated(data) else [data]:
+                try:
+                    decoder.decode(body)
+                except InvalidRecordError:  # a malformed reading: the decoder pays for refusing it
+                    continue
+
+    run()
+    return statistics.median(_timed(run) for _ in range(repeats)) / work.measured_records * 1e6
+
+
 # --- memory and cold start (fresh processes) ---------------------------------------------------------------
 
 
@@ -346,6 +428,8 @@ def measure(plan: Plan, log: Callable[[str], None]) -> dict[str, Any]:
     memory = peak_memory(plan)
     log("cold start (fresh processes)")
     cold = cold_start(plan)
+    log(f"framings: {', '.join(name for name, _, _ in FRAMINGS)} ({plan.framing.devices} devices)")
+    framings = framing_figures(plan, spec)
     results: dict[str, Any] = {
         "mode": "smoke" if plan.smoke else "full",
         "function": {"memory_mb": spec.memory_mb, "timeout_s": spec.timeout_s, "arch": spec.architecture},
@@ -380,10 +464,13 @@ def measure(plan: Plan, log: Callable[[str], None]) -> dict[str, Any]:
             "ours": ours_big.failures,
             "ours_small": ours_small.failures,
             "latency": latency["failures"],
+            "framings": sum(framings[name]["failures"] for name, _, _ in FRAMINGS),
         },
         "latency": latency,
         "memory": memory,
         "cold_start": cold,
+        "framings": framings,
+        "framing_devices": plan.framing.devices,
     }
     results["cost"] = report.cost(results, big.spec.devices)
     results["targets"] = report.targets(results, big.spec.devices, small.spec.devices)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ import yaml
 from sensorflow import bootstrap
 from sensorflow.config import IngestSettings
 from sensorflow.core import schemas
-from tests.bench.aws_fakes import FakeAws, Latency, TableSchema
+from tests.bench.aws_fakes import FakeAws, Latency, TableSchema, glue_version_id
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVERLESS = ROOT / "serverless.yml"
@@ -143,6 +144,12 @@ def publish_schemas(aws: FakeAws, registry_name: str | None) -> dict[int, str]:
         v.version: aws.glue.register(registry_name, v.full_name, v.definition, v.version)
         for v in schemas.history(schemas.READING)
     }
+
+
+def registry_ids(spec: FunctionSpec) -> dict[int, uuid.UUID]:
+    """The Glue version ids an ``IngestStack`` of ``spec`` registers, by version (for Glue workloads)."""
+    registry = spec.env.get("SCHEMA_REGISTRY_NAME", "")
+    return {v.version: glue_version_id(registry, v.full_name, v.definition) for v in schemas.history()}
 
 
 class IngestStack:

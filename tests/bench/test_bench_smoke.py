@@ -61,4 +61,12 @@ def test_smoke_run_produces_every_figure() -> None:
         results["cost"]
     )
     assert all(isinstance(t["met"], bool) for t in results["targets"].values())
-    assert results["failures"] == {"ours": 0, "ours_small": 0, "latency": 0}
+    assert results["failures"] == {"ours": 0, "ours_small": 0, "latency": 0, "framings": 0}
+    # each framing's per-reading cost, next to raw Avro, on readings of every framing
+    framings = results["framings"]
+    assert math.isfinite(framings["raw_avro_us"]) and framings["raw_avro_us"] > 0
+    for name in ("raw", "glue", "glue-zlib", "confluent", "kpl", "v1->v2"):
+        figures = framings[name]
+        assert figures["decode_us"] > 0 and figures["ours_us"] > 0, name
+        assert figures["readings"] == framings["raw"]["readings"], name
+    assert framings["kpl"]["kinesis_records"] < framings["kpl"]["readings"]

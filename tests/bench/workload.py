@@ -13,12 +13,14 @@ what the figures are taken on. Shares are measured on those, from the simulator'
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sensorflow.core.records import StreamRecord
-from sensorflow.simulate import SimConfig, generate
+from sensorflow.simulate import SimConfig, generate, wire
 from sensorflow.simulate.fleet import DeviceSpec, build_default_fleet, registry_items
 from sensorflow.simulate.sim_types import SimRecord
 from tests.factories import SHARD, kinesis_event, seq_number
@@ -36,6 +38,10 @@ class WorkloadSpec:
     scenario_rate: float = 0.03
     malformed_rate: float = 0.01
     seed: int = 9
+    # The devices' wire formats (sensorflow.simulate.wire): the framing figures re-run one fleet in each.
+    formats: tuple[str, ...] = (wire.RAW,)
+    schema_versions: tuple[int, ...] = ()
+    glue_version_ids: Mapping[int, uuid.UUID] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +51,11 @@ class Workload:
     warmup: list[dict[str, Any]]  # Kinesis events
     measured: list[dict[str, Any]]
     shares: dict[str, float]  # over the measured records
+    measured_records: int  # readings in the measured batches (a KPL record carries several)
 
     @property
     def registry(self) -> list[dict[str, Any]]:
         return registry_items(self.fleet)
-
-    @property
-    def measured_records(self) -> int:
-        return sum(len(e["Records"]) for e in self.measured)
 
 
 def _records_per_s(fleet: tuple[DeviceSpec, ...]) -> float:
@@ -74,11 +77,12 @@ def _shares(records: list[SimRecord]) -> dict[str, float]:
     }
 
 
-def stream_records(sim: list[SimRecord], first_index: int = 0) -> list[StreamRecord]:
+def stream_records(sim: Sequence[SimRecord], first_index: int = 0) -> list[StreamRecord]:
+    """The Kinesis records of ``sim`` (one per reading, or one per KPL aggregate) on one shard."""
     out: list[StreamRecord] = []
     arrival = 0
-    for i, r in enumerate(sim):
-        arrival = max(arrival, int(r.truth["tick_ms"]) + ARRIVAL_DELAY_MS)
+    for i, r in enumerate(wire.kinesis_records(sim)):
+        arrival = max(arrival, int(r.readings[0].truth["tick_ms"]) + ARRIVAL_DELAY_MS)
         out.append(StreamRecord(SHARD, seq_number(first_index + i), r.partition_key, r.data, arrival))
     return out
 
@@ -97,6 +101,9 @@ def _sim_config(
         start_ms=start_ms,
         malformed_rate=spec.malformed_rate,
         scenario_rate=spec.scenario_rate,
+        formats=spec.formats,
+        schema_versions=spec.schema_versions,
+        glue_version_ids=spec.glue_version_ids,
     )
 
 
@@ -112,13 +119,13 @@ def build(spec: WorkloadSpec, now_ms: int | None = None) -> Workload:
     measured_sim = sim[n_warm : n_warm + wanted]
     if len(measured_sim) < wanted:
         raise RuntimeError(f"simulation gave {len(measured_sim)} measured records, wanted {wanted}")
-    stream = stream_records(sim[: n_warm + wanted])
-    measured = events(stream[n_warm:], spec.batch_size)
+    warm = stream_records(sim[:n_warm])
+    measured = events(stream_records(measured_sim, len(warm)), spec.batch_size)
     shares = _shares(measured_sim)
     shares["distinct_devices_per_batch"] = sum(
         len({r["kinesis"]["partitionKey"] for r in e["Records"]}) for e in measured
     ) / len(measured)
-    return Workload(spec, fleet, events(stream[:n_warm], spec.batch_size), measured, shares)
+    return Workload(spec, fleet, events(warm, spec.batch_size), measured, shares, len(measured_sim))
 
 
 def big_batch(spec: WorkloadSpec, size: int) -> dict[str, Any]:
