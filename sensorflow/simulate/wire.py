@@ -55,13 +55,13 @@ SELF_DESCRIBING = frozenset({GLUE, GLUE_ZLIB, CONFLUENT})
 PLACEHOLDER_NAMESPACE = uuid.UUID("5e1f7a2c-0d13-4b0e-9a6f-73656e736f72")  # "sensor" in the node bytes
 
 
-def parse_formats(text: str) -> tuple[str, ...]:
+def parse_formats(text: str, flag: str = "--format") -> tuple[str, ...]:
     """``raw``, or a comma list of formats (a mix, one per device, in the order given)."""
     words = tuple(w.strip() for w in text.split(",") if w.strip())
     unknown = [w for w in words if w not in FORMATS]
     if unknown or not words:
         raise SimulationError(
-            f"--format {text!r}: expected one of {', '.join(FORMATS)} or a comma list of them"
+            f"{flag} {text!r}: expected one of {', '.join(FORMATS)} or a comma list of them"
         )
     return tuple(dict.fromkeys(words))
 
@@ -113,9 +113,11 @@ def registry_glue_ids(glue: Any, registry_name: str) -> dict[int, uuid.UUID]:
     out: dict[int, uuid.UUID] = {}
     for v in schemas.history(schemas.READING):
         try:
+            # The text publish registers (the file's JSON re-serialised, what the Glue serializer sends):
+            # moto compares definitions as text.
             found = glue.get_schema_by_definition(
                 SchemaId={"RegistryName": registry_name, "SchemaName": v.full_name},
-                SchemaDefinition=v.definition,
+                SchemaDefinition=json.dumps(v.schema),
             )
         except Exception as exc:  # boto3 raises ClientError and its modeled subclasses
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)

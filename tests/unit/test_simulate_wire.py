@@ -3,6 +3,7 @@ zlib), Confluent or KPL aggregates, in its schema version; the ingest decoder re
 
 from __future__ import annotations
 
+import json
 import uuid
 import zlib
 from collections import Counter
@@ -171,7 +172,7 @@ def test_registry_ids_come_from_get_schema_by_definition():
 
     glue = Glue()
     ids = wire.registry_glue_ids(glue, "sensorflow-local")
-    assert ids == {v.version: uuid.uuid5(uuid.NAMESPACE_DNS, v.definition) for v in schemas.history()}
+    assert ids == {v.version: uuid.uuid5(uuid.NAMESPACE_DNS, json.dumps(v.schema)) for v in schemas.history()}
     assert glue.asked == [("sensorflow-local", "sensorflow.SensorReading")] * len(ids)
     cfg = SimConfig(
         devices=2, duration_s=60, seed=1, start_ms=START_MS, formats=("glue",), glue_version_ids=ids
