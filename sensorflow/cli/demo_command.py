@@ -13,7 +13,10 @@ settled. Then it reads everything back and checks:
   stored twice (the exit code);
 - the alarm transitions (counted from a queue subscribed raw to the alerts topic) are the ones the
   simulator's ground truth predicts (the exit code too: the pipeline is deterministic and replay-safe);
-- the webhook received exactly one message per transition notify's filter policy accepts (ditto).
+- the webhook received exactly one message per transition notify's filter policy accepts (ditto);
+- every wire format's records (--formats: raw, Glue, Glue with zlib, Confluent-style, KPL aggregates,
+  mixed in one stream, one format per device, v1 and v2 firmware over the Glue and Confluent devices) are
+  all enriched or quarantined: the summary counts published / enriched / quarantined per format (ditto).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from sensorflow.localcloud.demo import report
 from sensorflow.localcloud.demo.drive import (
     DEFAULT_DEVICES,
     DEFAULT_DURATION_S,
+    DEFAULT_FORMATS,
+    DEFAULT_SCHEMA_VERSIONS,
     DemoOptions,
     generate_records,
     run_demo,
@@ -53,6 +58,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help=f"seconds of device time to simulate (default {DEFAULT_DURATION_S:g})",
     )
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    parser.add_argument(
+        "--formats",
+        default=",".join(DEFAULT_FORMATS),
+        help=f"wire formats, one per device, mixed in one stream (default {','.join(DEFAULT_FORMATS)})",
+    )
+    parser.add_argument(
+        "--schema-versions",
+        default=",".join(map(str, DEFAULT_SCHEMA_VERSIONS)),
+        metavar="N,M",
+        help="firmware generations (schema versions) of the glue/confluent devices (default "
+        f"{','.join(map(str, DEFAULT_SCHEMA_VERSIONS))})",
+    )
     parser.add_argument("--port", type=int, default=0, help="moto server port (default: any free port)")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object, last line")
     parser.add_argument(
@@ -77,10 +94,15 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sensorflow.simulate import SimulationError
+    from sensorflow.simulate import SimulationError, wire
 
     _validate(args)
-    options = DemoOptions(args.devices, args.duration, args.seed, args.port, args.profile)
+    try:
+        formats = wire.parse_formats(args.formats, "--formats")
+        versions = wire.parse_versions(args.schema_versions)
+    except SimulationError as exc:
+        raise UsageError(str(exc)) from None
+    options = DemoOptions(args.devices, args.duration, args.seed, args.port, args.profile, formats, versions)
     say = (
         (lambda line: print(line, file=sys.stderr, flush=True))
         if args.json

@@ -46,7 +46,9 @@ def test_a_small_demo_accounts_for_every_record_and_shows_the_alarm_lifecycle_en
     # GIVEN 10 devices over 15 minutes of device time: the demo forces 2 excursions (warning, escalate to
     # critical, back to normal; one on vibration, whose rule latches), one temperature excursion held
     # critical to the end (its rule reminds every 600 s) and 2 devices that go silent for good, silences
-    # the device of the other excursion for maintenance, and injects an S3 SlowDown fault
+    # the device of the other excursion for maintenance, and injects an S3 SlowDown fault; the devices
+    # send all five wire formats mixed in one stream (two devices each), v1 and v2 firmware over the
+    # Glue and Confluent ones (the demo's default --formats and --schema-versions)
     proc = subprocess.run(
         [*SENSORFLOW, "demo", "--devices", "10", "--duration", "900", "--seed", "11", "--json"],
         cwd=REPO,
@@ -58,13 +60,19 @@ def test_a_small_demo_accounts_for_every_record_and_shows_the_alarm_lifecycle_en
     # THEN it exits 0 and its last line is the JSON summary: the documented keys plus the lifecycle
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(summary) == DOCUMENTED_KEYS | {"alarms", "incidents", "lifecycle", "checks"}
+    assert set(summary) == DOCUMENTED_KEYS | {"alarms", "incidents", "lifecycle", "formats", "checks"}
     # every record accounted for once, and the one readings write that ran out of botocore retries
     assert summary["published"] > 0
     assert summary["enriched"] + sum(summary["quarantined"].values()) == summary["published"]
     assert summary["duplicates"] == 0
     assert summary["batches_retried"] == 1
     assert set(summary["quarantined"]) <= QUARANTINE_REASONS
+    # every format's records were all enriched or quarantined, and each format had readings enriched
+    formats = summary["formats"]
+    assert set(formats) == {"raw", "glue", "glue-zlib", "confluent", "kpl"}
+    for counts in formats.values():
+        assert counts["published"] == counts["enriched"] + counts["quarantined"] and counts["enriched"] > 0
+    assert sum(f["published"] for f in formats.values()) == summary["published"]
     # the alarm lifecycle: raised, escalated, cleared (the latched one by its acknowledgement), the two
     # silent devices found stale, and the held excursion reminded of by the heartbeat after the drain
     alarms = summary["alarms"]
@@ -87,6 +95,7 @@ def test_a_small_demo_accounts_for_every_record_and_shows_the_alarm_lifecycle_en
     # sent one webhook message per transition its filter accepts, except the silenced ones
     assert summary["checks"] == {
         "accounted": True,
+        "formats": True,
         "notifications": True,
         "truth": True,
         "reminders": True,
@@ -101,6 +110,7 @@ def test_a_small_demo_accounts_for_every_record_and_shows_the_alarm_lifecycle_en
     assert summary["incidents"]["opened"] > summary["incidents"]["resolved"]
     assert summary["latency_ms"]["p50"] <= summary["latency_ms"]["p95"]
     assert "OK: enriched" in proc.stdout
+    assert "per format: published / enriched / quarantined" in proc.stdout
     assert "transitions vs ground truth: match" in proc.stdout
     assert "latched alarms acknowledged: 1 (cleared" in proc.stdout
     assert f"silenced notifications: {silenced['published']} (0 delivered" in proc.stdout

@@ -193,6 +193,7 @@ def _summary(life: dict[str, Any]) -> dict[str, Any]:
         "notifications_match": True,
         "truth": {"ok": True},
         "lifecycle": life,
+        "formats": {"raw": {"published": 5, "enriched": 4, "quarantined": 1}},
     }
 
 
@@ -208,6 +209,7 @@ def test_suppressed_transitions_are_not_expected_at_the_webhook_and_the_lifecycl
     checks = verdicts(_summary(life))
     assert checks == {
         "accounted": True,
+        "formats": True,
         "notifications": True,
         "truth": True,
         "reminders": True,

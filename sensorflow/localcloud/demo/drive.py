@@ -63,6 +63,12 @@ HEARTBEAT_FUNCTION_SUFFIX = "-heartbeat"
 HELD_RAISE_WITHIN_S = 240
 
 
+# Every wire format the ingest function reads, mixed in one stream (one per device), and both firmware
+# generations over the Glue and Confluent devices (sensorflow.simulate.wire).
+DEFAULT_FORMATS = ("raw", "glue", "glue-zlib", "confluent", "kpl")
+DEFAULT_SCHEMA_VERSIONS = (1, 2)
+
+
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
     devices: int = DEFAULT_DEVICES
@@ -70,6 +76,8 @@ class DemoOptions:
     seed: int = 7
     port: int = 0  # 0: any free port
     profile: bool = False
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    schema_versions: tuple[int, ...] = DEFAULT_SCHEMA_VERSIONS
 
 
 @dataclass(slots=True)
@@ -105,10 +113,11 @@ def _forced_counts(devices: int) -> tuple[int, int]:
     return max(1, min(MAX_FORCED_EXCURSIONS, (devices - dropouts) // 3)), dropouts
 
 
-def sim_config(options: DemoOptions) -> Any:
+def sim_config(options: DemoOptions, glue_version_ids: Any = None) -> Any:
     """The fleet to publish: the default scenario mix without producer duplicates ("nothing stored twice"
     must then hold exactly), plus forced excursions (one on the latch rule's sensor, one held to the end
-    on a repeat_every rule's sensor: ``plan_lifecycle``) and trailing dropouts."""
+    on a repeat_every rule's sensor: ``plan_lifecycle``) and trailing dropouts, its devices sending the
+    demo's wire formats (with the Glue version ids the local registry assigned; None: placeholders)."""
     from sensorflow.simulate import SimConfig
     from sensorflow.simulate.scenarios import DEFAULT_SCENARIO_MIX, DUPLICATE
 
@@ -124,16 +133,32 @@ def sim_config(options: DemoOptions) -> Any:
         trailing_dropouts=dropouts,
         excursion_types=(plan.latch_type,) if plan.latch_type else (),
         held_excursion_types=(plan.reminder_type,) if plan.reminder_type else (),
+        formats=options.formats,
+        schema_versions=options.schema_versions,
+        glue_version_ids=glue_version_ids,
     )
 
 
-def generate_records(options: DemoOptions, now_ms: int | None = None) -> list[Any]:
+def generate_records(
+    options: DemoOptions, now_ms: int | None = None, glue_version_ids: Any = None
+) -> list[Any]:
     """Generate the fleet, its device time ending at ``now_ms`` (default: now). Staleness is measured
     against the wall clock, so the demo generates right before publishing. ``SimulationError`` when the
     options do not fit."""
     from sensorflow.simulate import generate
 
-    return list(generate(sim_config(options), now_ms=now_ms))
+    return list(generate(sim_config(options, glue_version_ids), now_ms=now_ms))
+
+
+def registry_ids(cloud: LocalCloud, options: DemoOptions) -> Any:
+    """The Glue schema version ids ``sensorflow schemas publish`` registered when the local cloud came up,
+    when the demo sends Glue-framed records (None otherwise)."""
+    from sensorflow.simulate import wire
+
+    if not any(f in (wire.GLUE, wire.GLUE_ZLIB) for f in options.formats):
+        return None
+    assert cloud.endpoint is not None and cloud.info is not None
+    return wire.registry_glue_ids(cloud.endpoint.client("glue"), cloud.info.outputs["SchemaRegistryName"])
 
 
 def run_demo(options: DemoOptions, say: Say) -> DemoResult | None:
@@ -149,6 +174,7 @@ def run_demo(options: DemoOptions, say: Say) -> DemoResult | None:
             say(f"sensorflow demo: {exc}")
             return None
         assert cloud.proxy is not None and cloud.runtime is not None and cloud.endpoint is not None
+        glue_ids = registry_ids(cloud, options)
         cloud.proxy.arm(
             Fault("s3", "PutObject", INJECTED_S3_FAULTS, 503, "SlowDown", path_contains="/readings/")
         )
@@ -156,7 +182,7 @@ def run_demo(options: DemoOptions, say: Say) -> DemoResult | None:
         tally = Tally()
         observer = TransitionObserver(cloud, tally)
         observer.start()
-        records = generate_records(options)
+        records = generate_records(options, glue_version_ids=glue_ids)
         plan = plan_lifecycle(options)
         silence = add_silence(cloud, records, {plan.latch_type} if plan.latch_type else set(), say)
         summary = publish_and_drain(cloud, records, tally, say)
@@ -165,7 +191,7 @@ def run_demo(options: DemoOptions, say: Say) -> DemoResult | None:
         latched = acknowledge_latched(cloud, lambda: delivered_event_ids(cloud), say)
         summary["settled"] = settle(cloud, say) and summary["settled"]
         observer.stop()
-        summary.update(read_back(cloud, len(records)))
+        summary.update(read_back(cloud, records))
         summary["alarms"] = tally.alarms()
         summary["alerts"] = tally.alerts()
         summary["transition_messages"] = tally.messages
@@ -194,7 +220,7 @@ def run_demo(options: DemoOptions, say: Say) -> DemoResult | None:
 
 
 def publish_and_drain(cloud: LocalCloud, records: list[Any], tally: Tally, say: Say) -> dict[str, Any]:
-    from sensorflow.simulate import KinesisProducer
+    from sensorflow.simulate import KinesisProducer, wire
 
     assert cloud.runtime is not None and cloud.endpoint is not None and cloud.info is not None
     runtime = cloud.runtime
@@ -206,10 +232,11 @@ def publish_and_drain(cloud: LocalCloud, records: list[Any], tally: Tally, say: 
     producer = KinesisProducer(cloud.endpoint.client("kinesis"), stream, progress=progress)
 
     producer_thread_error: list[BaseException] = []
+    kinesis_records = list(wire.kinesis_records(records))  # a KPL device's tick is one aggregated record
 
     def publish() -> None:
         try:
-            report = producer.send(records)
+            report = producer.send(kinesis_records)
             tally.published = report.sent
         except BaseException as exc:  # reported after the join
             producer_thread_error.append(exc)
@@ -219,7 +246,7 @@ def publish_and_drain(cloud: LocalCloud, records: list[Any], tally: Tally, say: 
     thread = threading.Thread(target=publish, name="demo-producer")
     thread.start()
     while thread.is_alive() or not runtime.idle():
-        progress_line(cloud, tally, len(records), say)
+        progress_line(cloud, tally, len(kinesis_records), say)
         if time.monotonic() > deadline:
             break
         time.sleep(1.0)

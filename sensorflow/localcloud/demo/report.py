@@ -22,6 +22,7 @@ JSON_KEYS = (
     "alarms",
     "incidents",
     "lifecycle",
+    "formats",
 )
 
 
@@ -35,6 +36,11 @@ def render(summary: dict[str, Any], checks: dict[str, bool | None]) -> str:
         ("quarantined", sum(quarantined.values())),
         *((f"  {reason}", count) for reason, count in quarantined.items()),
         ("stored twice", summary["duplicates"]),
+        ("per format: published / enriched / quarantined", ""),
+        *(
+            (f"  {name}", f"{f['published']} / {f['enriched']} / {f['quarantined']}")
+            for name, f in summary["formats"].items()
+        ),
         ("alarm transitions", sum(alarms.values())),
         *((f"  {name}", count) for name, count in alarms.items()),
         ("alerts (raised + escalated)", sum(summary["alerts"].values())),
@@ -82,6 +88,9 @@ def render(summary: dict[str, Any], checks: dict[str, bool | None]) -> str:
         for m in truth["mismatches"][:10]:
             lines.append(f"  {m['alarm_id']}: expected {m['expected']}, seen {m['seen']}")
     lines += lifecycle_lines(summary["lifecycle"])
+    short = [n for n, f in summary["formats"].items() if f["published"] != f["enriched"] + f["quarantined"]]
+    if short:
+        lines.append(f"wire formats: MISMATCH: not every record accounted for in {', '.join(short)}")
     problems = summary["notifications_problems"]
     if not summary["notifications_match"]:
         lines.append(

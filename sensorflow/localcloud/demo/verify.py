@@ -9,6 +9,7 @@ DynamoDB, SQS, the webhook receiver) once it has settled. Only reads: driving th
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -211,8 +212,11 @@ def truth_check(
     }
 
 
-def read_back(cloud: LocalCloud, published: int) -> dict[str, Any]:
-    """Read every stored reading and quarantine line from S3 and count each record once."""
+def read_back(cloud: LocalCloud, records: Sequence[Any]) -> dict[str, Any]:
+    """Read every stored reading and quarantine line from S3 and count each record once: a reading by
+    (device, seq), a quarantined record by its shard, sequence number and, for a KPL sub-record, its
+    position (sub-records share the parent's sequence number). Each is also counted under the wire format
+    it was sent in (``formats``: published / enriched / quarantined per format, from the records' truth)."""
     import fastavro
 
     assert cloud.endpoint is not None and cloud.info is not None
@@ -223,25 +227,51 @@ def read_back(cloud: LocalCloud, published: int) -> dict[str, Any]:
         for row in fastavro.reader(io.BytesIO(body)):
             assert isinstance(row, dict)
             readings[(row["device_id"], row["seq"])] += 1
-    quarantined: Counter[tuple[str, str]] = Counter()
+    quarantined: Counter[tuple[str, str, int | None]] = Counter()
     reasons: Counter[str] = Counter()
+    payloads: list[tuple[str, bytes]] = []
     for key in _keys(s3, cloud.info.outputs["QuarantineBucketName"], "quarantine/year="):
         # Readings only: quarantined transitions (quarantine/transitions/) are not published records.
         body = s3.get_object(Bucket=cloud.info.outputs["QuarantineBucketName"], Key=key)["Body"].read()
         for line in body.decode().splitlines():
             if line.strip():
                 entry = json.loads(line)
-                quarantined[(entry["shard_id"], entry["sequence_number"])] += 1
-                if quarantined[(entry["shard_id"], entry["sequence_number"])] == 1:
+                where = (entry["shard_id"], entry["sequence_number"], entry.get("sub_sequence_number"))
+                quarantined[where] += 1
+                if quarantined[where] == 1:
                     reasons[entry["reason"]] += 1
+                    payloads.append((entry["partition_key"], base64.b64decode(entry["payload"])))
     duplicates = sum(n - 1 for n in readings.values()) + sum(n - 1 for n in quarantined.values())
     return {
-        "published": published,
+        "published": len(records),
         "enriched": len(readings),
         "quarantined": dict(sorted(reasons.items())),
         "duplicates": duplicates,
         "accounted": len(readings) + len(quarantined),
+        "formats": format_counts(records, readings, payloads),
     }
+
+
+def format_counts(
+    records: Sequence[Any], readings: Counter[tuple[str, int]], payloads: list[tuple[str, bytes]]
+) -> dict[str, dict[str, int]]:
+    """Published, enriched and quarantined records per wire format (``truth["format"]``): a stored reading
+    is found by (device, seq), a quarantined one by its partition key and exact bytes."""
+    by_reading: dict[tuple[str, int], str] = {}
+    by_bytes: dict[tuple[str, bytes], str] = {}
+    out: dict[str, dict[str, int]] = {}
+    for r in records:
+        fmt = r.truth.get("format", "raw")
+        out.setdefault(fmt, {"published": 0, "enriched": 0, "quarantined": 0})["published"] += 1
+        by_reading.setdefault((r.truth["device_id"], r.truth["seq"]), fmt)
+        by_bytes.setdefault((r.partition_key, r.data), fmt)
+    for key in readings:
+        fmt = by_reading.get(key, "unknown")
+        out.setdefault(fmt, {"published": 0, "enriched": 0, "quarantined": 0})["enriched"] += 1
+    for sent in payloads:
+        fmt = by_bytes.get(sent, "unknown")
+        out.setdefault(fmt, {"published": 0, "enriched": 0, "quarantined": 0})["quarantined"] += 1
+    return dict(sorted(out.items()))
 
 
 def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
@@ -355,8 +385,12 @@ def verdicts(summary: dict[str, Any]) -> dict[str, bool | None]:
     life = summary["lifecycle"]
     planned = life["planned"]
     latched, silenced = life["latched"], life["silenced"]
+    formats = summary["formats"]
     return {
         "accounted": accounted,
+        # every format's records all enriched or quarantined, and none the demo did not send
+        "formats": bool(formats)
+        and all(f["published"] == f["enriched"] + f["quarantined"] for f in formats.values()),
         "notifications": summary["notifications_match"],
         "truth": summary["truth"]["ok"],
         "reminders": life["reminders"]["observed"] >= 1 if planned["reminder"] else None,
