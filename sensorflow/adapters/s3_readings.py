@@ -24,17 +24,19 @@ class S3ReadingSink:
     client = clients.lazy_client("s3")
 
     def write(self, key: str, readings: Sequence[EnrichedReading]) -> None:
+        """One Avro container; an empty one too (a redelivery that enriched nothing replaces what an
+        earlier attempt wrote under the key)."""
         buf = io.BytesIO()
         writer(buf, self._schema, (r.to_avro() for r in readings), codec=self._codec)
+        metadata = {"record-count": str(len(readings))}
+        if readings:
+            metadata["first-sequence-number"] = readings[0].sequence_number
+            metadata["last-sequence-number"] = readings[-1].sequence_number
         with transient("s3:PutObject readings"):
             self.client.put_object(
                 Bucket=self._bucket,
                 Key=key,
                 Body=buf.getvalue(),
                 ContentType="application/avro",
-                Metadata={
-                    "record-count": str(len(readings)),
-                    "first-sequence-number": readings[0].sequence_number,
-                    "last-sequence-number": readings[-1].sequence_number,
-                },
+                Metadata=metadata,
             )

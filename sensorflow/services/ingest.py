@@ -222,10 +222,11 @@ class IngestService:
         key = batch_key(records[0])
         quarantined = [d.quarantined for d in committed if d.quarantined]
         enriched = [d.enriched for d in committed if d.enriched]
-        if quarantined:
-            self._quarantine.write(f"quarantine/{key}.jsonl", quarantined)
-        if enriched:
-            self._readings.write(f"readings/{key}.avro", enriched)
+        # Both objects are written, empty too: a redelivery that starts at the same record but commits
+        # fewer (Lambda's bisected half, a checkpoint that did not stick) must replace what the earlier
+        # attempt wrote under the key, or records the later batches write again would be stored twice.
+        self._quarantine.write(f"quarantine/{key}.jsonl", quarantined)
+        self._readings.write(f"readings/{key}.avro", enriched)
 
 
 @dataclass(frozen=True, slots=True)

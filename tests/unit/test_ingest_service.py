@@ -7,7 +7,7 @@ import uuid
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sensorflow.adapters.s3_quarantine import quarantine_line
@@ -384,6 +384,10 @@ def run_esm(records, sizes, faults, lost):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Found by CI: a redelivery from the same record that commits fewer (the poison pill alone) left the first
+# attempt's larger object under the key, so what the next batch wrote again was stored twice.
+@example(groups=[(1, False)], poison=0, sizes=[2, 1], faults=[], lost=[True])
+@example(groups=[(1, False)], poison=1, sizes=[2, 1], faults=[], lost=[True])
 @given(
     groups=st.lists(st.tuples(st.integers(1, 5), st.booleans()), min_size=1, max_size=40),
     poison=st.one_of(st.none(), st.integers(0, 47)),
