@@ -207,12 +207,20 @@ def build_heartbeat_service(
     return HeartbeatService(
         store=DynamoAlarmStore(settings.alarms_table, c.get("dynamodb")),
         checkpoint=DynamoHeartbeatCheckpoint(settings.alarms_table, c.get("dynamodb")),
-        publishers=transition_publishers(settings.alerts_topic_arn, settings.alerts_event_bus, clients),
+        publishers=transition_publishers(
+            settings.alerts_topic_arn, settings.alerts_event_bus, clients, _quarantine(settings, c)
+        ),
         initial_lookback_minutes=settings.initial_lookback_minutes,
         max_minutes_per_run=settings.max_minutes_per_run,
         rules=load_rule_book(settings.rules_file),
         silences=build_silence_store(settings.alarms_table, c.get("dynamodb"), SILENCE_CACHE_TTL_S),
     )
+
+
+def _quarantine(settings: HeartbeatSettings, c: dict[str, Any]) -> TransitionQuarantine | None:
+    from sensorflow.adapters.s3_quarantine import S3QuarantineSink
+
+    return S3QuarantineSink(settings.quarantine_bucket, c.get("s3")) if settings.quarantine_bucket else None
 
 
 @functools.cache

@@ -207,6 +207,7 @@ class HeartbeatSettings:
     # Catch-up after an outage is spread over runs: at most this many minute buckets per run.
     max_minutes_per_run: int = 240
     rules_file: Path = DEFAULT_RULES_FILE  # the alarms' timers (reminders): the ingest side's rules
+    quarantine_bucket: str | None = None  # a transition too large to publish goes there
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HeartbeatSettings:
@@ -225,4 +226,5 @@ class HeartbeatSettings:
             initial_lookback_minutes=int(_number(env, "HEARTBEAT_INITIAL_LOOKBACK_MINUTES", 60)),
             max_minutes_per_run=max(1, int(_number(env, "HEARTBEAT_MAX_MINUTES_PER_RUN", 240))),
             rules_file=Path(env.get("RULES_FILE") or DEFAULT_RULES_FILE),
+            quarantine_bucket=env.get("QUARANTINE_BUCKET_NAME") or None,
         )

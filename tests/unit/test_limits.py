@@ -319,3 +319,23 @@ def test_a_quarantined_transition_is_one_object_per_event_and_publisher_with_the
         "document_bytes": len(json.dumps(event.document, separators=(",", ":"))),
     }
     assert record["document"] == event.document
+
+
+def test_the_heartbeat_quarantines_a_transition_too_large_to_publish_when_its_stage_has_a_bucket():
+    from sensorflow import bootstrap
+    from sensorflow.config import HeartbeatSettings
+    from sensorflow.services.outbox import QuarantiningPublisher
+
+    env = {
+        "ALARMS_TABLE_NAME": "alarms",
+        "ALERTS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:alerts",
+        "ALERTS_EVENT_BUS_NAME": "bus",
+        "QUARANTINE_BUCKET_NAME": "quarantine",
+    }
+    clients = {name: object() for name in ("dynamodb", "sns", "events", "s3")}
+    service = bootstrap.build_heartbeat_service(HeartbeatSettings.from_env(env), clients)
+    assert [type(p) for p in service.publishers] == [QuarantiningPublisher, QuarantiningPublisher]
+    bare = bootstrap.build_heartbeat_service(
+        HeartbeatSettings.from_env({k: v for k, v in env.items() if k != "QUARANTINE_BUCKET_NAME"}), clients
+    )
+    assert not any(isinstance(p, QuarantiningPublisher) for p in bare.publishers)
