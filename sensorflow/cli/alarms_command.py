@@ -25,7 +25,7 @@ from typing import Any
 from sensorflow import bootstrap
 from sensorflow.cli.errors import UsageError, aws_errors
 from sensorflow.cli.operator import aws_session, check_by, end_time, identify
-from sensorflow.cli.stack_outputs import check_stage, read_outputs, require_output
+from sensorflow.cli.stack_outputs import add_stage_arguments, check_stage, read_outputs, require_output
 from sensorflow.core import alarms as am
 from sensorflow.core import staleness
 from sensorflow.core.clock import iso
@@ -54,8 +54,7 @@ def add_parser(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--stage", required=True, help="the stage whose stack sensorflow-STAGE to use")
-        p.add_argument("--region", help="AWS region (default: the standard boto3 resolution)")
+        add_stage_arguments(p)
         p.add_argument("--rules", type=Path, help="rules file (default: the packaged sensorflow/rules.json)")
 
     lst = sub.add_parser("list", help="list alarms (all states but NORMAL unless --all)")

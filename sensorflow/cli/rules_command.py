@@ -6,25 +6,24 @@ make), so it passes exactly when they would start, and fails with the message th
 rule and the field. It prints ``FILE: N rules OK`` and a table of the rules (exit 0), or the message
 (exit 1). ``--json`` prints one object instead: ``{"file", "ok", "rules"}`` or ``{"file", "ok", "error"}``.
 
-Other ``rules`` sub-commands live in their own modules and register themselves here (``EXTENSIONS``).
+``import-iotevents`` is ``sensorflow.cli.rules_import_command``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from sensorflow.cli import rules_import_command
 from sensorflow.core.errors import ConfigError
 from sensorflow.core.rules import AlarmRule, RuleBook
 from sensorflow.core.thresholds import SEVERITIES
 
 # Modules that add a ``rules`` sub-command: each exposes ``add_parser(rules_subparsers)`` and sets
 # ``func``; one that is missing is skipped, as in ``cli.main``.
-EXTENSIONS = ("sensorflow.cli.rules_import_command",)  # import-iotevents
 COLUMNS = ("id", "sensor_type", "levels", "latch", "repeat_every")
 
 
@@ -40,14 +39,7 @@ def add_parser(subparsers: Any) -> None:
     check.add_argument("file", type=Path, metavar="FILE", help="the rules file (JSON, version 1 or 2)")
     check.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     check.set_defaults(func=run_check)
-    for name in EXTENSIONS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.add_parser(sub)
+    rules_import_command.add_parser(sub)
 
 
 def check_rules_file(path: Path) -> RuleBook:

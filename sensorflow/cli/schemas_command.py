@@ -13,26 +13,22 @@ It prints one line per version (exit 0), or each problem naming the version and 
 does not enforce compatibility modes, so this is the gate ``schemas publish`` also runs. ``--json`` prints
 ``{"ok", "schemas": {name: [versions]}, "problems": [...]}``.
 
-Other ``schemas`` sub-commands live in their own modules and register themselves here (``EXTENSIONS``).
+``publish`` is ``sensorflow.cli.schemas_publish_command``; the checks are ``sensorflow.cli.schema_history``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-import fastavro.schema
-
-from sensorflow.core import compatibility, schemas
-from sensorflow.core.errors import ConfigError
+from sensorflow.cli import schemas_publish_command
+from sensorflow.cli.schema_history import check_history
 
 # Modules that add a ``schemas`` sub-command: each exposes ``add_parser(schemas_subparsers)`` and sets
 # ``func``; one that is missing is skipped, as in ``cli.main``.
-EXTENSIONS = ("sensorflow.cli.schemas_publish_command",)  # publish
 
 
 def add_parser(subparsers: Any) -> None:
@@ -51,68 +47,7 @@ def add_parser(subparsers: Any) -> None:
     )
     check.add_argument("--json", action="store_true", help="print one JSON object")
     check.set_defaults(func=run_check)
-    for name in EXTENSIONS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.add_parser(sub)
-
-
-def check_history(schema_dir: Path | None = None) -> tuple[dict[str, list[int]], list[str]]:
-    """The versions of every schema with a history, and the problems found (empty: all compatible)."""
-    root = schema_dir or schemas.SCHEMA_DIR
-    found: dict[str, list[int]] = {}
-    problems: list[str] = []
-    for directory in sorted(p for p in (root / schemas.HISTORY).glob("*") if p.is_dir()):
-        name = directory.name
-        try:
-            versions = schemas.history(name, root)
-        except ConfigError as exc:
-            problems.append(str(exc))
-            continue
-        found[name] = [v.version for v in versions]
-        problems += _check_versions(name, versions, root)
-    return found, problems
-
-
-def _check_versions(name: str, versions: tuple[schemas.SchemaVersion, ...], root: Path) -> list[str]:
-    problems: list[str] = []
-    parsed: list[Any] = []
-    for v in versions:
-        try:
-            parsed.append(v.schema)
-            fastavro.schema.parse_schema(v.schema)
-        except (ValueError, fastavro.schema.SchemaParseException) as exc:
-            return [f"{name} v{v.version} ({v.path.name}) does not parse: {exc}"]
-    for before, after, schema_before, schema_after in zip(
-        versions, versions[1:], parsed, parsed[1:], strict=False
-    ):
-        problems += [
-            f"{name} v{after.version} cannot read data written with v{before.version}: {p}"
-            for p in compatibility.problems(schema_after, schema_before)
-        ]
-    if name == schemas.READING:
-        for v, schema in zip(versions, parsed, strict=True):
-            first = schema["fields"][0] if schema.get("fields") else {}
-            if first.get("name") != "device_id" or first.get("type") != "string":
-                problems.append(
-                    f"{name} v{v.version}: the first field must be device_id (string): "
-                    "framing detection needs it"
-                )
-    current = root / f"{name}.avsc"
-    if versions and current.exists():
-        newest = fastavro.schema.to_parsing_canonical_form(fastavro.schema.parse_schema(parsed[-1]))
-        reader = fastavro.schema.to_parsing_canonical_form(fastavro.schema.load_schema(str(current)))
-        if newest != reader:
-            n = versions[-1].version
-            problems.append(
-                f"{name}: schemas/{current.name} differs from the newest kept version v{n}; "
-                f"keep it as v{n + 1} in {schemas.HISTORY}/{name}/"
-            )
-    return problems
+    schemas_publish_command.add_parser(sub)
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sensorflow.cli.errors import UsageError, aws_errors
-from sensorflow.cli.stack_outputs import check_stage, read_outputs, require_output
+from sensorflow.cli.stack_outputs import add_stage_arguments, check_stage, read_outputs, require_output
 from sensorflow.core import compatibility, schemas
 from sensorflow.core.errors import ConfigError
 
@@ -57,10 +57,7 @@ def add_parser(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--stage", required=True, help="the stage whose stack sensorflow-STAGE names the registry"
-    )
-    parser.add_argument("--region", help="AWS region (default: the standard boto3 resolution)")
+    add_stage_arguments(parser, "names the registry")
     parser.set_defaults(func=run)
 
 
@@ -92,7 +89,7 @@ def checked_history(schema_dir: Path | None = None) -> tuple[schemas.SchemaVersi
     """The kept versions of the reading schema, oldest first, once ``sensorflow schemas check`` passes on
     every history (each version BACKWARD compatible with its predecessor, the newest the current schema);
     ``UsageError`` naming each version and field otherwise."""
-    from sensorflow.cli.schemas_command import check_history
+    from sensorflow.cli.schema_history import check_history
 
     _, problems = check_history(schema_dir)
     if problems:

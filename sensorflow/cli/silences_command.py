@@ -26,7 +26,7 @@ from sensorflow import bootstrap
 from sensorflow.cli.alarms_command import resolve_stack
 from sensorflow.cli.errors import UsageError, aws_errors
 from sensorflow.cli.operator import aws_session, check_by, end_time, identify, parse_time
-from sensorflow.cli.stack_outputs import check_stage
+from sensorflow.cli.stack_outputs import add_stage_arguments, check_stage
 from sensorflow.core import silences as sl
 from sensorflow.core.clock import iso
 from sensorflow.core.silences import Silence
@@ -42,8 +42,7 @@ def add_parser(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--stage", required=True, help="the stage whose stack sensorflow-STAGE to use")
-        p.add_argument("--region", help="AWS region (default: the standard boto3 resolution)")
+        add_stage_arguments(p)
 
     add = sub.add_parser(
         "add", help="silence matching alarms for a while (--starts later: a maintenance window)"

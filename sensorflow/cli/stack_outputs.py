@@ -61,3 +61,9 @@ def require_output(outputs: dict[str, str], key: str, stage: str, fix: str) -> s
     if key not in outputs:
         raise UsageError(f"stack {stack_name(stage)} has no output {key}; {fix}")
     return outputs[key]
+
+
+def add_stage_arguments(parser: Any, what: str = "to use") -> None:
+    """``--stage`` (required) and ``--region``: the stack ``sensorflow-STAGE`` a command works against."""
+    parser.add_argument("--stage", required=True, help=f"the stage whose stack sensorflow-STAGE {what}")
+    parser.add_argument("--region", help="AWS region (default: the standard boto3 resolution)")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sensorflow.cli.main import main
-from sensorflow.cli.schemas_command import check_history
+from sensorflow.cli.schema_history import check_history
 from sensorflow.core import compatibility, schemas
 from sensorflow.core.decode import ReadingDecoder, encode_reading
 from sensorflow.core.enrich import enrich
