@@ -42,9 +42,15 @@ def package(out: Path, stage: str) -> Path:
 
 
 @functools.cache
-def packaged_template(stage: str = "ci") -> dict[str, Any]:
-    """The template of ``stage``, packaged on first use in this process (a temporary directory)."""
+def packaged_dir(stage: str = "ci") -> Path:
+    """``stage`` packaged once per test process (a temporary directory): the zip and the template."""
     out = Path(tempfile.mkdtemp(prefix=f"sls-package-{stage}-"))
     atexit.register(shutil.rmtree, out, True)
-    template: dict[str, Any] = json.loads((package(out, stage) / TEMPLATE_FILE).read_text())
+    return package(out, stage)
+
+
+@functools.cache
+def packaged_template(stage: str = "ci") -> dict[str, Any]:
+    """The template of ``stage`` (``packaged_dir``). Shared: a test that changes it works on a copy."""
+    template: dict[str, Any] = json.loads((packaged_dir(stage) / TEMPLATE_FILE).read_text())
     return template

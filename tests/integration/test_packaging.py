@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
+import copy
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.integration.packaged import packaged_dir, packaged_template
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.packaging
@@ -28,30 +29,13 @@ REQUIRED_OUTPUTS = {
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sls-package")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_CONFIG_FILE=str(out / "no-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(out / "no-credentials"),
-        SLS_TELEMETRY_DISABLED="1",
-        SLS_NOTIFICATIONS_MODE="off",
-    )
-    proc = subprocess.run(
-        ["npx", "sls", "package", "--stage", "ci", "--package", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return out
+def packaged() -> Path:
+    return packaged_dir("ci")
 
 
 @pytest.fixture(scope="module")
-def template(packaged: Path) -> dict:
-    return json.loads((packaged / "cloudformation-template-update-stack.json").read_text())
+def template() -> dict:
+    return copy.deepcopy(packaged_template("ci"))
 
 
 def resources_of(template: dict, type_: str) -> dict[str, dict]:

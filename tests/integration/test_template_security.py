@@ -7,15 +7,16 @@ GIVEN `npx sls package` (offline, no credentials) WHEN the template is read THEN
 
 from __future__ import annotations
 
+import copy
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.integration.packaged import packaged_template
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.packaging
@@ -46,25 +47,8 @@ PUBLISHERS = {"IngestRole", "HeartbeatRole"}
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("sls-package-security")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_CONFIG_FILE=str(out / "no-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(out / "no-credentials"),
-        SLS_TELEMETRY_DISABLED="1",
-        SLS_NOTIFICATIONS_MODE="off",
-    )
-    proc = subprocess.run(
-        ["npx", "sls", "package", "--stage", "ci", "--package", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return json.loads((out / "cloudformation-template-update-stack.json").read_text())
+def template() -> dict[str, Any]:
+    return copy.deepcopy(packaged_template("ci"))
 
 
 def resources_of(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
