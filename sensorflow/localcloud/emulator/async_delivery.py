@@ -97,6 +97,7 @@ class Fanout:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._busy: dict[str, bool] = {}
+        self._scheduled_in_flight = 0  # scheduled invocations running (each on its own thread)
         self._lock = threading.Lock()
 
     # -- discovery ------------------------------------------------------------------------------------
@@ -345,13 +346,29 @@ class Fanout:
                 event = json.loads(delivery.constant_input)
             else:
                 event = scheduled_event(delivery.source_arn, region, LOCAL_ACCOUNT_ID, due.timestamp())
-            self._invoke(delivery, event)
+            # Scheduled targets are invoked asynchronously: a slow run never delays the next one.
+            threading.Thread(target=self._scheduled_run, args=(delivery, event), daemon=True).start()
             due = schedule.next_after(due)
+            now = now_utc()
+            while due <= now:
+                # The runtime fell behind (suspended, overloaded): EventBridge does not fire the missed
+                # runs back to back once it catches up, so neither does this (counted, not replayed).
+                self.runtime.stats.add("delivery", delivery.name, "missed_runs")
+                due = schedule.next_after(due)
+
+    def _scheduled_run(self, delivery: Delivery, event: Any) -> None:
+        with self._lock:
+            self._scheduled_in_flight += 1
+        try:
+            self._invoke(delivery, event)
+        finally:
+            with self._lock:
+                self._scheduled_in_flight -= 1
 
     # -- observation ----------------------------------------------------------------------------------
     def idle(self) -> bool:
         with self._lock:
-            return not any(self._busy.values())
+            return not any(self._busy.values()) and self._scheduled_in_flight == 0
 
     def status(self) -> dict[str, Any]:
         snap = self.runtime.stats.snapshot().get("delivery", {})
