@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sensorflow.core.contract import SOURCE, InvalidTransitionError, TransitionView, parse_transition
+from sensorflow.core.failed_batch import FailureMessage
 from sensorflow.core.records import StreamRecord
 
 
@@ -57,3 +58,19 @@ def eventbridge_transition(event: Mapping[str, Any]) -> TransitionView:
             f"does not match transition {parsed.transition!r}"
         )
     return parsed
+
+
+def sqs_messages(event: Mapping[str, Any]) -> list[FailureMessage]:
+    """The messages of an SQS event (the ``failures`` function's on-failure queue).
+    Shape: docs.aws.amazon.com/lambda/latest/dg/with-sqs.html (example Amazon SQS message event)."""
+    out = []
+    for record in event.get("Records", []):
+        attributes = record.get("attributes") or {}
+        out.append(
+            FailureMessage(
+                message_id=record["messageId"],
+                body=record.get("body", ""),
+                receive_count=int(attributes.get("ApproximateReceiveCount", 1)),
+            )
+        )
+    return out
