@@ -26,7 +26,7 @@ import sys
 from typing import Any
 
 from sensorflow.cli.errors import UsageError
-from sensorflow.cli.local_command import check_port
+from sensorflow.cli.local_command import check_port, load_fault_plan
 from sensorflow.localcloud.demo import report
 from sensorflow.localcloud.demo.drive import (
     DEFAULT_DEVICES,
@@ -70,6 +70,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="firmware generations (schema versions) of the glue/confluent devices (default "
         f"{','.join(map(str, DEFAULT_SCHEMA_VERSIONS))})",
     )
+    parser.add_argument(
+        "--faults",
+        metavar="PLAN",
+        help="a fault plan (JSON, examples/faults/) applied to the functions' AWS calls while publishing; "
+        "the summary counts what each rule injected",
+    )
     parser.add_argument("--port", type=int, default=0, help="moto server port (default: any free port)")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object, last line")
     parser.add_argument(
@@ -102,7 +108,10 @@ def run(args: argparse.Namespace) -> int:
         versions = wire.parse_versions(args.schema_versions)
     except SimulationError as exc:
         raise UsageError(str(exc)) from None
-    options = DemoOptions(args.devices, args.duration, args.seed, args.port, args.profile, formats, versions)
+    faults = load_fault_plan(args.faults)
+    options = DemoOptions(
+        args.devices, args.duration, args.seed, args.port, args.profile, formats, versions, faults
+    )
     say = (
         (lambda line: print(line, file=sys.stderr, flush=True))
         if args.json

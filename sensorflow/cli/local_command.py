@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from sensorflow.cli.errors import UsageError
@@ -26,6 +27,7 @@ from sensorflow.localcloud.cloud import (
 )
 from sensorflow.localcloud.deploy import DeployError
 from sensorflow.localcloud.emulator.moto_server import PortInUseError, port_is_free
+from sensorflow.localcloud.faults.plan import FaultPlan, FaultPlanError
 
 DETACH_READY_TIMEOUT_S = 600
 STATUS_REFRESH_S = 1.0
@@ -43,6 +45,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--port", type=int, default=DEFAULT_PORT, help=f"moto server port (default {DEFAULT_PORT})"
     )
     up.add_argument("--detach", action="store_true", help="return once ready; stop later with `local down`")
+    up.add_argument(
+        "--faults",
+        metavar="PLAN",
+        help="a fault plan (JSON; examples/faults/) the proxy applies to the functions' AWS calls once ready",
+    )
     up.set_defaults(func=run_up)
     down = sub.add_parser("down", help="stop a detached local cloud")
     down.set_defaults(func=run_down)
@@ -99,9 +106,10 @@ def run_up(args: argparse.Namespace) -> int:
             "stop it with `sensorflow local down`"
         )
     check_port(args.port)
+    faults = load_fault_plan(args.faults)
     if args.detach:
-        return _up_detached(args.port)
-    cloud = LocalCloud(port=args.port)
+        return _up_detached(args.port, faults)
+    cloud = LocalCloud(port=args.port, faults=faults)
     stop = {"now": False}
 
     def _stop(*_: object) -> None:
@@ -130,14 +138,31 @@ def run_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _up_detached(port: int) -> int:
+def load_fault_plan(path: str | None) -> FaultPlan | None:
+    """``--faults PLAN`` read and checked (shared by `local up` and `demo`); a bad plan is a usage error."""
+    if not path:
+        return None
+    try:
+        return FaultPlan.from_file(path)
+    except FaultPlanError as exc:
+        raise UsageError(f"--faults: {exc}") from None
+
+
+def _up_detached(port: int, faults: FaultPlan | None = None) -> int:
     root = project_root()
     log_dir = root / STATE_DIR / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "cloud.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sensorflow.localcloud.cloud", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "sensorflow.localcloud.cloud",
+                "--port",
+                str(port),
+                *(["--faults", str(Path(faults.source).resolve())] if faults is not None else []),
+            ],
             cwd=root,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -254,4 +279,24 @@ def render_status(status: dict[str, Any]) -> str:
     webhook = status.get("webhook")
     if webhook:
         lines.append(f"webhook receiver: {webhook['messages']} messages (log {webhook['log']})")
+    lines += render_fault_plan((status.get("faults") or {}).get("plan"))
     return "\n".join(lines)
+
+
+def render_fault_plan(plan: dict[str, Any] | None) -> list[str]:
+    """The fault plan's per-rule counters (``FaultProxy.status()["plan"]``), or nothing without a plan."""
+    if not plan:
+        return []
+    lines = ["", f"fault plan {plan['plan']} (seed {plan['seed']}, {plan['elapsed_s']:.0f} s in)"]
+    for r in plan["rules"]:
+        window = ""
+        if "start_s" in r or "end_s" in r:
+            window = (
+                f" [{r.get('start_s', 0):g}s..{r['end_s']:g}s]" if "end_s" in r else f" [{r['start_s']:g}s..]"
+            )
+        entries = f", {r['entries_failed']} entries failed" if r["kind"] == "partial" else ""
+        lines.append(
+            f"  {r['label']:<40} rate {r['rate']:<6g}{window}: "
+            f"injected {r['injected']} of {r['calls']} calls{entries}"
+        )
+    return lines

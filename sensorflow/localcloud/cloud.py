@@ -37,6 +37,7 @@ from sensorflow.localcloud.emulator.fault_proxy import Fault, FaultProxy
 from sensorflow.localcloud.emulator.moto_server import MotoServer
 from sensorflow.localcloud.emulator.origin_guard import FORBIDDEN_STATUS, refusal
 from sensorflow.localcloud.emulator.runtime import LocalRuntime
+from sensorflow.localcloud.faults.plan import FaultPlan, FaultPlanError
 from sensorflow.localcloud.webhook_receiver import WebhookReceiver
 
 logger = logging.getLogger(__name__)
@@ -118,13 +119,17 @@ class LocalCloud:
         root: Path | None = None,
         state_dir: Path | None = None,
         seed_items: Callable[[], list[dict[str, Any]]] = fleet_registry_items,
+        faults: FaultPlan | None = None,
     ) -> None:
+        """``faults``: a fault plan the proxy in front of moto applies to the functions' AWS calls from the
+        moment the runtime is ready (its windows count from then); ``proxy.apply_plan`` restarts it."""
         self.root = root or project_root()
         self.state_dir = state_dir or self.root / STATE_DIR
         self.log_dir = self.state_dir / "logs"
         self.port = port
         self.stage = stage
         self.seed_items = seed_items
+        self.faults = faults
         self.moto: MotoServer | None = None
         self.proxy: FaultProxy | None = None
         self.runtime: LocalRuntime | None = None
@@ -195,6 +200,12 @@ class LocalCloud:
         )
         self.runtime.start()
         timings["runtime"] = time.monotonic() - t
+        if self.faults is not None:
+            self.proxy.apply_plan(self.faults)
+            progress(
+                f"fault plan {self.faults.source or 'inline'} applied: {len(self.faults.rules)} rule(s), "
+                f"seed {self.faults.seed}"
+            )
         progress(
             f"local Lambda runtime ready: {len(self.runtime.functions)} function(s), "
             f"{len(self.runtime.mappings)} stream mapping(s)"
@@ -308,6 +319,15 @@ class LocalCloud:
             failures = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
         return {"objects": objects, "bytes": size, "on_failure_messages": failures}
 
+    def apply_fault_plan(self, raw: Any) -> tuple[int, dict[str, Any]]:
+        """``POST /faults/plan``: apply a plan (a plan file's JSON) from now on; (HTTP status, body)."""
+        assert self.proxy is not None
+        try:
+            self.proxy.apply_plan(FaultPlan.from_dict(raw, source="posted fault plan"))
+        except FaultPlanError as exc:
+            return 400, {"error": str(exc)}
+        return 200, self.proxy.status()
+
     def _start_control(self) -> int:
         cloud = self
 
@@ -356,6 +376,8 @@ class LocalCloud:
                 if self.path == "/faults" and cloud.proxy is not None:
                     cloud.proxy.arm(Fault(**body))
                     self._reply(200, cloud.proxy.status())
+                elif self.path == "/faults/plan" and cloud.proxy is not None:
+                    self._reply(*cloud.apply_fault_plan(body))
                 elif self.path == "/shutdown":
                     self._reply(200, {"stopping": True})
                     os.kill(os.getpid(), signal.SIGTERM)
@@ -391,12 +413,14 @@ def daemon_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sensorflow.localcloud.cloud")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--stage", default=DEFAULT_STAGE)
+    parser.add_argument("--faults", default=None, help="a fault plan file (sensorflow.localcloud.faults)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    cloud = LocalCloud(port=args.port, stage=args.stage)
+    faults = FaultPlan.from_file(args.faults) if args.faults else None
+    cloud = LocalCloud(port=args.port, stage=args.stage, faults=faults)
     try:
         cloud.up(progress=lambda line: logger.info(line))
         cloud.write_state()

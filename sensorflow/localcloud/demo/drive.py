@@ -38,6 +38,7 @@ from sensorflow.localcloud.demo.verify import (
 )
 from sensorflow.localcloud.deploy import DeployError
 from sensorflow.localcloud.emulator.fault_proxy import Fault
+from sensorflow.localcloud.faults.plan import FaultPlan
 
 Say = Callable[[str], None]
 
@@ -78,6 +79,7 @@ class DemoOptions:
     profile: bool = False
     formats: tuple[str, ...] = DEFAULT_FORMATS
     schema_versions: tuple[int, ...] = DEFAULT_SCHEMA_VERSIONS
+    faults: FaultPlan | None = None  # --faults: applied by the proxy from the moment publishing starts
 
 
 @dataclass(slots=True)
@@ -185,6 +187,11 @@ def run_demo(options: DemoOptions, say: Say) -> DemoResult | None:
         records = generate_records(options, glue_version_ids=glue_ids)
         plan = plan_lifecycle(options)
         silence = add_silence(cloud, records, {plan.latch_type} if plan.latch_type else set(), say)
+        if options.faults is not None:
+            cloud.proxy.apply_plan(options.faults)  # its windows count from the first published record
+            say(
+                f"fault plan {options.faults.source or 'inline'} applied: {len(options.faults.rules)} rule(s)"
+            )
         summary = publish_and_drain(cloud, records, tally, say)
         heartbeat_ms = await_heartbeat(cloud, summary["drained_at"], say)
         summary["settled"] = settle(cloud, say)
@@ -206,7 +213,9 @@ def run_demo(options: DemoOptions, say: Say) -> DemoResult | None:
             [latched["alarm_id"]] if latched["acknowledged"] else [],
         )
         summary["lifecycle"] = lifecycle_counts(cloud, tally, plan, silence, latched)
-        summary["faults_injected"] = sum(cloud.proxy.status()["injected"].values())
+        proxy_status = cloud.proxy.status()
+        summary["faults_injected"] = sum(proxy_status["injected"].values())
+        summary["fault_plan"] = proxy_status["plan"]
         summary["expected"] = expected_outcomes(records)
         summary["crossing_readings"] = crossing_readings(records)
         summary["wall_s"] = round(time.monotonic() - started, 1)

@@ -88,6 +88,7 @@ def render(summary: dict[str, Any], checks: dict[str, bool | None]) -> str:
         for m in truth["mismatches"][:10]:
             lines.append(f"  {m['alarm_id']}: expected {m['expected']}, seen {m['seen']}")
     lines += lifecycle_lines(summary["lifecycle"])
+    lines += fault_plan_lines(summary.get("fault_plan"))
     short = [n for n, f in summary["formats"].items() if f["published"] != f["enriched"] + f["quarantined"]]
     if short:
         lines.append(f"wire formats: MISMATCH: not every record accounted for in {', '.join(short)}")
@@ -139,8 +140,22 @@ def lifecycle_lines(life: dict[str, Any]) -> list[str]:
     return lines
 
 
+def fault_plan_lines(plan: dict[str, Any] | None) -> list[str]:
+    """What ``--faults`` injected, per rule (``FaultProxy.status()["plan"]``); nothing without a plan."""
+    if not plan:
+        return []
+    total = sum(r["injected"] for r in plan["rules"])
+    lines = [f"fault plan {plan['plan']} (seed {plan['seed']}): {total} faults injected"]
+    for r in plan["rules"]:
+        entries = f" ({r['entries_failed']} entries failed)" if r["kind"] == "partial" else ""
+        lines.append(f"  {r['label']}: {r['injected']} of {r['calls']} calls{entries}")
+    return lines
+
+
 def json_line(summary: dict[str, Any], checks: dict[str, bool | None]) -> str:
-    return json.dumps({**{k: summary[k] for k in JSON_KEYS}, "checks": checks})
+    """The --json line; ``faults`` (the plan's per-rule counters) only when ``--faults`` was given."""
+    extra = {"faults": summary["fault_plan"]} if summary.get("fault_plan") else {}
+    return json.dumps({**{k: summary[k] for k in JSON_KEYS}, **extra, "checks": checks})
 
 
 LONG_POLL = "sqs:ReceiveMessage"  # not serialized: its time is mostly waiting for messages

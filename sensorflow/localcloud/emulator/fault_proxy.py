@@ -4,6 +4,11 @@ Transient downstream faults (S3 ``SlowDown``, throttling, 5xx) are what the inge
 ``batchItemFailures`` paths exist for. Injecting them here keeps test hooks out of the Lambda package:
 the function talks to its ``AWS_ENDPOINT_URL`` exactly as on AWS and just sees the errors AWS returns.
 Like the moto server behind it, it refuses requests a web page could make (``origin_guard``).
+
+Two ways to fail calls: ``arm(Fault)`` fails the next N matching requests (the demo's S3 ``SlowDown``,
+tests); a :class:`~sensorflow.localcloud.faults.FaultPlan` (``FaultProxy(plan=...)`` or ``apply_plan``)
+fails them at the plan's rates and windows (throttling, HTTP 500, partial batch failures, latency), with
+per-rule counters in :meth:`FaultProxy.status`. Armed faults are decided first.
 """
 
 from __future__ import annotations
@@ -11,18 +16,22 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import re
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from sensorflow.localcloud.emulator.origin_guard import FORBIDDEN_STATUS, refusal, refusal_body
+from sensorflow.localcloud.faults import wire
+from sensorflow.localcloud.faults.guard import refuse_deployed
+from sensorflow.localcloud.faults.plan import FaultDecider, FaultPlan
+from sensorflow.localcloud.faults.wire import describe_request
+
+__all__ = ["Fault", "FaultProxy", "describe_request", "error_body"]
 
 logger = logging.getLogger(__name__)
 
-_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -56,23 +65,6 @@ class Fault:
         )
 
 
-def describe_request(method: str, path: str, headers: Any, body: bytes) -> tuple[str, str]:
-    """``(service, operation)`` of a signed AWS request."""
-    match = _SCOPE.search(headers.get("Authorization", ""))
-    service = match.group(1) if match else ""
-    target = headers.get("X-Amz-Target")
-    if target:
-        return service, target.rsplit(".", 1)[-1]
-    if service == "s3":
-        parts = urlsplit(path).path.lstrip("/").split("/", 1)
-        has_key = len(parts) == 2 and parts[1] != ""
-        verbs = {"PUT": "PutObject", "GET": "GetObject", "DELETE": "DeleteObject", "HEAD": "HeadObject"}
-        return service, verbs.get(method, method) if has_key else f"{method}Bucket"
-    if body and b"Action=" in body:
-        return service, parse_qs(body.decode(errors="replace")).get("Action", [""])[0]
-    return service, ""
-
-
 def error_body(fault: Fault, service: str, json_protocol: bool) -> tuple[bytes, str]:
     message = "injected by the sensorflow local cloud"
     if json_protocol:
@@ -97,12 +89,15 @@ class FaultProxy:
     :meth:`start`; ``upstream_port`` may be set until then.
     """
 
-    def __init__(self, upstream_port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, upstream_port: int, host: str = "127.0.0.1", plan: FaultPlan | None = None) -> None:
         self.upstream_port = upstream_port
         self.host = host
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self.injected: dict[str, int] = {}
+        self.decider: FaultDecider | None = None
+        if plan is not None:
+            self.apply_plan(plan)
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -136,29 +131,38 @@ class FaultProxy:
                 fault = proxy._take(service, operation, self.path)
                 if fault is not None:
                     payload, content_type = error_body(fault, service, "X-Amz-Target" in self.headers)
-                    self.send_response(fault.status)
-                    self.send_header("Content-Type", content_type)
-                    self.send_header("x-amzn-ErrorType", fault.code)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    self._answer(
+                        fault.status, {"Content-Type": content_type, "x-amzn-ErrorType": fault.code}, payload
+                    )
                     return
-                upstream = http.client.HTTPConnection(proxy.host, proxy.upstream_port, timeout=120)
-                try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-                    upstream.request(self.command, self.path, body=body or None, headers=headers)
-                    response = upstream.getresponse()
-                    data = response.read()
-                finally:
-                    upstream.close()
-                self.send_response(response.status, response.reason)
-                for key, value in response.getheaders():
-                    if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
+                json_protocol = "X-Amz-Target" in self.headers
+                planned = proxy._planned(service, operation, json_protocol, self.headers, body)
+                if isinstance(planned, wire.WireResponse):
+                    self._answer(planned.status, planned.headers, planned.body)
+                    return
+                rewrite = planned
+                forward = rewrite.forward if rewrite is not None and rewrite.forward is not None else body
+                status, reason, headers, data = proxy._forward(self.command, self.path, self.headers, forward)
+                if rewrite is not None and status == 200:
+                    data = wire.merge(rewrite, data)
+                self.send_response(status, reason)
+                # A rewritten body no longer matches the backend's checksum (DynamoDB's x-amz-crc32).
+                skip = {"content-length", "x-amz-crc32"} if rewrite is not None else {"content-length"}
+                for key, value in headers:
+                    if key.lower() not in _HOP_BY_HOP and key.lower() not in skip:
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
+
+            def _answer(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
 
@@ -183,6 +187,56 @@ class FaultProxy:
             self._server.shutdown()
         self._server.server_close()
 
+    def _forward(
+        self, method: str, path: str, request_headers: Any, body: bytes
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        upstream = http.client.HTTPConnection(self.host, self.upstream_port, timeout=120)
+        try:
+            headers = {
+                k: v
+                for k, v in request_headers.items()
+                if k.lower() not in _HOP_BY_HOP and k.lower() != "content-length"
+            }
+            headers["Content-Length"] = str(len(body))
+            upstream.request(method, path, body=body or None, headers=headers)
+            response = upstream.getresponse()
+            return response.status, response.reason, response.getheaders(), response.read()
+        finally:
+            upstream.close()
+
+    def _planned(
+        self, service: str, operation: str, json_protocol: bool, headers: Any, body: bytes
+    ) -> wire.WireResponse | wire.PartialRewrite | None:
+        """What the plan does to this request: an answer of its own (an error, or a partial batch whose
+        every entry failed), the rewrite of a partial batch to forward, or None (forward as is)."""
+        decider = self.decider
+        if decider is None:
+            return None
+        decision = decider.decide(service, operation, body, wire.entry_count(service, operation, body))
+        if decision.latency_ms:
+            time.sleep(decision.latency_ms / 1000)
+        rule = decision.rule
+        if rule is None:
+            return None
+        if rule.kind != "partial":
+            status, code = wire.error_code(rule.kind, service)
+            return wire.error_response(service, status, code, json_protocol)
+        rewrite = wire.rewrite(service, operation, body, decision.failed_entries)
+        if rewrite.forward is None:
+            content_type = headers.get("Content-Type", "") if json_protocol else "text/xml"
+            return wire.WireResponse(200, {"Content-Type": content_type}, wire.merge(rewrite, None))
+        return rewrite
+
+    def apply_plan(self, plan: FaultPlan) -> None:
+        """Apply ``plan`` from now on (its windows start now), replacing any plan applied before."""
+        refuse_deployed(f"http://{self.host}:{self.upstream_port or 1}")
+        with self._lock:
+            self.decider = FaultDecider(plan)
+
+    def plan_counts(self) -> dict[str, dict[str, int]]:
+        """Per rule of the applied plan: calls seen in its window, injected, entries failed (partial)."""
+        return self.decider.counts() if self.decider is not None else {}
+
     def arm(self, fault: Fault) -> None:
         with self._lock:
             self._faults.append(fault)
@@ -206,4 +260,5 @@ class FaultProxy:
                     if f.injected < f.count
                 ],
                 "injected": dict(self.injected),
+                "plan": self.decider.status() if self.decider is not None else None,
             }
