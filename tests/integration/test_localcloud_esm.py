@@ -321,18 +321,20 @@ def test_the_execution_environment_matches_lambda(local: LocalStack) -> None:
 
 
 def test_the_kinesis_event_has_lambdas_exact_shape(local: LocalStack, tmp_path: Path) -> None:
-    local.deploy(handler=f"{HANDLERS}.introspect", BatchSize=1)
+    # GIVEN a function that writes down every event it is given
+    sink = tmp_path / "events.jsonl"
+    local.deploy(handler=f"{HANDLERS}.recorder", BatchSize=1, environment={"RECORD_TO": str(sink)})
     [seq] = local.put({"id": "a"}, key="dev-00042")
-    assert local.run() and local.runtime is not None
-    # Re-run the same record through a fresh invocation to read what the handler received.
-    shard = next(iter(local.runtime.mappings[0].consumers.values()))
-    from sensorflow.localcloud.emulator.event_documents import KinesisRecordData
-
-    record = KinesisRecordData(
-        "shardId-000000000000", seq, "dev-00042", json.dumps({"id": "a"}).encode(), 1.0
-    )
-    payload = shard.invoke([record]).payload
-    [event_record] = payload["event"]["Records"]
+    arrival = local.kinesis.get_records(
+        ShardIterator=local.kinesis.get_shard_iterator(
+            StreamName="readings", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+    )["Records"][0]["ApproximateArrivalTimestamp"].timestamp()
+    # WHEN the mapping delivers the record
+    assert local.run()
+    # THEN the one event the function received is exactly Lambda's Kinesis event
+    [event] = [json.loads(line) for line in sink.read_text().splitlines()]
+    [event_record] = event["Records"]
     role = local.lambda_.get_function_configuration(FunctionName="fn")["Role"]
     assert event_record == {
         "kinesis": {
@@ -340,7 +342,7 @@ def test_the_kinesis_event_has_lambdas_exact_shape(local: LocalStack, tmp_path: 
             "partitionKey": "dev-00042",
             "sequenceNumber": seq,
             "data": base64.b64encode(json.dumps({"id": "a"}).encode()).decode(),
-            "approximateArrivalTimestamp": 1.0,
+            "approximateArrivalTimestamp": round(arrival, 3),
         },
         "eventSource": "aws:kinesis",
         "eventVersion": "1.0",
@@ -359,16 +361,106 @@ def test_the_batching_window_gathers_records_into_one_batch(local: LocalStack) -
 
     local.runtime = LocalRuntime(local.endpoint, task_root=REPO, log_dir=local.log_dir)
     local.runtime.start()
-    s = local.put({"id": "a"}, {"id": "b"}, {"id": "c"})
-    # the reader's last empty poll may predate the puts (idle until its next one): wait until it read them
-    deadline = time.monotonic() + 15
-    while records_seen(local.runtime) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert records_seen(local.runtime) == 3
-    # WHEN / THEN one invocation carries all three
+    # WHEN each record is put only after the reader has read the one before (separate GetRecords pages,
+    # so with no window each would be its own invocation)
+    s: list[str] = []
+    for n, record_id in enumerate("abc", start=1):
+        s += local.put({"id": record_id})
+        deadline = time.monotonic() + 15
+        while records_seen(local.runtime) < n and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert records_seen(local.runtime) == n
+    # THEN one invocation carries all three
     assert local.runtime.wait_idle(15)
     assert calls(local.runtime.stats.history()) == [(tuple(s), "ok")]
 
 
 def records_seen(runtime: LocalRuntime) -> int:
     return int(runtime.stats.snapshot().get("stream", {}).get("readings", {}).get("records_seen", 0))
+
+
+def test_without_a_batching_window_records_read_apart_are_separate_invocations(local: LocalStack) -> None:
+    # GIVEN the same puts as above, with no batching window: the counterpart that makes the test above fail
+    # when the window is ignored
+    local.deploy(BatchSize=100)
+    import time
+
+    local.runtime = LocalRuntime(local.endpoint, task_root=REPO, log_dir=local.log_dir)
+    local.runtime.start()
+    s: list[str] = []
+    for n, record_id in enumerate("abc", start=1):
+        s += local.put({"id": record_id})
+        deadline = time.monotonic() + 15
+        while len(local.runtime.stats.history()) < n and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert local.runtime.wait_idle(15)
+    assert calls(local.runtime.stats.history()) == [((seq,), "ok") for seq in s]
+
+
+def test_a_batching_window_invokes_as_soon_as_the_batch_reaches_6_mb(local: LocalStack) -> None:
+    # GIVEN a 60 s batching window, a batch size of 100 and eight ~900 KiB records put at once
+    local.deploy(BatchSize=100, MaximumBatchingWindowInSeconds=60)
+    import time
+
+    bodies = [{"id": f"big{i}", "pad": "x" * (900 * 1024)} for i in range(8)]
+    sequence_numbers = local.put(*bodies)
+    local.runtime = LocalRuntime(local.endpoint, task_root=REPO, log_dir=local.log_dir)
+    started = time.monotonic()
+    local.runtime.start()
+    # WHEN the reader has them all
+    deadline = started + 20
+    while not local.runtime.stats.history() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # THEN the first invocation came long before the window ended, cut below the 6 MB invoke payload limit
+    [first, *_] = local.runtime.stats.history()
+    assert time.monotonic() - started < 20
+    assert first.outcome == "ok"
+    assert first.sequence_numbers == tuple(sequence_numbers[: len(first.sequence_numbers)])
+    delivered_bytes = sum(len(json.dumps(b)) * 4 // 3 for b in bodies[: len(first.sequence_numbers)])
+    assert delivered_bytes <= 6 * 1024 * 1024 < delivered_bytes + len(json.dumps(bodies[0])) * 4 // 3 + 700
+
+
+def test_filter_criteria_decide_which_records_reach_the_function(local: LocalStack) -> None:
+    # GIVEN a mapping with two filters (OR): data.kind is "alarm", or data.level above 5
+    patterns = [{"data": {"kind": ["alarm"]}}, {"data": {"level": [{"numeric": [">", 5]}]}}]
+    local.deploy(FilterCriteria={"Filters": [{"Pattern": json.dumps(p)} for p in patterns]})
+    kept = local.put({"id": "a", "kind": "alarm"}, {"id": "b", "level": 9})
+    local.put({"id": "c", "kind": "reading", "level": 1}, {"id": "d"})
+    local.kinesis.put_record(StreamName="readings", PartitionKey="device-1", Data=b"\x00avro-not-json")
+    # WHEN
+    history = local.run()
+    # THEN exactly the matching records were delivered; the others were dropped and count as processed
+    delivered = [seq for i in history for seq in i.sequence_numbers]
+    assert delivered == kept
+    assert local.runtime is not None
+    assert (
+        local.runtime.stats.snapshot()["mapping"][local.runtime.mappings[0].mapping.uuid]["records_filtered"]
+        == 3
+    )
+
+
+def test_parallelization_factor_runs_lanes_concurrently_and_keeps_order_per_key(local: LocalStack) -> None:
+    # GIVEN one shard read by three lanes, records over six keys, each taking 0.15 s to process
+    local.deploy(BatchSize=2, ParallelizationFactor=3)
+    bodies = [{"id": f"r{i}", "key": f"k{i % 6}", "do": "sleep", "seconds": 0.15} for i in range(24)]
+    local.put(*bodies)
+    # WHEN
+    history = local.run(timeout_s=60)
+    # THEN every record was delivered once, in sequence order per key ...
+    key_of = {seq: f"k{int(rid[1:]) % 6}" for (seq, _), rid in local.shard_of.items()}
+    per_key: dict[str, list[int]] = {}
+    for invocation in sorted(history, key=lambda i: i.at):
+        for seq in invocation.sequence_numbers:
+            per_key.setdefault(key_of[seq], []).append(int(seq))
+    assert sum(len(v) for v in per_key.values()) == 24
+    assert all(v == sorted(v) for v in per_key.values())
+    # ... batches holding the same key never ran at the same time ...
+    spans = [(i.at - i.duration_ms / 1000, i.at, {key_of[s] for s in i.sequence_numbers}) for i in history]
+    for (a_start, a_end, a_keys), (b_start, b_end, b_keys) in itertools.combinations(spans, 2):
+        if a_keys & b_keys:
+            assert a_end <= b_start + 0.005 or b_end <= a_start + 0.005
+    # ... and batches of different lanes did (the lanes are concurrent, not one after another)
+    assert any(
+        a_start < b_end - 0.05 and b_start < a_end - 0.05
+        for (a_start, a_end, _), (b_start, b_end, _) in itertools.combinations(spans, 2)
+    )

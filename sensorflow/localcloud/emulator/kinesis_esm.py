@@ -8,6 +8,11 @@ or discarded to the on-failure destination exactly as described in:
 - docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html (partial responses)
 - docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html (retries, bisect, record age)
 - docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html (discarded batches)
+- docs.aws.amazon.com/lambda/latest/dg/with-kinesis-filtering.html (filtered records count as processed)
+- docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html (IteratorAge: the age of the batch's
+  last record when the function finishes the batch; ``Throttles`` are not failures and use no retry)
+- docs.aws.amazon.com/streams/latest/dev/kinesis-using-sdk-java-after-resharding.html and
+  with-kinesis.html (after a reshard Lambda finishes a parent shard before it reads the children)
 """
 
 from __future__ import annotations
@@ -49,6 +54,11 @@ SHARD_REFRESH_S = 5.0
 
 Invoker = Callable[[str, dict[str, Any]], InvokeResult]
 FailureSender = Callable[[str, dict[str, Any]], None]
+# (function name) -> its reserved concurrency, or None when it has none (0 = throttle every invoke).
+ConcurrencyLookup = Callable[[str], int | None]
+# (function name, iterator age in ms) -> published as the function's AWS/Lambda IteratorAge metric.
+IteratorAgeSink = Callable[[str, float], None]
+THROTTLE_BACKOFF_S = 1.0  # how long a lane waits after a throttled invoke before it tries again
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +120,7 @@ class Lane:
         self.index = index
         self.buffer: deque[KinesisRecordData] = deque()
         self.received_at: deque[float] = deque()  # monotonic time each buffered record arrived here
+        self.buffered_bytes = 0  # invoke-payload size of everything buffered: the 6 MB batching trigger
         self.cond = threading.Condition()
         self.in_flight = False
         self.thread = threading.Thread(
@@ -121,6 +132,7 @@ class Lane:
         with self.cond:
             self.buffer.extend(records)
             self.received_at.extend([now] * len(records))
+            self.buffered_bytes += sum(kinesis_record_size(r) for r in records)
             self.cond.notify()
 
     def pending(self) -> int:
@@ -141,7 +153,10 @@ class Lane:
             while not self.owner.stopping.is_set():
                 if self.buffer:
                     waited = time.monotonic() - self.received_at[0]
-                    full = len(self.buffer) >= mapping.batch_size
+                    full = (
+                        len(self.buffer) >= mapping.batch_size
+                        or self.buffered_bytes >= INVOKE_PAYLOAD_MAX_BYTES
+                    )
                     if full or waited >= mapping.batching_window_s:
                         return Batch(self._take(mapping.batch_size))
                     self.cond.wait(mapping.batching_window_s - waited)
@@ -165,6 +180,7 @@ class Lane:
             for record in records:
                 head = self.buffer.popleft()
                 self.received_at.popleft()
+                self.buffered_bytes -= kinesis_record_size(head)
                 assert head.sequence_number == record.sequence_number, "checkpoint out of order"
         if records:
             self.owner.checkpointed(records[-1])
@@ -203,6 +219,12 @@ class Lane:
                 work.popleft()
                 return
             work[0] = batch
+        if owner.throttled():
+            # Reserved concurrency 0 (the usual pause switch) throttles every invoke. Lambda keeps the batch
+            # and tries again; a throttle is not a function error and uses up no retry attempt.
+            owner.stats.add("mapping", mapping.uuid, "throttles")
+            owner.stopping.wait(THROTTLE_BACKOFF_S)
+            return
         result = owner.invoke(batch.records)
         batch = replace(batch, invokes=batch.invokes + 1)
         verdict = judge(result, batch.records, mapping.report_batch_item_failures)
@@ -249,8 +271,11 @@ class Lane:
 class ShardConsumer:
     """Reads one shard for one mapping and feeds its lanes."""
 
-    def __init__(self, esm: KinesisEventSourceMapping, shard_id: str) -> None:
+    def __init__(self, esm: KinesisEventSourceMapping, shard_id: str, from_start: bool = False) -> None:
         self.esm = esm
+        # A shard that appears after the mapping started (a reshard's child) is read from its first record,
+        # whatever the mapping's starting position: with LATEST nothing written to it is skipped.
+        self.from_start = from_start
         self.mapping = esm.mapping
         self.shard_id = shard_id
         self.stats = esm.stats
@@ -279,6 +304,10 @@ class ShardConsumer:
     def idle(self) -> bool:
         return self.caught_up and all(not lane.in_flight and lane.pending() == 0 for lane in self.lanes)
 
+    def finished(self) -> bool:
+        """A closed shard read to its end with every record processed: its children may start."""
+        return self.closed and self.idle()
+
     def iterator_age_ms(self) -> float:
         oldest = [a for lane in self.lanes if (a := lane.oldest_arrival()) is not None]
         return max(0.0, (self.clock() - min(oldest)) * 1000) if oldest else 0.0
@@ -287,6 +316,8 @@ class ShardConsumer:
         args: dict[str, Any] = {"StreamARN": self.mapping.stream_arn, "ShardId": self.shard_id}
         if self.last_read is not None:
             args.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=self.last_read)
+        elif self.from_start:
+            args.update(ShardIteratorType="TRIM_HORIZON")
         elif self.mapping.starting_position == "AT_TIMESTAMP" and self.mapping.starting_timestamp:
             args.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=self.mapping.starting_timestamp)
         else:
@@ -334,12 +365,13 @@ class ShardConsumer:
                     for r in raw
                 ]
                 self.last_read = records[-1].sequence_number
+                self.stats.add("stream", name, "records_seen", len(records))
+                records = self._filtered(records)
                 by_lane: dict[int, list[KinesisRecordData]] = {}
                 for record in records:
                     by_lane.setdefault(lane_for(record.partition_key, len(self.lanes)), []).append(record)
                 for index, lane_records in by_lane.items():
                     self.lanes[index].add(lane_records)
-                self.stats.add("stream", name, "records_seen", len(records))
             self.caught_up = not raw and not response.get("MillisBehindLatest")
             iterator = response.get("NextShardIterator")
             if iterator is None:  # the shard was closed by a reshard and fully read
@@ -348,7 +380,27 @@ class ShardConsumer:
                 return
             self.stopping.wait(max(0.0, GET_RECORDS_MIN_INTERVAL_S - (time.monotonic() - started)))
 
+    def _filtered(self, records: list[KinesisRecordData]) -> list[KinesisRecordData]:
+        """The records that match the mapping's filters; the others are dropped and count as processed."""
+        filters = self.mapping.filters
+        if not filters.patterns:
+            return records
+        kept = [
+            r
+            for r in records
+            if filters.matches_kinesis(r.partition_key, r.sequence_number, r.data, r.arrival)
+        ]
+        dropped = len(records) - len(kept)
+        if dropped:
+            self.stats.add("mapping", self.mapping.uuid, "records_filtered", dropped)
+            if not kept and self.pending() == 0:
+                self.checkpointed(records[-1])
+        return kept
+
     # -- called by lanes -------------------------------------------------------------------------------
+    def throttled(self) -> bool:
+        return self.esm.reserved_concurrency(self.esm.function.name) == 0
+
     def invoke(self, records: Sequence[KinesisRecordData]) -> InvokeResult:
         function = self.esm.function
         event = {
@@ -377,6 +429,10 @@ class ShardConsumer:
             )
         )
         self.stats.add("mapping", self.mapping.uuid, "records_delivered", len(records))
+        if records:
+            self.esm.iterator_age_sink(
+                self.esm.function.name, max(0.0, (self.clock() - records[-1].arrival) * 1000)
+            )
         if outcome != "ok":
             self.stats.add("mapping", self.mapping.uuid, "failed_invocations")
 
@@ -427,6 +483,8 @@ class KinesisEventSourceMapping:
         *,
         clock: Callable[[], float] = time.time,
         retry_backoff: Callable[[int], float] | None = None,
+        reserved_concurrency: ConcurrencyLookup | None = None,
+        iterator_age_sink: IteratorAgeSink | None = None,
     ) -> None:
         self.mapping = mapping
         self.function = function
@@ -436,6 +494,10 @@ class KinesisEventSourceMapping:
         self.stats = stats
         self.clock = clock
         self.retry_backoff = retry_backoff or (lambda retries: min(0.05 * 2**retries, 1.0))
+        self.reserved_concurrency: ConcurrencyLookup = reserved_concurrency or (lambda _name: None)
+        self.iterator_age_sink: IteratorAgeSink = iterator_age_sink or (lambda _name, _age: None)
+        self._initial_shards: set[str] | None = None  # listed at start: they take the starting position
+        self._waiting: set[str] = set()  # children whose parents are not finished yet
         self.stopping = threading.Event()
         self.consumers: dict[str, ShardConsumer] = {}
         self._thread = threading.Thread(target=self._watch, name=f"esm-{mapping.uuid[:8]}", daemon=True)
@@ -457,7 +519,7 @@ class KinesisEventSourceMapping:
     def idle(self) -> bool:
         # Not idle before the shards have been listed: an empty consumer map means "not started yet".
         consumers = list(self.consumers.values())
-        return bool(consumers) and all(c.idle() for c in consumers)
+        return bool(consumers) and not self._waiting and all(c.idle() for c in consumers)
 
     def pending(self) -> int:
         return sum(c.pending() for c in list(self.consumers.values()))
@@ -467,14 +529,35 @@ class KinesisEventSourceMapping:
 
     def _refresh(self) -> None:
         shards = self.kinesis.list_shards(StreamARN=self.mapping.stream_arn)["Shards"]
+        listed = {shard["ShardId"] for shard in shards}
+        if self._initial_shards is None:
+            self._initial_shards = set(listed)
+        waiting = set()
         for shard in shards:
-            if shard["ShardId"] not in self.consumers:
-                consumer = ShardConsumer(self, shard["ShardId"])
-                self.consumers[shard["ShardId"]] = consumer
-                consumer.start()
+            shard_id = shard["ShardId"]
+            if shard_id in self.consumers:
+                continue
+            if not self._parents_finished(shard, listed):
+                waiting.add(shard_id)
+                continue
+            consumer = ShardConsumer(self, shard_id, from_start=shard_id not in self._initial_shards)
+            self.consumers[shard_id] = consumer
+            consumer.start()
+        self._waiting = waiting
+
+    def _parents_finished(self, shard: dict[str, Any], listed: set[str]) -> bool:
+        """Per-key order across a reshard: a child waits until each parent still in the stream is finished."""
+        for key in ("ParentShardId", "AdjacentParentShardId"):
+            parent = shard.get(key)
+            if parent and parent in listed:
+                consumer = self.consumers.get(parent)
+                if consumer is None or not consumer.finished():
+                    return False
+        return True
 
     def _watch(self) -> None:
-        while not self.stopping.wait(SHARD_REFRESH_S):
+        # Re-list every few seconds for new shards; every half second while a child waits for its parent.
+        while not self.stopping.wait(0.5 if self._waiting else SHARD_REFRESH_S):
             try:
                 self._refresh()
             except (ClientError, BotoCoreError) as exc:
