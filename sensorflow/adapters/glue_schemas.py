@@ -118,7 +118,8 @@ class GlueSchemaVersions:
             raise UnknownSchemaError(f"schema version {version_id} is {response.get('DataFormat')}, not AVRO")
         try:
             return fastavro.parse_schema(json.loads(response["SchemaDefinition"]))
-        except (KeyError, ValueError, TypeError, fastavro.schema.SchemaParseException) as exc:
+        # RecursionError: a definition nested past the interpreter's limit (json.loads); permanent too
+        except (KeyError, ValueError, TypeError, RecursionError, fastavro.schema.SchemaParseException) as exc:
             raise UnknownSchemaError(
                 f"schema version {version_id}: definition is not Avro ({type(exc).__name__}: {exc})"
             ) from exc

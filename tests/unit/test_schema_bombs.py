@@ -341,3 +341,36 @@ def test_a_schema_is_refused_for_zero_byte_items_exactly_when_it_has_them(t):
     zero = [p for p in found if "zero bytes" in p]
     assert bool(zero) == has_zero_byte_array(t), (found, t)
     assert not [p for p in found if "contains itself" in p]  # these schemas are never recursive
+
+
+class DeepDefinitionGlue:
+    """A Glue client (``get_schema_version`` only) whose one version is nested 100,000 deep: 1.6 MB here,
+    but json.loads gives up at the interpreter's recursion limit (~1,000 levels, a few KB under Glue's
+    170 KB definition limit)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def get_schema_version(self, SchemaVersionId: str) -> dict[str, Any]:
+        self.calls += 1
+        return {
+            "Status": "AVAILABLE",
+            "SchemaArn": "arn:aws:glue:us-east-1:123456789012:schema/sensorflow-test/SensorReading",
+            "DataFormat": "AVRO",
+            "SchemaDefinition": '{"type": ' * 100_000 + '"long"' + "}" * 100_000,
+        }
+
+
+def test_a_definition_nested_past_the_json_limit_is_an_unknown_schema_remembered_as_such():
+    from sensorflow.adapters.glue_schemas import GlueSchemaVersions
+    from sensorflow.core.errors import UnknownSchemaError
+
+    # GIVEN a registered version whose definition json.loads cannot parse for depth (RecursionError)
+    glue = DeepDefinitionGlue()
+    versions = GlueSchemaVersions("sensorflow-test", client=glue)
+    # WHEN two records name it
+    for _ in range(2):
+        with pytest.raises(UnknownSchemaError, match="RecursionError"):
+            versions.get(VERSION)
+    # THEN it is a permanent unknown schema (glue_unknown_schema), asked for once, not once per record
+    assert glue.calls == 1
