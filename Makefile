@@ -15,8 +15,12 @@ PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python
 
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
+# make soak: minutes of steady publishing, readings/s (empty: the script's default), a fault plan file.
+SOAK_MINUTES ?= 10
+SOAK_RATE ?=
+FAULTS ?=
 
-.PHONY: help setup test lint scan unit integration e2e package demo events bench bench-simulate audit clean
+.PHONY: help setup test lint scan unit integration e2e package demo soak events bench bench-simulate audit clean
 
 help:
 	@echo "make setup   create .venv (python3.12) and node_modules; idempotent"
@@ -26,9 +30,20 @@ help:
 	@echo "make package build the Lambda zip with npx sls package (offline, no credentials)"
 	@echo "make events  regenerate the sample events in events/ from the schemas"
 	@echo "make bench   benchmark the ingest handler (one run, all figures); writes BENCHMARKS.md"
+	@echo "make soak    the local cloud at a steady rate (SOAK_MINUTES=10, SOAK_RATE=, FAULTS=plan.json): lag, memory, invariants"
 	@echo "make audit   known vulnerabilities in the runtime dependencies (needs the advisory services)"
 
-setup: $(VENV)/.installed $(SCAN_VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed $(SCAN_VENV)/.installed node_modules/.installed $(VENV)/.chromium
+
+# The operator console's browser test drives Debian's chromium headless through chromium-driver. Installed
+# when absent (apt-get, as root); elsewhere a clear message, and that one test fails saying the same.
+$(VENV)/.chromium: | $(VENV)/.installed
+	@if command -v chromium >/dev/null && test -x /usr/bin/chromedriver; then touch $@; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; } \
+		&& touch $@ || echo "warning: apt-get could not install chromium and chromium-driver; the console's browser test (tests/e2e/test_console_browser.py) will fail until they are installed" >&2; \
+	else echo "warning: chromium and chromium-driver are not installed and this is not root; run 'sudo apt-get install chromium chromium-driver' for the console's browser test (tests/e2e/test_console_browser.py)" >&2; fi
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -n "$(PYTHON312)" || { echo "error: python3.12 not found; install Python 3.12 (the Lambda runtime) and re-run 'make setup'" >&2; exit 1; }
@@ -81,6 +96,12 @@ events: setup
 
 demo: setup
 	$(VENV)/bin/sensorflow demo $(DEMO_ARGS)
+
+# The local cloud at a steady rate for SOAK_MINUTES: records, iterator lag over time, worker memory at
+# start and end with a growth verdict, and the invariants; exit 1 if one fails. Samples in
+# .sensorflow/soak/soak.csv, the summary in .sensorflow/soak/soak.json (scripts/soak.py).
+soak: setup
+	$(PY) scripts/soak.py --minutes $(SOAK_MINUTES) $(if $(SOAK_RATE),--rate $(SOAK_RATE)) $(if $(FAULTS),--faults $(FAULTS))
 
 # One run, every figure of issue 9 next to its target: prints the table, writes BENCHMARKS.md and
 # bench-results.json. `make test` runs it only in smoke mode (tests/bench/test_bench_smoke.py).

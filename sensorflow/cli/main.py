@@ -23,6 +23,7 @@ _COMMANDS: dict[str, str] = {
     "rules": "sensorflow.cli.rules_command",
     "silences": "sensorflow.cli.silences_command",
     "schemas": "sensorflow.cli.schemas_command",
+    "console": "sensorflow.cli.console_command",
     "quarantine": "sensorflow.cli.quarantine_command",
 }
 
