@@ -24,6 +24,7 @@ _COMMANDS: dict[str, str] = {
     "silences": "sensorflow.cli.silences_command",
     "schemas": "sensorflow.cli.schemas_command",
     "console": "sensorflow.cli.console_command",
+    "plan": "sensorflow.cli.plan_command",
     "quarantine": "sensorflow.cli.quarantine_command",
 }
 
