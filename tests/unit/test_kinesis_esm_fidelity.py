@@ -357,3 +357,44 @@ def test_more_than_five_filters_are_refused() -> None:
         FilterCriteria.from_api(
             {"Filters": [{"Pattern": json.dumps({"data": {"n": [i]}})} for i in range(6)]}
         )
+
+
+def test_an_unreachable_on_failure_destination_does_not_re_run_the_batch(
+    esms: list[KinesisEventSourceMapping],
+) -> None:
+    # GIVEN a function that always fails, no retries, and an on-failure destination that refuses every send
+    kinesis = MemoryKinesis()
+    kinesis.add_shard("shardId-000000000000")
+    kinesis.put("shardId-000000000000", "k", {"id": "a"})
+    kinesis.put("shardId-000000000000", "k", {"id": "b"})
+    invocations: list[str] = []
+    sends: list[str] = []
+
+    def failing(name: str, event: dict[str, Any]) -> InvokeResult:
+        invocations.append(name)
+        return InvokeResult(request_id="r", ok=False, error_type="Unhandled")
+
+    def refuse(arn: str, document: dict[str, Any]) -> None:
+        sends.append(arn)
+        raise ConnectionError("destination unreachable")
+
+    mapping = KinesisMapping(
+        uuid="m-1",
+        function_arn=FUNCTION.arn,
+        stream_arn=STREAM,
+        batch_size=2,
+        starting_position="TRIM_HORIZON",
+        maximum_retry_attempts=0,
+        on_failure_arn="arn:aws:sqs:us-east-1:123456789012:gone",
+    )
+    esm = KinesisEventSourceMapping(
+        mapping, FUNCTION, kinesis, failing, refuse, RuntimeStats(), retry_backoff=lambda retries: 0.0
+    )
+    esms.append(esm)
+    # WHEN
+    esm.start()
+    # THEN the batch was invoked once, the send tried a bounded number of times, and the shard moved on
+    assert wait_for(esm.idle)
+    assert invocations == ["fn"]
+    assert sends == ["arn:aws:sqs:us-east-1:123456789012:gone"] * kinesis_esm.DESTINATION_ATTEMPTS
+    assert esm.stats.snapshot()["mapping"]["m-1"]["destination_failures"] == 1

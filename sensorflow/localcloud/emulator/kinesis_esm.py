@@ -59,6 +59,7 @@ ConcurrencyLookup = Callable[[str], int | None]
 # (function name, iterator age in ms) -> published as the function's AWS/Lambda IteratorAge metric.
 IteratorAgeSink = Callable[[str, float], None]
 THROTTLE_BACKOFF_S = 1.0  # how long a lane waits after a throttled invoke before it tries again
+DESTINATION_ATTEMPTS = 3  # sends of one discard record to its on-failure destination before giving up
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,7 +467,26 @@ class ShardConsumer:
             status_code=200 if result is not None else 0,
             now=self.clock(),
         )
-        self.esm.send_failure(destination, document)
+        self._send_failure(destination, document)
+
+    def _send_failure(self, destination: str, document: dict[str, Any]) -> None:
+        """Send the discard record; a destination that stays unreachable doesn't hold the shard.
+        Source: kinesis-on-failure-destination.html: "If the error handling measures fail, Lambda discards
+        the records and continues processing batches from the stream." (The batch is never re-invoked.)
+        """
+        for attempt in range(DESTINATION_ATTEMPTS):
+            try:
+                self.esm.send_failure(destination, document)
+                return
+            except Exception as exc:  # any failure to deliver: the service's error or the connection's
+                if attempt + 1 < DESTINATION_ATTEMPTS:
+                    self.stopping.wait(0.2 * 2**attempt)
+                    continue
+                self.stats.add("mapping", self.mapping.uuid, "destination_failures")
+                logger.error(
+                    "on-failure destination unreachable: batch record lost",
+                    extra={"destination": destination, "shard": self.shard_id, "error": str(exc)},
+                )
 
 
 class KinesisEventSourceMapping:
