@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sensorflow.planner.errors import PlanInputError
 from sensorflow.planner.measured import COMMITTED, Measured, load
-from sensorflow.planner.plan import Plan, make_plan
+from sensorflow.planner.fleet_plan import Plan, make_plan
 from sensorflow.planner.workload import PlanInputs
 
 __all__ = ["COMMITTED", "Measured", "Plan", "PlanInputError", "PlanInputs", "load", "make_plan"]

@@ -31,7 +31,8 @@ LOG_BYTES_PER_NOTIFICATION = 1_000
 LOG_RETENTION_MONTHS = 1  # serverless.yml params.default.logRetentionDays: 30
 # CloudWatch in the stack (issue 15): Errors and Throttles of 4 functions, ingest IteratorAge, 2 queue depths,
 # quarantine rate, heartbeat not running, notify failures; one dashboard; the EMF metric series the functions
-# emit (about 22 names, some per reason, transition or severity). Estimates: recount when serverless.yml changes.
+# emit (about 22 names, some per reason, transition or severity). Estimates: recount when
+# serverless.yml changes.
 STACK_ALARMS = 14
 STACK_DASHBOARDS = 1
 EMF_METRIC_SERIES = 50

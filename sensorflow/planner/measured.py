@@ -25,7 +25,7 @@ from typing import Any
 from sensorflow.planner.errors import PlanInputError
 
 BENCH_RESULTS_PATH = Path(__file__).resolve().parents[2] / "bench-results.json"
-# The latency model's S3 PutObject, BENCHMARKS.md "How it is measured": the per-batch fixed part of the wall time.
+# The latency model's S3 PutObject (BENCHMARKS.md "How it is measured"): the fixed part of a batch.
 BENCH_S3_PUT_LATENCY_S = 0.025
 
 
@@ -77,7 +77,7 @@ COMMITTED = Measured(
 
 
 def load(path: Path | None = BENCH_RESULTS_PATH) -> Measured:
-    """The figures of ``path`` (a ``bench-results.json``), or ``COMMITTED`` when ``path`` is None or absent."""
+    """The figures of ``path`` (a ``bench-results.json``); ``COMMITTED`` when it is None or absent."""
     if path is None or not path.exists():
         return COMMITTED
     try:

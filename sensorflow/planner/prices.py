@@ -11,7 +11,7 @@ HOURS_PER_MONTH = 730
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3_600
 GB = 1_073_741_824  # AWS bills storage and transfer in binary GB
 
-# --- Kinesis Data Streams, provisioned: aws.amazon.com/kinesis/data-streams/pricing/ --------------------------
+# --- Kinesis Data Streams, provisioned: aws.amazon.com/kinesis/data-streams/pricing/ ------------------
 # $0.015 per shard-hour and $0.014 per million 25 KB PUT payload units (REFERENCE.md "Prices", "about"; the
 # shard-hour also quoted by c3x.dev/resources/aws/aws_kinesis_stream, read 2026-12-01).
 KINESIS_SHARD_HOUR = 0.015
@@ -24,9 +24,10 @@ KINESIS_EFO_CONSUMER_SHARD_HOUR = 0.015
 KINESIS_EFO_GB = 0.013
 
 # --- Kinesis Data Streams, on-demand Standard --------------------------------------------------------------
-# $0.04 per stream-hour and $0.08 per GB written: AWS Big Data Blog, "Kinesis On-demand Advantage saves 60%+ on
-# streaming costs", 2026-03-09, us-east-1 prices (aws.amazon.com/blogs/big-data/kinesis-on-demand-advantage-
-# saves-60-on-streaming-costs/); each record is billed rounded up to 1 KB (the pricing page, "Data-In").
+# $0.04 per stream-hour and $0.08 per GB written: AWS Big Data Blog, "Kinesis On-demand Advantage saves
+# 60%+ on streaming costs", 2026-03-09, us-east-1 prices
+# (aws.amazon.com/blogs/big-data/kinesis-on-demand-advantage-saves-60-on-streaming-costs/); each record is
+# billed rounded up to 1 KB (the pricing page, "Data-In").
 # Enhanced fan-out retrievals $0.05 per GB per consumer (the same post).
 KINESIS_ON_DEMAND_STREAM_HOUR = 0.04
 KINESIS_ON_DEMAND_IN_GB = 0.08
@@ -40,7 +41,7 @@ KINESIS_ON_DEMAND_OUT_GB = 0.04
 LAMBDA_ARM_GB_S = 0.0000133334
 LAMBDA_REQUEST = 0.20 / 1e6
 
-# --- DynamoDB on-demand: aws.amazon.com/dynamodb/pricing/on-demand/, as of 2026-12 (BENCHMARKS.md) ------------
+# --- DynamoDB on-demand: aws.amazon.com/dynamodb/pricing/on-demand/, as of 2026-12 (BENCHMARKS.md) ---
 DYNAMODB_WRITE_REQUEST_UNIT = 0.625 / 1e6
 DYNAMODB_READ_REQUEST_UNIT = 0.125 / 1e6
 
@@ -56,7 +57,7 @@ S3_STANDARD_GB_MONTH = 0.023
 SNS_PUBLISH = 0.50 / 1e6
 EVENTBRIDGE_EVENT = 1.00 / 1e6
 
-# --- CloudWatch: aws.amazon.com/cloudwatch/pricing/ ----------------------------------------------------------
+# --- CloudWatch: aws.amazon.com/cloudwatch/pricing/ ---------------------------------------------------
 # Standard-resolution alarm $0.10 per alarm metric-month, dashboard $3.00 per month, custom metrics $0.30 per
 # metric-month (first 10,000), logs ingestion $0.50 per GB (standard class; Lambda logs tiered from $0.50),
 # logs storage $0.03 per GB-month: cloudburn.io/blog/amazon-cloudwatch-pricing ("sourced from the official AWS

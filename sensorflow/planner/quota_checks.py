@@ -39,8 +39,8 @@ def _stream_warnings(t: Traffic, s: Shards, consumers: int) -> list[str]:
     out = []
     if s.shards > lim.ACCOUNT_SHARD_QUOTA:
         out.append(
-            f"{s.shards:,} shards is over the default quota of {lim.ACCOUNT_SHARD_QUOTA:,} shards per account "
-            "(us-east-1): request an increase in Service Quotas, or split the fleet over accounts"
+            f"{s.shards:,} shards is over the default quota of {lim.ACCOUNT_SHARD_QUOTA:,} shards per "
+            "account (us-east-1): request an increase in Service Quotas, or split the fleet over accounts"
         )
     if s.write_utilisation > WRITE_UTILISATION_WARN:
         more = math.ceil(s.shards * s.write_utilisation / WRITE_UTILISATION_GOAL)
@@ -82,8 +82,8 @@ def _lambda_warnings(s: Shards, tu: Tuning, alerts_per_s: float) -> list[str]:
     if alerts_per_s > notify_rate:
         out.append(
             f"{alerts_per_s:,.1f} alarm transitions/s: notify (reserved concurrency "
-            f"{NOTIFY_RESERVED_CONCURRENCY}) posts about {notify_rate:g}/s; raise notifyReservedConcurrency or "
-            "rely on silences and SNS filters, and mind the webhook's rate limit"
+            f"{NOTIFY_RESERVED_CONCURRENCY}) posts about {notify_rate:g}/s; raise notifyReservedConcurrency "
+            "or rely on silences and SNS filters, and mind the webhook's rate limit"
         )
     return out
 

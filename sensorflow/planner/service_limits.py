@@ -10,7 +10,7 @@ from __future__ import annotations
 MIB = 1_048_576
 KIB = 1_024
 
-# --- Kinesis Data Streams: docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html ---------------
+# --- Kinesis Data Streams: docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html ------
 # "Each shard can support up to 1 MB/sec or 1,000 records/sec write throughput or up to 2 MB/sec or 2,000
 # records/sec read throughput" (the page's MB are MiB: REFERENCE.md "Kinesis streams").
 SHARD_WRITE_BYTES_PER_S = 1 * MIB
@@ -37,7 +37,8 @@ ON_DEMAND_MAX_WRITE_BYTES_PER_S = 10 * 1_024 * MIB
 # 100 must stay unreserved (docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
 ACCOUNT_CONCURRENCY_QUOTA = 1_000
 UNRESERVED_CONCURRENCY_MIN = 100
-# ESM for Kinesis: ParallelizationFactor 1..10, BatchSize up to 10,000, MaximumBatchingWindowInSeconds up to 300
+# ESM for Kinesis: ParallelizationFactor 1..10, BatchSize up to 10,000, MaximumBatchingWindowInSeconds
+# up to 300
 # (docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html; REFERENCE.md).
 PARALLELIZATION_FACTOR_MAX = 10
 BATCH_SIZE_MAX = 10_000

@@ -27,8 +27,8 @@ DEFAULT_AGGREGATION = 1
 # fleet's ids are a few longer.
 PARTITION_KEY_BYTES = 12
 # KPL framing (core.kpl): 4 magic bytes + 16 of MD5 per record, the partition key table entry (key + 2), and
-# about 6 bytes of protobuf per sub-record (measured with core.kpl.aggregate on 48-byte readings: 87 bytes for 1,
-# 573 for 10).
+# about 6 bytes of protobuf per sub-record (measured with core.kpl.aggregate on 48-byte readings: 87 bytes
+# for 1, 573 for 10).
 KPL_RECORD_OVERHEAD_BYTES = 20 + 2
 KPL_SUBRECORD_OVERHEAD_BYTES = 6
 
