@@ -21,7 +21,7 @@ from sensorflow.planner.measured import BENCH_RESULTS_PATH
 from sensorflow.planner.sizing import EFO_RECOMMENDED_ABOVE_CONSUMERS
 from sensorflow.planner.workload import DEFAULT_PAYLOAD_BYTES
 
-EPILOG = f"""\
+EPILOG = """\
 how readings map to Kinesis records: one reading per record (raw, Glue and Confluent framing, as the
 simulator sends them); --aggregation N for KPL aggregates of N readings (the simulator's --format kpl
 aggregates one device tick: N = --sensors-per-device).
@@ -168,7 +168,8 @@ def _summary(plan: Plan) -> list[str]:
         ("parallelizationFactor", f"{tu.parallelization_factor}"),
         (
             "steady batch",
-            f"{tu.steady_batch_readings:,.1f} readings, {tu.batch_duration_s:.3f} s on Lambda ({tu.utilisation:.0%} busy)",
+            f"{tu.steady_batch_readings:,.1f} readings, {tu.batch_duration_s:.3f} s on Lambda "
+            f"({tu.utilisation:.0%} busy)",
         ),
         (
             "Lambda concurrency",
