@@ -3,6 +3,8 @@
 ``ingest-*``: Kinesis batches encoded with the schemas. ``notify-*``: the SNS event the alerts topic
 sends, ``incidents-*``: the EventBridge event the critical rule sends, both carrying transition documents
 made by the real state machine (``sensorflow.core.alarms``). ``heartbeat-*``: the scheduled event.
+``failures-*``: the SQS event of ingest's on-failure queue, its bodies built by the local cloud's own
+``kinesis_failure_record`` (the ingest-valid batch's range).
 They work with ``npx sls invoke local -f <function> --stage <stage> --path events/<file>`` and are used by
 the tests. Times are fixed, and the timestamp check is relative to arrival, so the files never go stale.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,11 @@ from sensorflow.core.clock import ms_to_iso
 from sensorflow.core.decode import encode_reading
 from sensorflow.core.records import Device
 from sensorflow.core.silences import Silence
+from sensorflow.localcloud.emulator.event_documents import (
+    KinesisRecordData,
+    kinesis_failure_record,
+    sqs_event_record,
+)
 
 HERE = Path(__file__).resolve().parent
 ARRIVAL_S = 1_795_000_000.0  # 2026-11-18T09:46:40Z
@@ -242,6 +250,61 @@ def incidents_cleared() -> dict[str, Any]:
     return eventbridge_event(temperature_episode()[-1].to_message())
 
 
+FAILURE_QUEUE_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:sensorflow-local-ingest-failures"
+INGEST_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:sensorflow-local-ingest"
+
+
+def failure_message(index: int, condition: str, invokes: int, size: int) -> dict[str, Any]:
+    """An SQS record of the on-failure queue for the first ``size`` records of the ingest-valid batch."""
+    records = [
+        KinesisRecordData(SHARD, str(FIRST_SEQ + i * 1_000_000), f"dev-{i:05d}", b"", ARRIVAL_S + i / 1000)
+        for i in range(size)
+    ]
+    document = kinesis_failure_record(
+        records=records,
+        stream_arn=STREAM_ARN,
+        function_arn=INGEST_ARN,
+        condition=condition,
+        invoke_count=invokes,
+        function_error="Unhandled" if condition == "RetryAttemptsExhausted" else None,
+        status_code=200 if condition == "RetryAttemptsExhausted" else 0,
+        now=ARRIVAL_S + 3600,
+    )
+    document["requestContext"]["requestId"] = f"0d3b4e5c-1f2a-4b6c-8d9e-00000000000{index}"  # fixed
+    body = json.dumps(document)
+    message = {
+        "MessageId": f"6f1c2a3b-4d5e-4f60-8a7b-00000000000{index}",
+        "ReceiptHandle": f"AQEB-sample-receipt-handle-{index}",
+        "Body": body,
+        "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),
+        "Attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": str(int((ARRIVAL_S + 3600) * 1000)),
+            "SenderId": "AROAEXAMPLE:sensorflow-local-ingest",
+            "ApproximateFirstReceiveTimestamp": str(int((ARRIVAL_S + 3601) * 1000)),
+        },
+    }
+    return sqs_event_record(message, FAILURE_QUEUE_ARN, "us-east-1")
+
+
+def failures_retries_exhausted() -> dict[str, Any]:
+    """Two batches ingest gave up on: retries exhausted (a function error), and records too old."""
+    return {
+        "Records": [
+            failure_message(1, "RetryAttemptsExhausted", 6, 3),
+            failure_message(2, "RecordAgeExceeded", 0, 1),
+        ]
+    }
+
+
+def failures_unreadable() -> dict[str, Any]:
+    """A message on the queue that is no on-failure record (kept whole in the quarantine)."""
+    record = failure_message(3, "RetryAttemptsExhausted", 1, 1)
+    record["body"] = "not an on-failure record"
+    record["md5OfBody"] = hashlib.md5(record["body"].encode()).hexdigest()
+    return {"Records": [record]}
+
+
 SAMPLES = {
     "ingest-valid.json": valid,
     "ingest-poison.json": poison,
@@ -252,6 +315,8 @@ SAMPLES = {
     "incidents-raised-critical.json": incidents_raised_critical,
     "incidents-cleared.json": incidents_cleared,
     "heartbeat-schedule.json": scheduled_event,
+    "failures-retries-exhausted.json": failures_retries_exhausted,
+    "failures-unreadable.json": failures_unreadable,
 }
 
 

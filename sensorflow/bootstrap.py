@@ -9,6 +9,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from sensorflow.config import (
+    FailuresSettings,
     HeartbeatSettings,
     IncidentsSettings,
     IngestSettings,
@@ -16,6 +17,7 @@ from sensorflow.config import (
     load_rule_book,
 )
 from sensorflow.core.cache import CachingRegistry
+from sensorflow.core.failed_batch import RangeReader
 from sensorflow.core.ports import (
     DeviceRegistry,
     QuarantineSink,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from sensorflow.adapters.dynamodb_alarms import DynamoAlarmStore
     from sensorflow.services.alarm_actions import AlarmActions
     from sensorflow.services.alarm_evaluator import AlarmEvaluator
+    from sensorflow.services.failures import FailuresService
     from sensorflow.services.heartbeat import HeartbeatService
     from sensorflow.services.incidents import IncidentService
     from sensorflow.services.notify import NotifyService
@@ -226,6 +229,32 @@ def _quarantine(settings: HeartbeatSettings, c: dict[str, Any]) -> TransitionQua
 @functools.cache
 def heartbeat_service() -> HeartbeatService:
     return build_heartbeat_service(HeartbeatSettings.from_env())
+
+
+# --- failures (issue 14): ingest's on-failure queue -> the quarantine --------------------------------
+
+
+def build_failures_service(
+    settings: FailuresSettings,
+    reader: RangeReader | None = None,
+    quarantine: QuarantineSink | None = None,
+    clients: dict[str, Any] | None = None,
+) -> FailuresService:
+    from sensorflow.adapters.kinesis_ranges import KinesisRangeReader
+    from sensorflow.adapters.s3_quarantine import S3QuarantineSink
+    from sensorflow.services.failures import FailuresService
+
+    c = clients or {}
+    return FailuresService(
+        reader=reader or KinesisRangeReader(c.get("kinesis")),
+        quarantine=quarantine or S3QuarantineSink(settings.quarantine_bucket, c.get("s3")),
+        deadline_margin_ms=settings.deadline_margin_ms,
+    )
+
+
+@functools.cache
+def failures_service() -> FailuresService:
+    return build_failures_service(FailuresSettings.from_env())
 
 
 # --- operator tools (the `sensorflow alarms` command): the same store and publishers as the functions ---

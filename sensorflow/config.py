@@ -228,3 +228,17 @@ class HeartbeatSettings:
             rules_file=Path(env.get("RULES_FILE") or DEFAULT_RULES_FILE),
             quarantine_bucket=env.get("QUARANTINE_BUCKET_NAME") or None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FailuresSettings:
+    """The ``failures`` function (ingest's on-failure queue -> the quarantine)."""
+
+    quarantine_bucket: str
+    deadline_margin_ms: int = 5_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> FailuresSettings:
+        env = os.environ if env is None else env
+        values = _require(env, {"quarantine_bucket": "QUARANTINE_BUCKET_NAME"}, "failures")
+        return cls(**values, deadline_margin_ms=int(_number(env, "DEADLINE_MARGIN_MS", 5_000)))

@@ -43,7 +43,11 @@ def resources_of(template: dict, type_: str) -> dict[str, dict]:
 
 
 def test_stream_event_settings_are_explicit_and_bounded(template: dict):
-    [esm] = resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+    [esm] = [
+        m
+        for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+        if "StartingPosition" in m["Properties"]  # the stream's; the failure queue's is below
+    ]
     assert esm["Properties"]["FunctionName"] == {"Fn::GetAtt": ["IngestLambdaFunction", "Arn"]}
     p = esm["Properties"]
     assert p["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -77,6 +81,7 @@ def test_alarm_functions_and_their_triggers(template: dict):
         "sensorflow-ci-notify": "handlers/notify.handler",
         "sensorflow-ci-incidents": "handlers/incidents.handler",
         "sensorflow-ci-heartbeat": "handlers/heartbeat.handler",
+        "sensorflow-ci-failures": "handlers/failures.handler",
     }
     [notify_sub] = [
         v["Properties"]
@@ -98,6 +103,45 @@ def test_alarm_functions_and_their_triggers(template: dict):
     assert not any("hooks." in str(v) or "http" in str(v) for v in env.values())
 
 
+def test_the_failures_function_consumes_the_ingest_failure_queue(template: dict):
+    r = template["Resources"]
+    [esm] = [
+        m["Properties"]
+        for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["IngestFailureQueue", "Arn"]}
+    ]
+    assert esm["FunctionName"] == {"Fn::GetAtt": ["FailuresLambdaFunction", "Arn"]}
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert (esm["BatchSize"], esm["MaximumBatchingWindowInSeconds"]) == (10, 5)
+    queue = r["IngestFailureQueue"]["Properties"]
+    # Lambda wants the queue's visibility timeout >= the function's timeout (6x advised)
+    assert queue["VisibilityTimeout"] >= 6 * r["FailuresLambdaFunction"]["Properties"]["Timeout"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["IngestFailureDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    assert actions_of(template, "FailuresRole") == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "kinesis:GetShardIterator",
+        "kinesis:GetRecords",
+        "s3:PutObject",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+    }
+    [put] = [
+        st
+        for st in r["FailuresRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        if st["Action"] == "s3:PutObject"
+    ]
+    assert put["Resource"]["Fn::Join"][1][1] == "/quarantine/retries_exhausted/*"
+
+
 def actions_of(template: dict, role: str) -> set[str]:
     [policy] = template["Resources"][role]["Properties"]["Policies"]
     out: set[str] = set()
@@ -111,7 +155,7 @@ def test_each_function_has_its_own_least_privilege_role(template: dict):
     r = template["Resources"]
     roles = {
         name: r[f"{name}LambdaFunction"]["Properties"]["Role"]
-        for name in ("Ingest", "Notify", "Incidents", "Heartbeat")
+        for name in ("Ingest", "Notify", "Incidents", "Heartbeat", "Failures")
     }
     assert roles == {name: {"Fn::Sub": f"${{{name}Role.Arn}}"} for name in roles}
     assert "IamRoleLambdaExecution" not in r  # no shared role with the union of permissions
@@ -231,7 +275,9 @@ def test_names_line_up_from_the_template_to_the_code_and_the_samples(template: d
     # function <name> -> handlers/<name>.py -> sensorflow/services/<name>.py -> events/<name>-*.json
     functions = resources_of(template, "AWS::Lambda::Function").values()
     handlers = sorted(f["Properties"]["Handler"] for f in functions)
-    assert handlers == [f"handlers/{n}.handler" for n in ("heartbeat", "incidents", "ingest", "notify")]
+    assert handlers == [
+        f"handlers/{n}.handler" for n in ("failures", "heartbeat", "incidents", "ingest", "notify")
+    ]
     for handler in handlers:
         name = handler.split("/")[1].split(".")[0]
         assert (ROOT / "handlers" / f"{name}.py").is_file()

@@ -101,6 +101,54 @@ def kinesis_failure_record(
     }
 
 
+# The message system attributes Lambda puts in an SQS record's ``attributes`` (FIFO ones when present).
+SQS_EVENT_ATTRIBUTES = (
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+    "SenderId",
+    "ApproximateFirstReceiveTimestamp",
+    "AWSTraceHeader",
+    "SequenceNumber",
+    "MessageGroupId",
+    "MessageDeduplicationId",
+    "DeadLetterQueueSourceArn",
+)
+
+
+def sqs_event_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """One record of the Lambda SQS event, from a ReceiveMessage message (attributes ``All``).
+
+    Message attributes take Lambda's camel-case form (``stringValue``, ``binaryValue`` in base64,
+    ``stringListValues``, ``binaryListValues``, ``dataType``).
+    Source: docs.aws.amazon.com/lambda/latest/dg/with-sqs.html (example Amazon SQS message event)
+    """
+    attributes = message.get("Attributes") or {}
+    message_attributes: dict[str, Any] = {}
+    for name, value in (message.get("MessageAttributes") or {}).items():
+        shaped: dict[str, Any] = {}
+        if "StringValue" in value:
+            shaped["stringValue"] = value["StringValue"]
+        if "BinaryValue" in value:
+            shaped["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode("ascii")
+        shaped["stringListValues"] = list(value.get("StringListValues") or [])
+        shaped["binaryListValues"] = [
+            base64.b64encode(v).decode("ascii") for v in value.get("BinaryListValues") or []
+        ]
+        shaped["dataType"] = value.get("DataType", "String")
+        message_attributes[name] = shaped
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {k: str(attributes[k]) for k in SQS_EVENT_ATTRIBUTES if k in attributes},
+        "messageAttributes": message_attributes,
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
 def sns_event(subscription_arn: str, notifications: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The Lambda SNS event for notifications in SNS's HTTP/SQS JSON envelope.
 

@@ -283,6 +283,14 @@ def serve(port: int, parent_pid: int | None = None, also_ports: tuple[int, ...] 
         return b""
 
     LambdaFunction.invoke = _run_elsewhere  # type: ignore[method-assign]
+    # moto's own SQS event source receives a queue's messages on every SendMessage for its mappings and,
+    # with invoke stubbed, deletes them: the local runtime's SQS mapping (sqs_esm) must see them instead.
+    # A queue's mapping table that forgets what is put in it keeps moto out of it.
+    from moto.sqs.models import Queue
+
+    Queue.lambda_event_source_mappings = property(  # type: ignore[assignment]
+        lambda self: {}, lambda self, value: None
+    )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(HOST, port, app, threaded=True, request_handler=MotoRequestHandler)

@@ -19,12 +19,15 @@ from sensorflow.localcloud.emulator.async_delivery import Fanout
 from sensorflow.localcloud.emulator.discovery import (
     FunctionConfig,
     KinesisMapping,
+    SqsMapping,
     list_functions,
     list_kinesis_mappings,
+    list_sqs_mappings,
 )
 from sensorflow.localcloud.emulator.endpoint import Endpoint
 from sensorflow.localcloud.emulator.kinesis_esm import KinesisEventSourceMapping
 from sensorflow.localcloud.emulator.runtime_stats import Invocation, RuntimeStats
+from sensorflow.localcloud.emulator.sqs_esm import SqsEventSourceMapping
 from sensorflow.localcloud.emulator.worker_pool import FunctionPool, InvokeResult, lambda_environment
 
 logger = logging.getLogger(__name__)
@@ -54,6 +57,7 @@ class LocalRuntime:
         self.stats = RuntimeStats()
         self.functions: dict[str, FunctionConfig] = {}
         self.mappings: list[KinesisEventSourceMapping] = []
+        self.queue_mappings: list[SqsEventSourceMapping] = []  # SQS event source mappings
         self.fanout: Fanout | None = None
         self._pools: dict[str, FunctionPool] = {}
         self._pools_lock = threading.Lock()
@@ -73,11 +77,15 @@ class LocalRuntime:
         mappings = list_kinesis_mappings(lambda_client)
         for mapping in mappings:
             self._start_mapping(mapping)
+        for queue_mapping in list_sqs_mappings(lambda_client):
+            self._start_queue_mapping(queue_mapping)
         if self.stack_name:
             self.fanout = Fanout(self, self.stack_name)
             self.fanout.start()
         if warm:
-            targets = {m.function.name for m in self.mappings}
+            targets = {m.function.name for m in self.mappings} | {
+                q.function.name for q in self.queue_mappings
+            }
             if self.fanout is not None:
                 targets |= self.fanout.function_names()
             threads = [threading.Thread(target=self.pool(name).warm) for name in sorted(targets)]
@@ -105,9 +113,22 @@ class LocalRuntime:
         self.mappings.append(esm)
         esm.start()
 
+    def _start_queue_mapping(self, mapping: SqsMapping) -> None:
+        function = self.functions.get(mapping.function_name)
+        if function is None:
+            logger.warning("mapping targets an unknown function", extra={"function": mapping.function_arn})
+            return
+        esm = SqsEventSourceMapping(mapping, function, self.client("sqs"), self.invoke, self.stats)
+        self.queue_mappings.append(esm)
+        esm.start()
+
     def stop(self) -> None:
         if self.fanout is not None:
             self.fanout.stop()
+        for queue_esm in self.queue_mappings:
+            queue_esm.stopping.set()  # all pollers stop together, then each is joined
+        for queue_esm in self.queue_mappings:
+            queue_esm.stop()
         for esm in self.mappings:
             esm.stop()
         with self._pools_lock:
@@ -168,10 +189,11 @@ class LocalRuntime:
 
     # -- observation ----------------------------------------------------------------------------------
     def idle(self) -> bool:
-        """True when every shard is read to its end and no batch or notification is waiting."""
+        """True when every shard is read to its end and no batch, queue message or notification is waiting."""
         streams_idle = all(esm.idle() for esm in self.mappings)
+        queues_idle = all(esm.idle() for esm in self.queue_mappings)
         fanout_idle = self.fanout is None or self.fanout.idle()
-        return streams_idle and fanout_idle
+        return streams_idle and queues_idle and fanout_idle
 
     def wait_idle(self, timeout_s: float, settle_s: float = 0.6) -> bool:
         """Wait until :meth:`idle` has held for ``settle_s``; False on timeout."""
@@ -226,6 +248,8 @@ class LocalRuntime:
             for esm in self.mappings
         }
         out = {"streams": streams, "functions": functions, "mappings": mappings}
+        if self.queue_mappings:
+            out["queue_mappings"] = {q.mapping.uuid: q.status() for q in self.queue_mappings}
         if self.fanout is not None:
             out["subscriptions"] = self.fanout.status()
             out["queue_subscriptions"] = {
