@@ -212,11 +212,39 @@ def truth_check(
     }
 
 
+@dataclass(slots=True)
+class Stored:
+    """What the stack holds after a run: readings by (device, seq), quarantined records by where they were
+    in the stream, the reason of each (counted once), and the partition key and bytes of each."""
+
+    readings: Counter[tuple[str, int]]
+    quarantined: Counter[tuple[str, str, int | None]]
+    reasons: Counter[str]
+    payloads: list[tuple[str, bytes]]
+
+    @property
+    def duplicates(self) -> int:
+        return sum(n - 1 for n in self.readings.values()) + sum(n - 1 for n in self.quarantined.values())
+
+
 def read_back(cloud: LocalCloud, records: Sequence[Any]) -> dict[str, Any]:
-    """Read every stored reading and quarantine line from S3 and count each record once: a reading by
-    (device, seq), a quarantined record by its shard, sequence number and, for a KPL sub-record, its
-    position (sub-records share the parent's sequence number). Each is also counted under the wire format
-    it was sent in (``formats``: published / enriched / quarantined per format, from the records' truth)."""
+    """Count each record ``read_stored`` found once. Each is also counted under the wire format it was
+    sent in (``formats``: published / enriched / quarantined per format, from the records' truth)."""
+    stored = read_stored(cloud)
+    return {
+        "published": len(records),
+        "enriched": len(stored.readings),
+        "quarantined": dict(sorted(stored.reasons.items())),
+        "duplicates": stored.duplicates,
+        "accounted": len(stored.readings) + len(stored.quarantined),
+        "formats": format_counts(records, stored.readings, stored.payloads),
+    }
+
+
+def read_stored(cloud: LocalCloud) -> Stored:
+    """Read every stored reading and quarantine line from S3: a reading by (device, seq), a quarantined
+    record by its shard, sequence number and, for a KPL sub-record, its position (sub-records share the
+    parent's sequence number)."""
     import fastavro
 
     assert cloud.endpoint is not None and cloud.info is not None
@@ -241,15 +269,7 @@ def read_back(cloud: LocalCloud, records: Sequence[Any]) -> dict[str, Any]:
                 if quarantined[where] == 1:
                     reasons[entry["reason"]] += 1
                     payloads.append((entry["partition_key"], base64.b64decode(entry["payload"])))
-    duplicates = sum(n - 1 for n in readings.values()) + sum(n - 1 for n in quarantined.values())
-    return {
-        "published": len(records),
-        "enriched": len(readings),
-        "quarantined": dict(sorted(reasons.items())),
-        "duplicates": duplicates,
-        "accounted": len(readings) + len(quarantined),
-        "formats": format_counts(records, readings, payloads),
-    }
+    return Stored(readings, quarantined, reasons, payloads)
 
 
 def format_counts(
