@@ -34,6 +34,8 @@ examples:
   sensorflow plan --devices 1000000 --interval 10
   sensorflow plan --devices 10000 --interval 10 --sensors-per-device 3 --aggregation 3 --json
   sensorflow plan --devices 50000 --interval 30 --consumers 4 --alert-rate 0.001
+  # a batch spanning two intervals writes each device's alarm state once per two readings
+  sensorflow plan --devices 1000000 --interval 10 --batch-window 20
 """
 
 
@@ -64,6 +66,9 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--aggregation", metavar="N", default="1", help="readings per Kinesis record, KPL (1)"
+    )
+    parser.add_argument(
+        "--batch-window", metavar="SECONDS", help="impose ingest's batching window, 1..300 (default: chosen)"
     )
     parser.add_argument("--bench", metavar="FILE", help="bench-results.json to read, or 'none'")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
@@ -99,6 +104,7 @@ def inputs_from(args: argparse.Namespace) -> PlanInputs:
             alert_rate=alert_rate,
             consumers=_int("--consumers", args.consumers),
             aggregation=_int("--aggregation", args.aggregation),
+            batch_window_s=None if args.batch_window is None else _int("--batch-window", args.batch_window),
         )
     except PlanInputError as exc:
         raise UsageError(str(exc)) from None
@@ -164,7 +170,7 @@ def _summary(plan: Plan) -> list[str]:
             f"{plan.costs.stream_mode}: Kinesis {_money(kin_p)}/month provisioned, {_money(kin_o)} on-demand",
         ),
         ("batchSize", f"{tu.batch_size:,} records"),
-        ("batchWindow", f"{tu.batch_window_s} s"),
+        ("batchWindow", f"{tu.batch_window_s} s (a steady batch holds {tu.batch_span_s:,.1f} s of a shard)"),
         ("parallelizationFactor", f"{tu.parallelization_factor}"),
         (
             "steady batch",

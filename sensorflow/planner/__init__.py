@@ -5,8 +5,8 @@ outside Lambda and is kept out of the deployment package (serverless.yml ``packa
 from __future__ import annotations
 
 from sensorflow.planner.errors import PlanInputError
-from sensorflow.planner.measured import COMMITTED, Measured, load
 from sensorflow.planner.fleet_plan import Plan, make_plan
+from sensorflow.planner.measured import COMMITTED, Measured, load
 from sensorflow.planner.workload import PlanInputs
 
 __all__ = ["COMMITTED", "Measured", "Plan", "PlanInputError", "PlanInputs", "load", "make_plan"]

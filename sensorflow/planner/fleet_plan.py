@@ -57,6 +57,7 @@ class Plan:
                 "alert_rate": round(self.alerts_per_s / float(t.readings_per_s), 6),
                 "consumers": i.consumers,
                 "aggregation": i.aggregation,
+                "batch_window_s": i.batch_window_s,
             },
             "measured_from": self.measured.source,
             "traffic": {
@@ -80,6 +81,7 @@ class Plan:
                 "batch_window_s": tu.batch_window_s,
                 "parallelization_factor": tu.parallelization_factor,
                 "steady_batch_readings": _r(tu.steady_batch_readings),
+                "batch_span_s": _r(tu.batch_span_s),
                 "batch_duration_s": _r(tu.batch_duration_s),
                 "slot_utilisation": _r(tu.utilisation),
                 "max_concurrency": tu.max_concurrency,
@@ -119,11 +121,11 @@ def _line(x: cost.CostLine) -> dict[str, Any]:
 def make_plan(inputs: PlanInputs, measured: Measured) -> Plan:
     t = traffic(inputs)
     s = sizing.size(t, inputs.consumers)
-    tu = tuning.tune(t, s.shards, inputs.aggregation, measured)
+    tu = tuning.tune(t, s.shards, inputs.aggregation, measured, inputs.batch_window_s)
     rate = measured.alerts_per_reading if inputs.alert_rate is None else inputs.alert_rate
     alerts = float(t.readings_per_s) * rate
     per_device = tuning.readings_per_device_batch(
-        inputs.sensors_per_device, inputs.interval_s, tu.batch_window_s
+        inputs.sensors_per_device, inputs.interval_s, tu.batch_span_s
     )
     device_batches = float(t.readings_per_s) / per_device
     kwargs: dict[str, Any] = {

@@ -8,12 +8,17 @@ The two batch objects (S3 PutObject, 25 ms each in the model) are the per-batch 
 with readings. A batch of ``b`` readings takes ``fixed + b * per_reading`` seconds.
 
 Steady state: each of a shard's ``parallelizationFactor`` slots gets one batch per window, holding
-``window * rate / factor`` readings, and is busy ``duration(batch) / window`` of the time. The factor is the
-smallest that keeps that at or below ``TARGET_UTILISATION``, so a backlog drains at least as fast as it
-built up. The window is 1 s unless a shard is so quiet that batches would hold fewer than
-``TARGET_MIN_BATCH_READINGS``: every batch writes two S3 objects and is one request, so tiny batches cost more
-than they save in latency. ``batchSize`` is twice the steady batch (room to catch up after a stall with larger
-batches), at least 100, and at most what fits the 6 MB invoke payload and ``MAX_BATCH_DURATION_S``.
+``window * rate / factor`` readings (fewer if the batch fills first: ``batchSize``, the 6 MB payload or
+``MAX_BATCH_DURATION_S``; it then spans less than the window), and is busy ``duration(batch) / span`` of the
+time. The factor is the smallest that keeps that at or below ``TARGET_UTILISATION``, so a backlog drains at
+least as fast as it built up.
+
+The window is 1 s unless a shard is so quiet that batches would hold fewer than
+``TARGET_MIN_BATCH_READINGS``: every batch writes two S3 objects and is one request, so tiny batches cost
+more than they save in latency. ``--batch-window`` imposes one: a batch spanning more than the devices'
+interval holds several readings of a device, and the alarm state is written once per device per batch.
+``batchSize`` is twice the steady batch (room to catch up after a stall with larger batches), at least 100,
+and at most what fits the 6 MB invoke payload and ``MAX_BATCH_DURATION_S``.
 """
 
 from __future__ import annotations
@@ -61,6 +66,9 @@ class Tuning:
     batch_window_s: int
     parallelization_factor: int
     steady_batch_readings: float
+    batch_span_s: (
+        float  # seconds of a shard's traffic a steady batch holds: the window, unless it fills first
+    )
     batch_duration_s: float  # of a steady batch, on Lambda
     utilisation: float  # of each slot in steady state
     meets_target: bool  # False: even a factor of 10 runs hotter than TARGET_UTILISATION
@@ -86,23 +94,26 @@ def payload_ceiling(record_bytes: int) -> int:
     return max(1, lim.INVOKE_PAYLOAD_MAX_BYTES // per_record)
 
 
-def tune(t: Traffic, shards: int, aggregation: int, m: Measured) -> Tuning:
+def tune(t: Traffic, shards: int, aggregation: int, m: Measured, window_s: int | None = None) -> Tuning:
+    """The settings for ``shards`` shards; ``window_s`` imposes a batching window instead of choosing one."""
     model = batch_model(m)
     rate = float(t.readings_per_s) / shards  # readings per shard per second
-    window = min(WINDOW_CAP_S, max(1, math.ceil(TARGET_MIN_BATCH_READINGS / rate)))
-    factor, utilisation = 1, 1.0
-    for factor in range(1, lim.PARALLELIZATION_FACTOR_MAX + 1):
-        utilisation = model.duration(rate * window / factor) / window
-        if utilisation <= TARGET_UTILISATION:
-            break
-    steady = rate * window / factor
+    window = window_s or min(WINDOW_CAP_S, max(1, math.ceil(TARGET_MIN_BATCH_READINGS / rate)))
     ceiling = min(
         lim.BATCH_SIZE_MAX,
         payload_ceiling(t.record_bytes),
-        max(1, int((MAX_BATCH_DURATION_S - model.fixed_s) / model.per_reading_s / aggregation)),
+        max(1, int((MAX_BATCH_DURATION_S - model.fixed_s) / max(model.per_reading_s, 1e-9) / aggregation)),
     )
+    factor, steady, span, utilisation = 1, 0.0, float(window), 1.0
+    for factor in range(1, lim.PARALLELIZATION_FACTOR_MAX + 1):
+        # a slot's batch holds the window's records, unless it fills up first (size, payload, duration)
+        steady = min(rate * window / factor, ceiling * aggregation)
+        span = steady * factor / rate
+        utilisation = model.duration(steady) / span
+        if utilisation <= TARGET_UTILISATION:
+            break
     batch_size = min(ceiling, max(BATCH_SIZE_MIN, 100 * math.ceil(2 * steady / aggregation / 100)))
-    invocations = min(shards * factor / window, float(t.records_per_s))
+    invocations = min(shards * factor / span, float(t.records_per_s))
     duration = model.duration(steady)
     spare = factor * model.capacity(batch_size * aggregation) - rate
     return Tuning(
@@ -110,19 +121,20 @@ def tune(t: Traffic, shards: int, aggregation: int, m: Measured) -> Tuning:
         batch_window_s=window,
         parallelization_factor=factor,
         steady_batch_readings=steady,
+        batch_span_s=span,
         batch_duration_s=duration,
         utilisation=utilisation,
         meets_target=utilisation <= TARGET_UTILISATION,
         max_concurrency=shards * factor,
         mean_concurrency=invocations * duration,
         invocations_per_s=invocations,
-        iterator_age_s=window + duration,
+        iterator_age_s=span + duration,
         stall_drain_s=rate * STALL_S / spare if spare > 0 else None,
         model=model,
     )
 
 
-def readings_per_device_batch(sensors_per_device: int, interval_s: Fraction, window_s: int) -> float:
+def readings_per_device_batch(sensors_per_device: int, interval_s: Fraction, span_s: float) -> float:
     """Readings of one device in one batch: its tick's readings (one record each, or one KPL aggregate, land
-    in the same batch), times the ticks a batch spans when the window is longer than the interval."""
-    return sensors_per_device * max(1.0, window_s / float(interval_s))
+    in the same batch), times the ticks a batch spans when it spans more than the interval."""
+    return sensors_per_device * max(1.0, span_s / float(interval_s))

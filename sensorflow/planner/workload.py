@@ -23,6 +23,7 @@ DEFAULT_SENSORS_PER_DEVICE = 1
 DEFAULT_PAYLOAD_BYTES = 48
 DEFAULT_CONSUMERS = 1
 DEFAULT_AGGREGATION = 1
+MAX_INTERVAL_S = 86_400  # a device reporting less than daily is not a stream's workload
 # Kinesis counts the partition key with the data. The simulator's "dev-00001" is 9 bytes; a million-device
 # fleet's ids are a few longer.
 PARTITION_KEY_BYTES = 12
@@ -42,17 +43,24 @@ class PlanInputs:
     alert_rate: float | None = None  # alarm transitions per reading; None: as the benchmark measured
     consumers: int = DEFAULT_CONSUMERS
     aggregation: int = DEFAULT_AGGREGATION
+    batch_window_s: int | None = None  # None: the planner chooses
 
     def __post_init__(self) -> None:
         _at_least("--devices", self.devices, 1)
-        if self.interval_s <= 0:
+        if not 0 < self.interval_s <= MAX_INTERVAL_S:
             raise PlanInputError(
-                f"--interval must be a number of seconds > 0; got {float(self.interval_s):g}"
+                f"--interval must be a number of seconds > 0 and <= {MAX_INTERVAL_S:,}; "
+                f"got {_show(self.interval_s)}"
             )
         _at_least("--sensors-per-device", self.sensors_per_device, 1)
         _at_least("--payload-bytes", self.payload_bytes, 1)
         _at_least("--consumers", self.consumers, 1)
         _at_least("--aggregation", self.aggregation, 1)
+        if self.batch_window_s is not None and not 1 <= self.batch_window_s <= lim.BATCHING_WINDOW_MAX_S:
+            raise PlanInputError(
+                f"--batch-window must be a whole number of seconds from 1 to {lim.BATCHING_WINDOW_MAX_S}; "
+                f"got {self.batch_window_s}"
+            )
         if self.alert_rate is not None and not 0.0 <= self.alert_rate <= 1.0:
             raise PlanInputError(
                 f"--alert-rate must be between 0 and 1 (transitions per reading); got {self.alert_rate:g}"
@@ -62,6 +70,10 @@ class PlanInputs:
                 f"a Kinesis record of {record_bytes(self):,} bytes is over the {lim.RECORD_MAX_BYTES:,}-byte "
                 "record limit: lower --payload-bytes or --aggregation"
             )
+
+
+def _show(x: Fraction) -> str:
+    return f"{float(x):g}" if abs(x) < 10**300 else "more than 1e300"
 
 
 def _at_least(flag: str, value: int, minimum: int) -> None:

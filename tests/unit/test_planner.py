@@ -271,6 +271,29 @@ def test_a_longer_window_than_the_interval_coalesces_alarm_state_writes():
     assert quiet.device_batches_per_s == pytest.approx(1)
 
 
+def test_an_imposed_window_longer_than_the_interval_coalesces_the_alarm_state_writes():
+    base = make_plan(PlanInputs(devices=1_000_000, interval_s=Fraction(10)), COMMITTED)
+    wide = make_plan(PlanInputs(devices=1_000_000, interval_s=Fraction(10), batch_window_s=20), COMMITTED)
+    tu = wide.tuning
+    assert base.readings_per_device_batch == 1
+    # 20 s of a shard is 20,000 readings: a batch fills at the 6 MB payload's 8,108 records first
+    assert tu.steady_batch_readings == payload_ceiling(60) == tu.batch_size
+    assert tu.batch_span_s == pytest.approx(8_108 * tu.parallelization_factor / 1_000)
+    assert wide.readings_per_device_batch == pytest.approx(tu.batch_span_s / 10)
+    assert wide.device_batches_per_s == pytest.approx(
+        base.device_batches_per_s / wide.readings_per_device_batch
+    )
+    assert tu.utilisation <= 0.5
+
+
+def test_a_batch_that_fills_before_the_window_spans_less():
+    plan = make_plan(PlanInputs(devices=1_000_000, interval_s=Fraction(10), batch_window_s=300), COMMITTED)
+    tu = plan.tuning
+    assert tu.steady_batch_readings <= tu.batch_size  # never more than the batch size
+    assert tu.batch_span_s < 300
+    assert plan.readings_per_device_batch == pytest.approx(tu.batch_span_s / 10)
+
+
 # --- the million-device fleet -------------------------------------------------------------------------------
 
 
@@ -316,8 +339,18 @@ def test_cli_prints_a_table_and_json(capsys):
         (["--devices", "0", "--interval", "10"], "--devices must be a whole number >= 1; got 0"),
         (["--devices", "many", "--interval", "10"], "--devices must be a whole number; got 'many'"),
         (["--devices", "1.5", "--interval", "10"], "--devices must be a whole number; got '1.5'"),
-        (["--devices", "10", "--interval", "0"], "--interval must be a number of seconds > 0; got 0"),
-        (["--devices", "10", "--interval", "-1"], "--interval must be a number of seconds > 0; got -1"),
+        (
+            ["--devices", "10", "--interval", "0"],
+            "--interval must be a number of seconds > 0 and <= 86,400; got 0",
+        ),
+        (["--devices", "10", "--interval", "-1"], "--interval must be a number of seconds > 0 and"),
+        (["--devices", "10", "--interval", "1e400"], "--interval must be a number of seconds > 0 and"),
+        (
+            ["--devices", "10", "--interval", "10", "--batch-window", "0"],
+            "--batch-window must be a whole number",
+        ),
+        (["--devices", "10", "--interval", "10", "--batch-window", "301"], "from 1 to 300; got 301"),
+        (["--devices", "10", "--interval", "10", "--batch-window", "2.5"], "--batch-window must be a whole"),
         (["--devices", "10", "--interval", "soon"], "--interval must be a number; got 'soon'"),
         (["--devices", "10", "--interval", "nan"], "--interval must be a number; got 'nan'"),
         (
