@@ -5,7 +5,7 @@ operator tools: ``sensorflow quarantine`` and the operator console import ``S3Qu
 Objects are listed with the ``ListObjectsV2`` paginator under ``quarantine/``; quarantined transitions
 (``quarantine/transitions/``, alarm events, not stream records) are skipped by key. With ``since_ms`` an
 object last modified before it is not read at all: ingest writes an object after every record in it arrived,
-so its ``LastModified`` is never earlier than their arrival times. AWS errors become ``TransientError``.
+so its ``LastModified`` is never earlier than their arrival times (to the second it is given in). AWS errors become ``TransientError``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from sensorflow.core.quarantined import QuarantineCounts, QuarantinedRecord, cou
 __all__ = ["QuarantineCounts", "QuarantinedRecord", "S3QuarantineReader"]
 
 RECORD_PREFIX = "quarantine/"
+# ListObjectsV2 gives LastModified to the second (".000Z"): an object written in the same second as
+# ``since_ms`` may look older than it by up to this much.
+LAST_MODIFIED_PRECISION_MS = 1000
 
 
 class S3QuarantineReader:
@@ -71,6 +74,7 @@ class S3QuarantineReader:
                     key = obj["Key"]
                     if key.startswith(TRANSITION_PREFIX + "/"):
                         continue
-                    if since_ms is not None and obj["LastModified"].timestamp() * 1000 < since_ms:
+                    modified_ms = obj["LastModified"].timestamp() * 1000
+                    if since_ms is not None and modified_ms + LAST_MODIFIED_PRECISION_MS <= since_ms:
                         continue
                     yield key

@@ -159,8 +159,8 @@ def run(args: argparse.Namespace, now_ms: int | None = None) -> int:
     session = aws_session(args.region)
     outputs = read_outputs(session.client("cloudformation"), args.stage)
     bucket = require_output(outputs, BUCKET_OUTPUT, args.stage, "deploy a version with the quarantine bucket")
-    reader = S3QuarantineReader(bucket, session.client("s3"))
-    ledger = S3RedriveLedger(bucket, session.client("s3"))
+    s3 = session.client("s3")
+    reader, ledger = S3QuarantineReader(bucket, s3), S3RedriveLedger(bucket, s3)
     if args.action == "list":
         return _list(reader, ledger, args, since)
     if args.action == "show":

@@ -32,6 +32,10 @@ from sensorflow.core.quarantined import QuarantinedRecord
 
 LEDGER_PREFIX = "redrives/"
 DEFAULT_MAX_ATTEMPTS = 3
+# The claim is stamped by the operator's clock, a record's arrival by Kinesis: a copy is taken for the return
+# of an attempt only if it arrived after the claim, give or take this much. Sequence numbers alone could
+# repeat (a stream deleted and created again starts over).
+CLOCK_SKEW_MS = 5 * 60 * 1000
 Outcome = Literal["published", "rejected"]
 
 
@@ -121,7 +125,9 @@ class History:
         """The quarantined copy that attempt produced, if it failed again."""
         if attempt.outcome == "published":
             for r in self.occurrences:
-                if (r.shard_id, r.sequence_number) == (attempt.shard_id, attempt.sequence_number):
+                if (r.shard_id, r.sequence_number) == (attempt.shard_id, attempt.sequence_number) and (
+                    r.arrival_time_ms >= attempt.claimed_at_ms - CLOCK_SKEW_MS
+                ):
                     return r
             return None
         if attempt.outcome is None:
