@@ -19,8 +19,11 @@ DEMO_ARGS ?=
 SOAK_MINUTES ?= 10
 SOAK_RATE ?=
 FAULTS ?=
+# make fuzz: how many mutated records (FUZZ_INPUTS), from which seed (FUZZ_SEED).
+FUZZ_INPUTS ?= 100000
+FUZZ_SEED ?= 14
 
-.PHONY: help setup test lint scan unit integration e2e package demo soak events bench bench-simulate audit clean
+.PHONY: help setup test lint scan unit integration e2e package demo soak fuzz events bench bench-simulate audit clean
 
 help:
 	@echo "make setup   create .venv (python3.12) and node_modules; idempotent"
@@ -31,6 +34,7 @@ help:
 	@echo "make events  regenerate the sample events in events/ from the schemas"
 	@echo "make bench   benchmark the ingest handler (one run, all figures); writes BENCHMARKS.md"
 	@echo "make soak    the local cloud at a steady rate (SOAK_MINUTES=10, SOAK_RATE=, FAULTS=plan.json): lag, memory, invariants"
+	@echo "make fuzz    mutation fuzz of the ingest record handler (FUZZ_INPUTS=100000, FUZZ_SEED=14); writes build/fuzz-report.md"
 	@echo "make audit   known vulnerabilities in the runtime dependencies (needs the advisory services)"
 
 setup: $(VENV)/.installed $(SCAN_VENV)/.installed node_modules/.installed $(VENV)/.chromium
@@ -102,6 +106,11 @@ demo: setup
 # .sensorflow/soak/soak.csv, the summary in .sensorflow/soak/soak.json (scripts/soak.py).
 soak: setup
 	$(PY) scripts/soak.py --minutes $(SOAK_MINUTES) $(if $(SOAK_RATE),--rate $(SOAK_RATE)) $(if $(FAULTS),--faults $(FAULTS))
+
+# Seeded mutation fuzz of the record handler over in-memory ports: inputs, outcomes by reason, time per record
+# (max, p99), peak memory; exit 1 if an invariant breaks. `make test` runs 5,000 (tests/fuzz/test_fuzz_smoke.py).
+fuzz: setup
+	$(PY) -m tests.fuzz.run --inputs $(FUZZ_INPUTS) --seed $(FUZZ_SEED)
 
 # One run, every figure of issue 9 next to its target: prints the table, writes BENCHMARKS.md and
 # bench-results.json. `make test` runs it only in smoke mode (tests/bench/test_bench_smoke.py).
