@@ -21,6 +21,14 @@ from sensorflow.planner.measured import BENCH_RESULTS_PATH
 from sensorflow.planner.sizing import EFO_RECOMMENDED_ABOVE_CONSUMERS
 from sensorflow.planner.workload import DEFAULT_PAYLOAD_BYTES
 
+DESCRIPTION = """\
+Plan a stage for a fleet: Kinesis shards for writes (1 MiB/s and 1,000 records/s each) and reads (shared
+2 MiB/s per shard, or enhanced fan-out above two consumers), provisioned vs on-demand, the ingest mapping's
+batchSize, batchWindow and parallelizationFactor from the benchmark's measured batch time (each shard kept
+at most half busy), Lambda concurrency, iterator-age headroom, the monthly cost line by line, and warnings
+where a default quota needs raising. Pure arithmetic: no AWS call.
+"""
+
 EPILOG = """\
 how readings map to Kinesis records: one reading per record (raw, Glue and Confluent framing, as the
 simulator sends them); --aggregation N for KPL aggregates of N readings (the simulator's --format kpl
@@ -43,7 +51,7 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "plan",
         help="shards, ingest batch settings and monthly cost for a fleet",
-        description=__doc__,
+        description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -149,7 +157,10 @@ def _summary(plan: Plan) -> list[str]:
         else f"shared throughput, {i.consumers} consumer{'s' if i.consumers > 1 else ''} "
         f"(enhanced fan-out above {EFO_RECOMMENDED_ABOVE_CONSUMERS})"
     )
-    drain = "never at this factor" if tu.stall_drain_s is None else f"{tu.stall_drain_s:,.0f} s"
+    if tu.stall_drain_s is None:
+        drain = "never at this factor"
+    else:
+        drain = "under a second" if tu.stall_drain_s < 1 else f"{tu.stall_drain_s:,.0f} s"
     rows = [
         ("Fleet", f"{i.devices:,} devices x {i.sensors_per_device} every {float(i.interval_s):g} s"),
         ("readings/s", f"{float(t.readings_per_s):,.1f}"),
@@ -183,7 +194,10 @@ def _summary(plan: Plan) -> list[str]:
         ),
         ("iterator age", f"~{tu.iterator_age_s:.1f} s steady; a 10-minute stall drains in {drain}"),
         ("alarm transitions/s", f"{plan.alerts_per_s:,.2f}"),
-        ("readings per device-batch", f"{plan.readings_per_device_batch:,.2f} (one alarm-state write each)"),
+        (
+            "readings per device-batch",
+            f"{plan.readings_per_device_batch:,.2f} (the alarm state is written once per device per batch)",
+        ),
         ("serverless.yml", ", ".join(f"{k}: {v}" for k, v in plan.settings.items())),
         ("figures from", plan.measured.source),
     ]
