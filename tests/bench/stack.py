@@ -81,7 +81,10 @@ def deployed_param(name: str, path: Path = SERVERLESS) -> str:
 def function_spec(name: str = "ingest", path: Path = SERVERLESS) -> FunctionSpec:
     doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
     provider, fn = doc["provider"], doc["functions"][name]
-    resources = doc.get("resources", {}).get("Resources", {})
+    # `resources` is a list osls merges (resources/monitoring.yml as a ${file()} string, then the stack's own)
+    resources = {
+        k: v for part in doc["resources"] if isinstance(part, dict) for k, v in part["Resources"].items()
+    }
     env: dict[str, str] = {}
     schemas: dict[str, TableSchema] = {}
     for var, value in (fn.get("environment") or {}).items():

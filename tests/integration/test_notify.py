@@ -297,7 +297,9 @@ def filter_policies() -> dict[str, dict[str, Any]]:
     custom = re.fullmatch(r"\$\{self:custom\.(\w+)\}", str(notify["transition"]))
     if custom:
         notify["transition"] = doc["custom"][custom.group(1)]
-    email = doc["resources"]["Resources"]["AlertsEmailSubscription"]["Properties"]["FilterPolicy"]
+    # `resources` is a list osls merges: resources/monitoring.yml (a ${file()}), then the stack's own
+    [own] = [part for part in doc["resources"] if isinstance(part, dict)]
+    email = own["Resources"]["AlertsEmailSubscription"]["Properties"]["FilterPolicy"]
     return {"notify": notify, "email": email}
 
 

@@ -241,6 +241,7 @@ def test_zip_holds_only_what_runs_in_lambda(packaged: Path):
                 "sensorflow/localcloud/",
                 "sensorflow/cli/",
                 "sensorflow/planner/",
+                "sensorflow/monitoring/",
                 "boto3/",
                 "botocore/",
                 "moto/",
@@ -253,7 +254,13 @@ def test_zip_holds_only_what_runs_in_lambda(packaged: Path):
         str(p.relative_to(ROOT))
         for p in (ROOT / "sensorflow").rglob("*.py")
         if not str(p.relative_to(ROOT)).startswith(
-            ("sensorflow/cli/", "sensorflow/simulate/", "sensorflow/localcloud/", "sensorflow/planner/")
+            (
+                "sensorflow/cli/",
+                "sensorflow/simulate/",
+                "sensorflow/localcloud/",
+                "sensorflow/planner/",
+                "sensorflow/monitoring/",
+            )
         )
     }
     assert sorted(product - set(names)) == []

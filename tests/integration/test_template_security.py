@@ -217,6 +217,16 @@ def test_every_queue_and_bucket_refuses_plain_http(template: dict[str, Any]):
         )
     }
     assert tls_buckets == set(resources_of(template, "AWS::S3::Bucket"))
+    tls_topics = {
+        t["Ref"]
+        for policy in resources_of(template, "AWS::SNS::TopicPolicy").values()
+        if any(
+            denies_insecure_transport(s, "sns:Publish")
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        )
+        for t in policy["Properties"]["Topics"]
+    }
+    assert tls_topics == set(resources_of(template, "AWS::SNS::Topic"))
 
 
 def test_every_bucket_but_the_log_target_logs_access_and_none_is_public(template: dict[str, Any]):
@@ -256,8 +266,12 @@ def principal_roles(statement: dict[str, Any]) -> set[str]:
 
 
 def test_only_the_producing_functions_are_allowed_to_publish_by_resource_policy(template: dict[str, Any]):
-    [topic_policy] = resources_of(template, "AWS::SNS::TopicPolicy").values()
-    assert topic_policy["Properties"]["Topics"] == [{"Ref": "AlertsTopic"}]
+    # the alert topic's (the ops topic lets only this stage's CloudWatch alarms publish: test_monitoring.py)
+    [topic_policy] = [
+        p
+        for p in resources_of(template, "AWS::SNS::TopicPolicy").values()
+        if p["Properties"]["Topics"] == [{"Ref": "AlertsTopic"}]
+    ]
     allows = [s for s in topic_policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
     assert [(principal_roles(s), s["Action"]) for s in allows] == [(PUBLISHERS, "sns:Publish")]
     [bus_policy] = resources_of(template, "AWS::Events::EventBusPolicy").values()
