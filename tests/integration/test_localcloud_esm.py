@@ -464,3 +464,37 @@ def test_parallelization_factor_runs_lanes_concurrently_and_keeps_order_per_key(
         a_start < b_end - 0.05 and b_start < a_end - 0.05
         for (a_start, a_end, _), (b_start, b_end, _) in itertools.combinations(spans, 2)
     )
+
+
+def test_reserved_concurrency_zero_pauses_the_mapping_and_lifting_it_resumes(local: LocalStack) -> None:
+    # GIVEN a function paused the usual way (reserved concurrency 0) and a mapping that allows no retry
+    local.deploy(MaximumRetryAttempts=0)
+    local.lambda_.put_function_concurrency(FunctionName="fn", ReservedConcurrentExecutions=0)
+    [seq] = local.put({"id": "a"})
+    import time
+
+    local.runtime = LocalRuntime(local.endpoint, task_root=REPO, log_dir=local.log_dir)
+    local.runtime.start()
+    uuid = local.runtime.mappings[0].mapping.uuid
+
+    def throttles() -> int:
+        assert local.runtime is not None
+        return int(local.runtime.stats.snapshot().get("mapping", {}).get(uuid, {}).get("throttles", 0))
+
+    deadline = time.monotonic() + 15
+    while throttles() < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # THEN while paused it throttles: nothing is invoked, nothing discarded
+    assert throttles() >= 2
+    assert local.runtime.stats.history() == []
+    # WHEN the pause is lifted with the Lambda API, against the running runtime
+    local.lambda_.delete_function_concurrency(FunctionName="fn")
+    # THEN the record is delivered once and nothing went to the on-failure queue
+    assert local.runtime.wait_idle(20)
+    assert calls(local.runtime.stats.history()) == [((seq,), "ok")]
+    assert local.failures() == []
+    # and the batch's IteratorAge is a CloudWatch metric of the function, as on AWS (an alarm can read it)
+    metrics = local.endpoint.client("cloudwatch").list_metrics(
+        Namespace="AWS/Lambda", MetricName="IteratorAge"
+    )
+    assert [m["Dimensions"] for m in metrics["Metrics"]] == [[{"Name": "FunctionName", "Value": "fn"}]]

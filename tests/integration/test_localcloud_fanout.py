@@ -104,14 +104,13 @@ def deployed(tmp_path: Path) -> Iterator[tuple[Endpoint, LocalRuntime, Path]]:
             runtime.stop()
 
 
-def received(path: Path, count: int, timeout_s: float = 15.0) -> list[dict[str, Any]]:
+def received(path: Path, count: int, runtime: LocalRuntime, timeout_s: float = 15.0) -> list[dict[str, Any]]:
+    """What the function wrote once ``count`` events arrived and the runtime is idle (its own signal that
+    nothing more is in flight: tap queues drained, no asynchronous invocation or retry pending)."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        lines = path.read_text().splitlines()
-        if len(lines) >= count:
-            time.sleep(0.5)  # anything extra would show up now
-            return [json.loads(line) for line in path.read_text().splitlines()]
+    while time.monotonic() < deadline and len(path.read_text().splitlines()) < count:
         time.sleep(0.1)
+    assert runtime.wait_idle(max(1.0, deadline - time.monotonic()))
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -130,7 +129,7 @@ def test_sns_lambda_subscription_gets_the_lambda_sns_event_with_the_filter_appli
             MessageAttributes={"severity": {"DataType": "String", "StringValue": severity}},
         )
     # THEN only the critical one arrives, shaped as Lambda's SNS event
-    [event] = received(record_to, 1)
+    [event] = received(record_to, 1, runtime)
     [record] = event["Records"]
     assert record["EventSource"] == "aws:sns"
     assert record["EventVersion"] == "1.0"
@@ -196,7 +195,7 @@ def test_sns_sqs_subscription_from_the_template_exists_with_raw_delivery_and_its
 def test_eventbridge_rule_with_a_lambda_target_delivers_matching_events_only(
     deployed: tuple[Endpoint, LocalRuntime, Path],
 ) -> None:
-    endpoint, _, record_to = deployed
+    endpoint, runtime, record_to = deployed
     events = endpoint.client("events")
     entries = [
         {
@@ -210,7 +209,7 @@ def test_eventbridge_rule_with_a_lambda_target_delivers_matching_events_only(
         events.put_events(Entries=[{**e, "EventBusName": "alerts-bus"} for e in entries])["FailedEntryCount"]
         == 0
     )
-    [event] = received(record_to, 1)
+    [event] = received(record_to, 1, runtime)
     assert event["source"] == "sensorflow.services.ingest"
     assert event["detail-type"] == "SensorAlert"
     assert event["detail"] == {"severity": "critical"}

@@ -12,8 +12,9 @@ matching rule has a Lambda target, so the Lambda target cannot stay in place. Th
 the function name, so a restarted runtime finds the route again. Schedule rules (``rate``/``cron``) fire on
 a local timer with the scheduled-event shape.
 
-Invocations are asynchronous, like on AWS: errors are retried twice, then dropped with a warning.
-Source: docs.aws.amazon.com/lambda/latest/dg/invocation-async.html (two retries by default)
+Invocations are asynchronous, like on AWS (``async_invoke.AsyncInvoker``): each function's
+``EventInvokeConfig`` from the template decides the retries, the event age and the destinations.
+Source: docs.aws.amazon.com/lambda/latest/dg/invocation-async.html
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sensorflow.localcloud.emulator.async_invoke import (
+    AWS_RETRY_DELAYS_S,
+    AsyncInvoker,
+    InvokeConfig,
+    invoke_configs,
+)
 from sensorflow.localcloud.emulator.discovery import FunctionConfig
 from sensorflow.localcloud.emulator.endpoint import LOCAL_ACCOUNT_ID
 from sensorflow.localcloud.emulator.event_documents import eventbridge_event, scheduled_event, sns_event
@@ -38,8 +45,6 @@ from sensorflow.localcloud.emulator.worker_pool import InvokeResult
 
 logger = logging.getLogger(__name__)
 
-ASYNC_RETRY_ATTEMPTS = 2  # Lambda's default for asynchronous invocation (invocation-async.html)
-ASYNC_RETRY_DELAY_S = 1.0  # AWS waits minutes; locally a second keeps the demo moving
 RECEIVE_WAIT_S = 1  # SQS long-poll wait for tap queues
 SQS_RECEIVE_MAX = 10  # ReceiveMessage MaxNumberOfMessages limit (SQS API reference)
 TAP_PREFIX = "sensorflow-localcloud-tap-"
@@ -60,7 +65,13 @@ class FunctionRuntime(Protocol):
 
     def client(self, service: str) -> Any: ...
 
-    def invoke_async(self, function_name: str, event: dict[str, Any], source: str) -> InvokeResult: ...
+    def invoke_async(
+        self, function_name: str, event: dict[str, Any], source: str, request_id: str | None = None
+    ) -> InvokeResult: ...
+
+    def send_to_destination(self, arn: str, document: dict[str, Any]) -> None: ...
+
+    def reserved_concurrency(self, function_name: str) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,19 +100,36 @@ class QueueSubscription:
 
 
 class Fanout:
-    def __init__(self, runtime: FunctionRuntime, stack_name: str) -> None:
+    def __init__(
+        self,
+        runtime: FunctionRuntime,
+        stack_name: str,
+        *,
+        async_retry_delays_s: tuple[float, ...] = AWS_RETRY_DELAYS_S,
+    ) -> None:
         self.runtime = runtime
         self.stack_name = stack_name
+        self.invoke_configs: dict[str, InvokeConfig] = {}
+        self.async_invoker = AsyncInvoker(
+            self._invoke_function,
+            self._send_to_destination,
+            lambda: self.invoke_configs,
+            lambda name: self.runtime.functions[name].arn,
+            retry_delays_s=async_retry_delays_s,
+            on_outcome=lambda source, function, outcome: self.runtime.stats.add("delivery", source, outcome),
+            throttled=lambda function: self.runtime.reserved_concurrency(function) == 0,
+        )
         self.deliveries: list[Delivery] = []
         self.queue_subscriptions: list[QueueSubscription] = []
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._busy: dict[str, bool] = {}
-        self._scheduled_in_flight = 0  # scheduled invocations running (each on its own thread)
+        self._kinds: dict[str, str] = {}  # delivery name -> its kind, for the invocation history
         self._lock = threading.Lock()
 
     # -- discovery ------------------------------------------------------------------------------------
     def start(self) -> None:
+        self.invoke_configs = self._invoke_configs()
         self.deliveries = [*self._sns_deliveries(), *self._rule_deliveries()]
         for delivery in self.deliveries:
             target = self._poll if delivery.queue_url else self._timer
@@ -143,10 +171,8 @@ class Fanout:
         function = sqs.list_queue_tags(QueueUrl=url).get("Tags", {}).get(TAP_FUNCTION_TAG)
         return function if function in self.runtime.functions else None
 
-    def _template_subscriptions(self) -> list[tuple[str, dict[str, Any], str, dict[str, str]]]:
-        """``(logical id, properties, topic ARN, physical ids)`` of every SNS subscription the deployed
-        template declares (``AWS::SNS::Subscription`` and a topic's inline ``Subscription`` list), minus
-        those whose ``Condition`` left them out of the stack."""
+    def _template(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The deployed template and the physical id of each of its resources."""
         cloudformation = self.runtime.client("cloudformation")
         body = cloudformation.get_template(StackName=self.stack_name)["TemplateBody"]
         template = json.loads(body) if isinstance(body, str) else body
@@ -156,6 +182,31 @@ class Fanout:
             for p in resources
             for r in p["StackResourceSummaries"]
         }
+        return template, physical
+
+    def _invoke_configs(self) -> dict[str, InvokeConfig]:
+        template, physical = self._template()
+
+        def resolve(value: Any) -> str | None:
+            if (
+                isinstance(value, dict) and "Ref" in value
+            ):  # a topic's Ref is its ARN; a function's is its name
+                ref = physical.get(value["Ref"], "")
+                return self.runtime.functions[ref].arn if ref in self.runtime.functions else ref or None
+            if isinstance(value, dict) and "Fn::GetAtt" in value:
+                name = physical.get(value["Fn::GetAtt"][0], "")
+                if name in self.runtime.functions:
+                    return self.runtime.functions[name].arn
+                return self._queue_arn(value, physical)
+            return value if isinstance(value, str) and value else None
+
+        return invoke_configs(template, physical, resolve)
+
+    def _template_subscriptions(self) -> list[tuple[str, dict[str, Any], str, dict[str, str]]]:
+        """``(logical id, properties, topic ARN, physical ids)`` of every SNS subscription the deployed
+        template declares (``AWS::SNS::Subscription`` and a topic's inline ``Subscription`` list), minus
+        those whose ``Condition`` left them out of the stack."""
+        template, physical = self._template()
         found: list[tuple[str, dict[str, Any]]] = []
         for logical, resource in template.get("Resources", {}).items():
             props = resource.get("Properties", {})
@@ -291,15 +342,40 @@ class Fanout:
 
     # -- delivery -------------------------------------------------------------------------------------
     def _invoke(self, delivery: Delivery, event: Any) -> None:
-        stats = self.runtime.stats
-        for attempt in range(ASYNC_RETRY_ATTEMPTS + 1):
-            result = self.runtime.invoke_async(delivery.function, event, delivery.kind)
-            if result.ok:
-                stats.add("delivery", delivery.name, "delivered")
-                return
-            if attempt < ASYNC_RETRY_ATTEMPTS:
-                self._stopping.wait(ASYNC_RETRY_DELAY_S)
-        stats.add("delivery", delivery.name, "dropped")
+        """Hand the event to the function's asynchronous queue (retries and destinations happen there)."""
+        self._kinds[delivery.name] = delivery.kind
+        self.async_invoker.submit(delivery.function, event, delivery.name)
+
+    def _invoke_function(
+        self, function: str, event: dict[str, Any], request_id: str, source: str
+    ) -> InvokeResult:
+        return self.runtime.invoke_async(function, event, self._kinds.get(source, source), request_id)
+
+    def _send_to_destination(self, arn: str, record: dict[str, Any]) -> None:
+        """An async invocation record to its destination: SQS, SNS, a Lambda function or an event bus."""
+        service = arn.split(":")[2]
+        if service == "lambda":
+            function = arn.split(":function:", 1)[1].split(":", 1)[0]
+            self.async_invoker.submit(function, record, "destination")
+        elif service == "events":
+            # Source: invocation-async-retain-records.html (EventBridge destination event shape)
+            condition = record["requestContext"]["condition"]
+            detail_type = "Lambda Function Invocation Result - " + (
+                "Success" if condition == "Success" else "Failure"
+            )
+            self.runtime.client("events").put_events(
+                Entries=[
+                    {
+                        "Source": "lambda",
+                        "DetailType": detail_type,
+                        "Detail": json.dumps(record),
+                        "EventBusName": arn,
+                        "Resources": [record["requestContext"]["functionArn"], arn],
+                    }
+                ]
+            )
+        else:
+            self.runtime.send_to_destination(arn, record)
 
     def _poll(self, delivery: Delivery) -> None:
         sqs = self.runtime.client("sqs")
@@ -346,8 +422,7 @@ class Fanout:
                 event = json.loads(delivery.constant_input)
             else:
                 event = scheduled_event(delivery.source_arn, region, LOCAL_ACCOUNT_ID, due.timestamp())
-            # Scheduled targets are invoked asynchronously: a slow run never delays the next one.
-            threading.Thread(target=self._scheduled_run, args=(delivery, event), daemon=True).start()
+            self._invoke(delivery, event)  # asynchronous: a slow run never delays the next one
             due = schedule.next_after(due)
             now = now_utc()
             while due <= now:
@@ -356,19 +431,11 @@ class Fanout:
                 self.runtime.stats.add("delivery", delivery.name, "missed_runs")
                 due = schedule.next_after(due)
 
-    def _scheduled_run(self, delivery: Delivery, event: Any) -> None:
-        with self._lock:
-            self._scheduled_in_flight += 1
-        try:
-            self._invoke(delivery, event)
-        finally:
-            with self._lock:
-                self._scheduled_in_flight -= 1
-
     # -- observation ----------------------------------------------------------------------------------
     def idle(self) -> bool:
         with self._lock:
-            return not any(self._busy.values()) and self._scheduled_in_flight == 0
+            busy = any(self._busy.values())
+        return not busy and self.async_invoker.idle()
 
     def status(self) -> dict[str, Any]:
         snap = self.runtime.stats.snapshot().get("delivery", {})
@@ -399,5 +466,6 @@ class Fanout:
 
     def stop(self) -> None:
         self._stopping.set()
+        self.async_invoker.stop()
         for thread in self._threads:
             thread.join(RECEIVE_WAIT_S + 5)

@@ -15,7 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from sensorflow.localcloud.emulator.async_delivery import Fanout
+from sensorflow.localcloud.emulator.async_invoke import AWS_RETRY_DELAYS_S
 from sensorflow.localcloud.emulator.discovery import (
     FunctionConfig,
     KinesisMapping,
@@ -32,6 +35,8 @@ from sensorflow.localcloud.emulator.worker_pool import FunctionPool, InvokeResul
 
 logger = logging.getLogger(__name__)
 
+CONCURRENCY_REFRESH_S = 2.0  # how often a function's reserved concurrency is re-read
+
 
 class LocalRuntime:
     """Execution environments per function plus the pollers and taps that invoke them."""
@@ -46,6 +51,7 @@ class LocalRuntime:
         clock: Callable[[], float] = time.time,
         retry_backoff: Callable[[int], float] | None = None,
         stack_name: str | None = None,
+        async_retry_delays_s: tuple[float, ...] = AWS_RETRY_DELAYS_S,
     ) -> None:
         self.endpoint = endpoint
         self.task_root = task_root
@@ -54,6 +60,8 @@ class LocalRuntime:
         self.clock = clock
         self.retry_backoff = retry_backoff
         self.stack_name = stack_name
+        self.async_retry_delays_s = async_retry_delays_s
+        self._concurrency: dict[str, tuple[float, int | None]] = {}  # function -> (read at, reserved)
         self.stats = RuntimeStats()
         self.functions: dict[str, FunctionConfig] = {}
         self.mappings: list[KinesisEventSourceMapping] = []
@@ -80,7 +88,7 @@ class LocalRuntime:
         for queue_mapping in list_sqs_mappings(lambda_client):
             self._start_queue_mapping(queue_mapping)
         if self.stack_name:
-            self.fanout = Fanout(self, self.stack_name)
+            self.fanout = Fanout(self, self.stack_name, async_retry_delays_s=self.async_retry_delays_s)
             self.fanout.start()
         if warm:
             targets = {m.function.name for m in self.mappings} | {
@@ -109,6 +117,8 @@ class LocalRuntime:
             self.stats,
             clock=self.clock,
             retry_backoff=self.retry_backoff,
+            reserved_concurrency=self.reserved_concurrency,
+            iterator_age_sink=self.put_iterator_age,
         )
         self.mappings.append(esm)
         esm.start()
@@ -152,9 +162,11 @@ class LocalRuntime:
     def invoke(self, function_name: str, event: dict[str, Any]) -> InvokeResult:
         return self.pool(function_name).invoke(event)
 
-    def invoke_async(self, function_name: str, event: dict[str, Any], source: str) -> InvokeResult:
-        """An asynchronous-style invoke (SNS, EventBridge, schedules): recorded, errors logged."""
-        result = self.invoke(function_name, event)
+    def invoke_async(
+        self, function_name: str, event: dict[str, Any], source: str, request_id: str | None = None
+    ) -> InvokeResult:
+        """One attempt of an asynchronous invoke (SNS, EventBridge, schedules): recorded, errors logged."""
+        result = self.pool(function_name).invoke(event, request_id)
         self.stats.record_invocation(
             Invocation(
                 function=function_name,
@@ -172,6 +184,39 @@ class LocalRuntime:
                 extra={"function": function_name, "error_type": result.error_type, "source": source},
             )
         return result
+
+    def reserved_concurrency(self, function_name: str) -> int | None:
+        """The function's reserved concurrency (None: unreserved), re-read every few seconds so that
+        ``aws lambda put-function-concurrency --reserved-concurrent-executions 0`` pauses it live."""
+        now = time.monotonic()
+        read_at, value = self._concurrency.get(function_name, (0.0, None))
+        if now - read_at >= CONCURRENCY_REFRESH_S:
+            try:
+                response = self.client("lambda").get_function_concurrency(FunctionName=function_name)
+                value = response.get("ReservedConcurrentExecutions")
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning(
+                    "GetFunctionConcurrency failed", extra={"function": function_name, "error": str(exc)}
+                )
+            self._concurrency[function_name] = (now, value)
+        return value
+
+    def put_iterator_age(self, function_name: str, age_ms: float) -> None:
+        """The AWS/Lambda ``IteratorAge`` metric (Maximum per minute is what alarms read), to CloudWatch."""
+        try:
+            self.client("cloudwatch").put_metric_data(
+                Namespace="AWS/Lambda",
+                MetricData=[
+                    {
+                        "MetricName": "IteratorAge",
+                        "Dimensions": [{"Name": "FunctionName", "Value": function_name}],
+                        "Value": age_ms,
+                        "Unit": "Milliseconds",
+                    }
+                ],
+            )
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("PutMetricData failed", extra={"function": function_name, "error": str(exc)})
 
     def send_to_destination(self, arn: str, document: dict[str, Any]) -> None:
         """Deliver an on-failure record to an SQS queue or SNS topic destination."""

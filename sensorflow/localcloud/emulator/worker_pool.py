@@ -141,8 +141,9 @@ class ExecutionEnvironment:
             return None
         return read_message(self._responses)
 
-    def invoke(self, event: Any) -> InvokeResult:
-        request_id = str(uuid.uuid4())
+    def invoke(self, event: Any, request_id: str | None = None) -> InvokeResult:
+        # An asynchronous event keeps its request id across Lambda's retries (invocation-async.html).
+        request_id = request_id or str(uuid.uuid4())
         if self._init_error is not None:
             return InvokeResult(
                 request_id,
@@ -223,9 +224,9 @@ class FunctionPool:
                     return environment
         return ExecutionEnvironment(self.function, self._env, self._task_root, self._log)
 
-    def invoke(self, event: Any) -> InvokeResult:
+    def invoke(self, event: Any, request_id: str | None = None) -> InvokeResult:
         environment = self._acquire()
-        result = environment.invoke(event)
+        result = environment.invoke(event, request_id)
         with self._lock:
             if environment.alive and not self._closed:
                 self._idle.append(environment)
