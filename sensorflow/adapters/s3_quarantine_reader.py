@@ -5,7 +5,8 @@ operator tools: ``sensorflow quarantine`` and the operator console import ``S3Qu
 Objects are listed with the ``ListObjectsV2`` paginator under ``quarantine/``; quarantined transitions
 (``quarantine/transitions/``, alarm events, not stream records) are skipped by key. With ``since_ms`` an
 object last modified before it is not read at all: ingest writes an object after every record in it arrived,
-so its ``LastModified`` is never earlier than their arrival times (to the second it is given in). AWS errors become ``TransientError``.
+so its ``LastModified`` is never earlier than their arrival times (to the second it is
+given in). AWS errors become ``TransientError``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """The stack's ``OperatorPolicy`` is exactly what the operator CLIs call: nothing missing, nothing spare.
 
-moto does not enforce IAM, so the check is by recording: every command of ``sensorflow alarms`` and
-``sensorflow silences`` runs in-process against moto, botocore's ``before-parameter-build`` event
-noting each operation and the resource it names; the policy comes from the packaged template. Each
-call must be allowed by a statement naming that resource, and each statement's action on its resource
-must have been called. KMS is called by DynamoDB and SNS on the caller's behalf, so the calls on a
-resource the template encrypts with a key require that key, through that service (``kms:ViaService``)
-for that resource (its encryption context), and no other.
+moto does not enforce IAM, so the check is by recording: every command of ``sensorflow alarms``,
+``sensorflow silences`` and ``sensorflow quarantine`` runs in-process against moto, botocore's
+``before-parameter-build`` event noting each operation and the resource it names; the policy comes from the
+packaged template. Each call must be allowed by a statement naming that resource, and each statement's
+action on its resource must have been called (an S3 object call is recorded against its bucket and the
+key's first segment, ``QuarantineBucket/redrives/*``). KMS is called by DynamoDB, SNS, S3 and Kinesis on the
+caller's behalf, so the calls on a resource the template encrypts with a key require that key, through
+that service (``kms:ViaService``) for that resource (its encryption context), and no other.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ import boto3
 import pytest
 
 import sensorflow
-from sensorflow.cli import alarms_command, silences_command
+from sensorflow.adapters.s3_quarantine import S3QuarantineSink
+from sensorflow.cli import alarms_command, quarantine_command, silences_command
 from sensorflow.cli import main as cli
 from sensorflow.cli.operator import aws_session
+from sensorflow.core.decode import encode_reading
+from sensorflow.core.ports import QuarantineEntry
+from tests.factories import reading
 from tests.integration.conftest import REGION, STAGE, Stack
 from tests.integration.packaged import packaged_template
 from tests.integration.test_alarms import ALARM, raise_alarm
@@ -34,19 +39,34 @@ POLICY = "OperatorPolicy"
 TEMPLATE_STAGE = "ci"  # packaged_template()'s stage; the moto stack below is STAGE's
 # Operations whose IAM action has another name. Source: the Service Authorization Reference,
 # docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsns.html (PublishBatch -> Publish).
-IAM_ACTION = {"sns:PublishBatch": "sns:Publish"}
+# docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html (ListObjectsV2 -> ListBucket).
+IAM_ACTION = {"sns:PublishBatch": "sns:Publish", "s3:ListObjectsV2": "s3:ListBucket"}
 # No permission is checked: docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
 NO_PERMISSION = {"sts:GetCallerIdentity"}
 # What a service calls KMS for, on the caller's behalf, to read and write data under a customer key.
 # Sources: docs.aws.amazon.com/sns/latest/dg/sns-key-management.html (publishers need GenerateDataKey*
 # and Decrypt); docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html.
 KMS_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKey"}
+# Calls that need less: S3 reads decrypt and writes generate a data key, listing uses no key
+# (docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html); a Kinesis producer only
+# generates (docs.aws.amazon.com/streams/latest/dev/permissions-user-key-KMS.html).
+KMS_FOR_CALL = {
+    "s3:ListBucket": set(),
+    "s3:GetObject": {"kms:Decrypt"},
+    "s3:PutObject": {"kms:GenerateDataKey"},
+    "kinesis:PutRecord": {"kms:GenerateDataKey"},
+}
 # The encryption context each service passes to KMS, which names the resource (conditions-kms.html).
 ENCRYPTION_CONTEXT = {
     "dynamodb": "kms:EncryptionContext:aws:dynamodb:tableName",
     "sns": "kms:EncryptionContext:aws:sns:topicArn",
+    "s3": "kms:EncryptionContext:aws:s3:arn",  # the bucket ARN: the buckets use S3 Bucket Keys
+    "kinesis": "kms:EncryptionContext:aws:kinesis:arn",
 }
+ACCOUNT = "123456789012"  # moto's
 STACK = "AWS::StackId"
+STREAM = f"sensorflow-{STAGE}-readings"
+QUARANTINED = "quarantine/year=2026/month=11/day=29/shardId-000000000000/1.jsonl"
 RULES_FILE = Path(sensorflow.__file__).parent / "rules.json"
 
 
@@ -62,12 +82,16 @@ def _names(template: dict[str, Any]) -> dict[tuple[str, str], str]:
         "AWS::DynamoDB::Table": ("dynamodb", "TableName"),
         "AWS::SNS::Topic": ("sns", "TopicName"),
         "AWS::Events::EventBus": ("events", "Name"),
+        "AWS::S3::Bucket": ("s3", "BucketName"),
+        "AWS::Kinesis::Stream": ("kinesis", "Name"),
     }
     out = {("cloudformation", f"sensorflow-{STAGE}"): STACK}
     for logical, resource in template["Resources"].items():
         if resource["Type"] in name_property:
             service, prop = name_property[resource["Type"]]
             name = resource["Properties"].get(prop)
+            if isinstance(name, dict) and isinstance(name.get("Fn::Sub"), str):
+                name = name["Fn::Sub"].replace("${AWS::AccountId}", ACCOUNT).replace("${AWS::Region}", REGION)
             if isinstance(name, str):
                 out[(service, name.replace(f"sensorflow-{TEMPLATE_STAGE}-", f"sensorflow-{STAGE}-"))] = (
                     logical
@@ -86,6 +110,10 @@ def _targets(service: str, params: dict[str, Any]) -> list[str]:
         return sorted({e.get("EventBusName", "default") for e in params["Entries"]})
     if service == "cloudformation":
         return [params["StackName"]]
+    if service == "s3":
+        return [f"{params['Bucket']}/{params['Key']}" if "Key" in params else params["Bucket"]]
+    if service == "kinesis":
+        return [params["StreamName"]]
     return []
 
 
@@ -110,7 +138,9 @@ class Recorder:
         action = IAM_ACTION.get(operation, operation)
         for target in _targets(service, params):
             # an unknown name stays as it is: no statement names it, so the test reports it
-            self.calls.add(Call(action, self.names.get((service, target), f"{service}:{target}")))
+            name, _, key = target.partition("/") if service == "s3" else (target, "", "")
+            logical = self.names.get((service, name), f"{service}:{name}")
+            self.calls.add(Call(action, f"{logical}/{key.split('/')[0]}/*" if key else logical))
 
 
 def _logical_id(resource: Any) -> str:
@@ -120,6 +150,10 @@ def _logical_id(resource: Any) -> str:
         return str(resource["Ref"])
     if isinstance(resource, dict) and resource.get("Fn::GetAtt", [None, None])[1] == "Arn":
         return str(resource["Fn::GetAtt"][0])
+    if isinstance(resource, dict) and "Fn::Join" in resource:  # [!GetAtt Bucket.Arn, "/prefix/*"]
+        sep, (arn, suffix) = resource["Fn::Join"]
+        assert sep == "" and isinstance(suffix, str) and suffix.startswith("/"), resource
+        return _logical_id(arn) + suffix
     raise AssertionError(f"the operator policy names a resource this test cannot read: {resource}")
 
 
@@ -173,8 +207,17 @@ def kms_grants(template: dict[str, Any]) -> dict[str, set[tuple[str, str, str]]]
 
 def key_of(template: dict[str, Any], logical: str) -> str | None:
     """The logical id of the KMS key the template encrypts ``logical`` with, if any."""
-    props = template["Resources"].get(logical, {}).get("Properties", {})
-    ref = props.get("KmsMasterKeyId") or props.get("SSESpecification", {}).get("KMSMasterKeyId")
+    props = template["Resources"].get(logical.split("/", 1)[0], {}).get("Properties", {})
+    by_default = [
+        rule.get("ServerSideEncryptionByDefault", {})
+        for rule in props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+    ]
+    ref = (
+        props.get("KmsMasterKeyId")
+        or props.get("SSESpecification", {}).get("KMSMasterKeyId")
+        or props.get("StreamEncryption", {}).get("KeyId")
+        or next((d["KMSMasterKeyID"] for d in by_default if "KMSMasterKeyID" in d), None)
+    )
     return _logical_id(ref) if ref else None
 
 
@@ -183,9 +226,11 @@ def kms_needed(template: dict[str, Any], calls: set[Call]) -> dict[str, set[tupl
     out: dict[str, set[tuple[str, str, str]]] = {}
     for call in calls:
         key = key_of(template, call.resource)
-        if key is not None:
+        actions = KMS_FOR_CALL.get(call.action, KMS_ACTIONS)
+        if key is not None and actions:
             service = call.action.split(":", 1)[0]
-            out.setdefault(key, set()).update((a, service, call.resource) for a in KMS_ACTIONS)
+            resource = call.resource.split("/", 1)[0]  # an object's context is its bucket (Bucket Keys)
+            out.setdefault(key, set()).update((a, service, resource) for a in actions)
     return out
 
 
@@ -208,13 +253,16 @@ def recorded(stack: Stack, template: dict[str, Any], monkeypatch: pytest.MonkeyP
                     "AlarmsTableName": {"Value": stack.settings.alarms_table},
                     "AlertsTopicArn": {"Value": stack.settings.alerts_topic_arn},
                     "AlertsEventBusName": {"Value": stack.settings.alerts_event_bus},
+                    "QuarantineBucketName": {"Value": stack.settings.quarantine_bucket},
+                    "SensorStreamName": {"Value": STREAM},
                 },
             }
         ),
     )
+    boto3.client("kinesis", region_name=REGION).create_stream(StreamName=STREAM, ShardCount=1)
     monkeypatch.setenv("USER", "ana")
     recorder = Recorder(_names(template))
-    for module in (alarms_command, silences_command):
+    for module in (alarms_command, silences_command, quarantine_command):
         monkeypatch.setattr(module, "aws_session", lambda region: recorder.attach(aws_session(region)))
     yield recorder
 
@@ -236,6 +284,24 @@ def run_every_operator_command(stack: Stack, capsys: pytest.CaptureFixture[str])
     run("silences", "list", "--all", "--json")
     silence_id = json.loads(capsys.readouterr().out.splitlines()[-1])["silence_id"]
     run("silences", "expire", silence_id)
+    S3QuarantineSink(stack.settings.quarantine_bucket, stack.clients["s3"]).write(  # as ingest would
+        QUARANTINED,
+        [
+            QuarantineEntry(
+                "unknown_device",
+                "not registered",
+                encode_reading(reading(device_id="ghost-00001")),
+                "ghost-00001",
+                "1",
+                "shardId-000000000000",
+                1_796_000_000_000,
+            )
+        ],
+    )
+    run("quarantine", "list", "--since", "30d")
+    run("quarantine", "redrive", f"{QUARANTINED}#0")
+    run("quarantine", "redrive", "--reason", "unknown_device")  # refused: reads the ledger
+    run("quarantine", "show", f"{QUARANTINED}#0", "--json")
 
 
 def test_every_call_of_the_operator_commands_is_allowed_and_every_grant_is_called(
@@ -262,6 +328,11 @@ def test_the_calls_are_the_ones_a_reviewer_expects(recorded: Recorder, stack: St
         ("dynamodb:Scan", "AlarmsTable"),
         ("dynamodb:UpdateItem", "AlarmsTable"),
         ("events:PutEvents", "AlertsEventBus"),
+        ("kinesis:PutRecord", "SensorStream"),
+        ("s3:GetObject", "QuarantineBucket/quarantine/*"),
+        ("s3:GetObject", "QuarantineBucket/redrives/*"),
+        ("s3:ListBucket", "QuarantineBucket"),
+        ("s3:PutObject", "QuarantineBucket/redrives/*"),
         ("sns:Publish", "AlertsTopic"),
     ]
 

@@ -87,7 +87,7 @@ ANA = Caller("ana", "arn:aws:iam::1:user/ana")
 
 
 def test_redriven_once_then_refused_until_it_comes_back(parts, clock):
-    ledger, stream, service = parts
+    _ledger, stream, service = parts
     original = record("1", T0)
     # WHEN it is redriven twice
     [first] = service.redrive([original], [], ANA)
@@ -106,7 +106,7 @@ def test_redriven_once_then_refused_until_it_comes_back(parts, clock):
 
 
 def test_max_attempts_stops_a_record_that_keeps_failing(parts, clock):
-    ledger, stream, service = parts
+    _ledger, stream, service = parts
     copies = [record("1", T0)]
     for n in range(1, 4):
         [result] = service.redrive(copies, copies, ANA)
@@ -137,7 +137,7 @@ def test_a_rejected_put_is_recorded_and_may_be_retried(parts):
 
 
 def test_an_unknown_outcome_blocks_until_a_newer_copy_is_quarantined(parts, clock):
-    ledger, stream, service = parts
+    _ledger, stream, service = parts
     stream.fail = RedriveOutcomeUnknownError("kinesis:PutRecord ReadTimeoutError")
     [result] = service.redrive([record("1", T0)], [], ANA)
     assert result.status == "unknown"
@@ -150,7 +150,7 @@ def test_an_unknown_outcome_blocks_until_a_newer_copy_is_quarantined(parts, cloc
 
 
 def test_a_published_record_whose_outcome_was_not_recorded_is_unknown(parts):
-    ledger, stream, service = parts
+    ledger, _stream, service = parts
     ledger.outcome_fails = True
     [result] = service.redrive([record("1", T0)], [], ANA)
     assert result.status == "unknown" and result.sequence_number == "91"
