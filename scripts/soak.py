@@ -13,15 +13,15 @@ from typing import NoReturn
 
 from sensorflow.localcloud.cloud import STATE_DIR, project_root
 from sensorflow.localcloud.faults.plan import FaultPlan, FaultPlanError
-from sensorflow.localcloud.soak.report import print_report, write_files
-from sensorflow.localcloud.soak.run import (
+from sensorflow.localcloud.soak.options import (
     DEFAULT_MINUTES,
     DEFAULT_RATE,
     DEFAULT_SAMPLE_S,
     DEFAULT_SEED,
     SoakOptions,
-    run_soak,
 )
+from sensorflow.localcloud.soak.report import print_report, write_files
+from sensorflow.localcloud.soak.run import run_soak
 from sensorflow.simulate import SimulationError
 
 OK, FAILED, USAGE = 0, 1, 2

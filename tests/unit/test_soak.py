@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from sensorflow.localcloud.demo.verify import Stored
 from sensorflow.localcloud.soak import procmem
+from sensorflow.localcloud.soak.checks import checks, memory_bounded
 from sensorflow.localcloud.soak.conservation import conservation
-from sensorflow.localcloud.soak.run import checks, memory_bounded, paced
+from sensorflow.localcloud.soak.publisher import paced
 from sensorflow.localcloud.soak.sampler import Sampler, take_sample
 from sensorflow.localcloud.soak.verdict import (
     lag_summary,
@@ -91,7 +92,7 @@ def test_a_run_too_short_to_judge_says_so():
 NOISE = st.lists(st.floats(-0.05, 0.05), min_size=61, max_size=61)  # RSS jitter: well under 1 MiB/min
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(warm=st.floats(30, 60), leak=st.floats(2.5, 20), noise=NOISE)
 def test_any_leak_over_the_limits_is_caught_whatever_the_jitter(warm, leak, noise):
     # 2.5 MiB/min or more for the 8 minutes after the warm-up is 20 MiB or more: over the 16 MiB / 20 %
@@ -100,7 +101,7 @@ def test_any_leak_over_the_limits_is_caught_whatever_the_jitter(warm, leak, nois
     assert memory_growth(points, WARMUP).bounded is False
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     warm=st.floats(30, 300),
     step_at=st.sampled_from(TEN_MINUTES[13:]),

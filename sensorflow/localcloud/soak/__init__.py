@@ -1,9 +1,11 @@
 """``make soak``: the local cloud at a steady rate for a set time, its lag and memory sampled, its
-invariants checked against the simulator's ground truth (``run``); the pure verdicts (``verdict``), the
-sampler (``sampler``, ``procmem``), conservation (``conservation``) and the printout (``report``)."""
+invariants checked against the simulator's ground truth (``run``). What it publishes (``publisher``), the
+sampler (``sampler``, ``procmem``), the pure verdicts (``verdict``), conservation (``conservation``),
+the figures and exit checks (``checks``) and the printout (``report``)."""
 
 from __future__ import annotations
 
-from sensorflow.localcloud.soak.run import SoakOptions, SoakResult, run_soak
+from sensorflow.localcloud.soak.options import SoakOptions, SoakResult
+from sensorflow.localcloud.soak.run import run_soak
 
 __all__ = ["SoakOptions", "SoakResult", "run_soak"]

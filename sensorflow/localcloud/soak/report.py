@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sensorflow.localcloud.demo.report import fault_plan_lines
-from sensorflow.localcloud.soak.run import SoakResult
+from sensorflow.localcloud.soak.options import SoakResult
 from sensorflow.localcloud.soak.sampler import Sample
 from sensorflow.localcloud.soak.verdict import sparkline
 

@@ -1,35 +1,20 @@
-"""``make soak``: the local cloud at a steady rate for a set time, sampled as it runs, then checked.
-
-The fleet is the simulator's whole committed fleet, its reporting interval set so the fleet sends the
-asked readings per second, with device time running on the wall clock from the start of the soak: each
-record is published when its device would send it (late readings when they are released), so the rate
-is steady, staleness is real and nothing reads as minutes old. Every wire format is mixed in the stream,
-as in the demo. Producer duplicates are left out of the scenario mix, so "nothing stored twice" holds
-exactly (a producer duplicate is a second Kinesis record: ingest stores it again, by design).
+"""``make soak``: bring the local cloud up, publish at the steady rate while sampling, drain, read back,
+check, tear down.
 
 What it reuses from the demo: the transition tap and the tally (``demo.verify.TransitionObserver``), the
 read-back of S3 (``read_stored``), the ground-truth and notification checks, the progress line and the
-settle wait (``demo.drive``). What is its own: the paced publisher, the sampler, the verdicts.
+settle wait (``demo.drive``). Its own: what it publishes and how (``publisher``), the sampler
+(``sampler``), conservation by device and seq (``conservation``), the figures and checks (``checks``).
 """
 
 from __future__ import annotations
 
-import math
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from sensorflow.localcloud.cloud import STATE_DIR, LocalCloud, project_root
-from sensorflow.localcloud.demo.drive import (
-    DEFAULT_FORMATS,
-    DEFAULT_SCHEMA_VERSIONS,
-    DemoOptions,
-    progress_line,
-    registry_ids,
-    settle,
-)
+from sensorflow.localcloud.demo.drive import DemoOptions, progress_line, registry_ids, settle
 from sensorflow.localcloud.demo.verify import (
     Tally,
     TransitionObserver,
@@ -38,151 +23,22 @@ from sensorflow.localcloud.demo.verify import (
     truth_check,
 )
 from sensorflow.localcloud.deploy import DeployError
-from sensorflow.localcloud.faults.plan import FaultPlan
+from sensorflow.localcloud.soak.checks import checks, figures
 from sensorflow.localcloud.soak.conservation import conservation
+from sensorflow.localcloud.soak.options import SoakOptions, SoakResult
+from sensorflow.localcloud.soak.publisher import (
+    FORCED_EXCURSIONS,
+    START_LEAD_S,
+    PacedPublisher,
+    fleet_config,
+    forced_excursions,
+)
 from sensorflow.localcloud.soak.sampler import Sample, Sampler
-from sensorflow.localcloud.soak.verdict import Growth, lag_summary, memory_growth, warmup_s
 
 Say = Callable[[str], None]
 
-DEFAULT_MINUTES = 10.0
-DEFAULT_RATE = 20.0  # readings/s: the committed fleet at its own intervals sends about 21.7
-DEFAULT_SAMPLE_S = 10.0
-DEFAULT_SEED = 7
 DRAIN_TIMEOUT_S = 300.0
 PROGRESS_EVERY_S = 30.0
-# Forced excursions (each raises, escalates and clears inside the run) so alarms show at any rate.
-FORCED_EXCURSIONS = 5
-START_LEAD_S = 2.0  # device time starts a moment after generation
-# The producer's own cap, above the steady rate so the pacing is the device clock's: its batches are then
-# a fifth of a second's worth at this cap (KinesisProducer's paced batches).
-PRODUCER_CAP_FACTOR = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class SoakOptions:
-    minutes: float = DEFAULT_MINUTES
-    rate: float = DEFAULT_RATE
-    sample_every_s: float = DEFAULT_SAMPLE_S
-    seed: int = DEFAULT_SEED
-    faults: FaultPlan | None = None  # applied by the proxy from the moment publishing starts
-    port: int = 0
-    formats: tuple[str, ...] = DEFAULT_FORMATS
-    schema_versions: tuple[int, ...] = DEFAULT_SCHEMA_VERSIONS
-
-
-@dataclass(slots=True)
-class SoakResult:
-    summary: dict[str, Any]
-    samples: list[Sample]
-    checks: dict[str, bool | None] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return all(v is not False for v in self.checks.values())
-
-
-def fleet_config(
-    options: SoakOptions, start_ms: int, glue_version_ids: Any = None, excursions: int = FORCED_EXCURSIONS
-) -> Any:
-    """The simulation: the whole committed fleet, one reporting interval chosen so its sensors send
-    ``options.rate`` readings per second, device time from ``start_ms`` for the soak's length."""
-    from sensorflow.simulate import SimConfig, load_fleet
-    from sensorflow.simulate.scenarios import DEFAULT_SCENARIO_MIX, DUPLICATE
-
-    fleet = load_fleet()
-    sensors = sum(len(d.sensor_types) for d in fleet)
-    return SimConfig(
-        duration_s=options.minutes * 60,
-        interval_s=max(1.0, sensors / options.rate),
-        seed=options.seed,
-        start_ms=start_ms,
-        scenario_mix={k: v for k, v in DEFAULT_SCENARIO_MIX.items() if k != DUPLICATE},
-        min_excursions=min(excursions, len(fleet)),
-        formats=options.formats,
-        schema_versions=options.schema_versions,
-        glue_version_ids=glue_version_ids,
-    )
-
-
-def forced_excursions(options: SoakOptions) -> int:
-    """``FORCED_EXCURSIONS`` when they fit in the soak's device time (an excursion takes a few minutes
-    of it), else 0: the random scenarios alone. ``SimulationError`` for options nothing fits."""
-    from sensorflow.simulate import SimulationError, generate
-
-    start_ms = int(time.time() * 1000)
-    try:
-        generate(fleet_config(options, start_ms))  # validates and plans; generates nothing yet
-        return FORCED_EXCURSIONS
-    except SimulationError:
-        generate(fleet_config(options, start_ms, excursions=0))
-        return 0
-
-
-def paced(
-    records: Iterable[Any],
-    stop: threading.Event,
-    clock: Callable[[], float] = time.time,
-    wait: Callable[[float], object] | None = None,
-) -> Iterator[Any]:
-    """``records`` (device-time order), each when the wall clock reaches its device tick; ends early when
-    ``stop`` is set. A late reading's tick is in the past when it is released: it goes at once."""
-    wait = wait or stop.wait
-    for record in records:
-        if stop.is_set():
-            return
-        delay = record.truth["tick_ms"] / 1000 - clock()
-        if delay > 0:
-            wait(delay)
-        if stop.is_set():
-            return
-        yield record
-
-
-class PacedPublisher:
-    """Publishes the fleet's records on a thread as their device time comes; ``published`` holds the
-    readings Kinesis accepted (a KPL aggregate's sub-records each), in order."""
-
-    def __init__(self, cloud: LocalCloud, records: list[Any], rate: float, tally: Tally) -> None:
-        from sensorflow.simulate import KinesisProducer
-
-        assert cloud.endpoint is not None and cloud.info is not None
-        self.records = records
-        self.tally = tally
-        self.published: list[Any] = []
-        self.failed = 0
-        self.error: BaseException | None = None
-        self.stop = threading.Event()
-        self._producer = KinesisProducer(
-            cloud.endpoint.client("kinesis"),
-            cloud.info.outputs["SensorStreamName"],
-            rate=max(rate * PRODUCER_CAP_FACTOR, 5.0),
-        )
-        self._thread = threading.Thread(target=self._run, name="soak-producer", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    def _done(self, wire_record: Any, error: str | None) -> None:
-        if error is None:
-            self.published.extend(wire_record.readings)
-            self.tally.published = len(self.published)
-        else:
-            self.failed += len(wire_record.readings)
-
-    def _run(self) -> None:
-        from sensorflow.simulate import wire
-
-        try:
-            self._producer.send(wire.kinesis_records(paced(self.records, self.stop)), on_done=self._done)
-        except BaseException as exc:  # reported by run_soak after the join
-            self.error = exc
 
 
 def run_soak(options: SoakOptions, say: Say) -> SoakResult | None:
@@ -304,64 +160,3 @@ def _watch(cloud: LocalCloud, publisher: PacedPublisher, tally: Tally, total: in
             progress_line(cloud, tally, total, say)
             next_line += PROGRESS_EVERY_S
         publisher.join(1.0)
-
-
-def figures(samples: list[Sample], duration_s: float) -> dict[str, Any]:
-    """Lag over the publishing, and memory per worker and in total, with their verdicts."""
-    publishing = [s for s in samples if s.phase == "publishing"]
-    lag = lag_summary([(s.t_s, s.iterator_age_ms) for s in publishing])
-    warmup = warmup_s(duration_s)
-    per_worker: dict[str, dict[str, Any]] = {}
-    for pid in sorted({pid for s in samples for pid in s.workers}):
-        series = [(s.t_s, s.workers[pid][1]) for s in samples if pid in s.workers]
-        function = next(s.workers[pid][0] for s in samples if pid in s.workers)
-        per_worker[f"{function}[{pid}]"] = _growth_dict(memory_growth(series, warmup))
-    total = memory_growth([(s.t_s, s.workers_mib) for s in samples if s.workers], warmup)
-    moto = memory_growth([(s.t_s, s.moto_mib) for s in samples if s.moto_mib is not None], warmup)
-    return {
-        "lag": {
-            "peak_ms": round(lag.peak_ms, 1),
-            "p50_ms": round(lag.p50_ms, 1),
-            "last_ms": round(lag.last_ms, 1),
-            "slope_ms_per_min": None if lag.slope_ms_per_min is None else round(lag.slope_ms_per_min, 1),
-            "spark": lag.spark,
-        },
-        "memory": {
-            "warmup_s": warmup,
-            "workers": per_worker,
-            "workers_total": _growth_dict(total),
-            # moto keeps every object the run wrote: it grows by design and is not judged.
-            "moto": _growth_dict(moto) | {"bounded": None},
-        },
-    }
-
-
-def _growth_dict(growth: Growth) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in Growth.__slots__:
-        value = getattr(growth, name)
-        out[name] = round(value, 2) if isinstance(value, float) and math.isfinite(value) else value
-    return out
-
-
-def memory_bounded(workers: dict[str, dict[str, Any]]) -> bool | None:
-    """False if any worker's memory grows without bound; True if at least one was judged and none does;
-    None if none lived long enough to judge."""
-    verdicts = [w["bounded"] for w in workers.values() if w["bounded"] is not None]
-    if not verdicts:
-        return None
-    return all(verdicts)
-
-
-def checks(summary: dict[str, Any]) -> dict[str, bool | None]:
-    """The exit code's checks (``None``: could not be made)."""
-    kept = summary["conservation"]
-    return {
-        "drained": bool(summary["drained"] and summary["settled"]),
-        "published": summary["publish_failed"] == 0,
-        "conservation": bool(kept["ok"]),
-        "stored_once": kept["duplicates"] == 0,
-        "transitions": summary["truth"]["ok"],
-        "notifications": bool(summary["notifications"]["notifications_match"]),
-        "memory_bounded": memory_bounded(summary["memory"]["workers"]),
-    }
