@@ -10,10 +10,10 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const el of document.querySelectorAll(".autosubmit")) {
     el.addEventListener("change", () => el.form.submit());
   }
+  // A second click while an action is in flight would only be refused by the alarm's state machine;
+  // mark the form busy rather than disabling its buttons (a disabled submitter is not sent).
   for (const form of document.querySelectorAll("form.actions")) {
-    form.addEventListener("submit", () => {
-      for (const b of form.querySelectorAll("button")) b.disabled = true;
-    });
+    form.addEventListener("submit", () => form.classList.add("busy"));
   }
 });
 """
@@ -37,6 +37,7 @@ th { background: #f6f8fa; }
 .error { background: #ffebe9; padding: 6px 10px; }
 .empty, .note, .summary { color: #57606a; }
 form.actions { display: flex; gap: 4px; flex-wrap: wrap; }
+form.actions.busy { opacity: 0.5; }
 form.filters label { margin-right: 8px; }
 dl.context, dl.health { display: grid; grid-template-columns: max-content auto; gap: 2px 12px; }
 dt { font-weight: 600; }
