@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sensorflow.planner import prices as p
 from sensorflow.planner.measured import Measured
 from sensorflow.planner.sizing import Shards
+from sensorflow.planner.stack_counts import StackCounts
 from sensorflow.planner.tuning import Tuning
 from sensorflow.planner.workload import Traffic
 
@@ -29,12 +30,8 @@ NOTIFY_LEDGER_WRITES_PER_ALERT = 2  # the notifications table: claim, then mark 
 LOG_BYTES_PER_INGEST_BATCH = 2_500
 LOG_BYTES_PER_NOTIFICATION = 1_000
 LOG_RETENTION_MONTHS = 1  # serverless.yml params.default.logRetentionDays: 30
-# CloudWatch in the stack (issue 15): Errors and Throttles of 4 functions, ingest IteratorAge, 2 queue depths,
-# quarantine rate, heartbeat not running, notify failures; one dashboard; the EMF metric series the functions
-# emit (about 22 names, some per reason, transition or severity). Estimates: recount when
-# serverless.yml changes.
-STACK_ALARMS = 14
-STACK_DASHBOARDS = 1
+# The EMF metric series the functions emit: about 22 names, some per reason, transition or severity
+# (an estimate; the alarms and dashboards are counted, see planner.stack_counts).
 EMF_METRIC_SERIES = 50
 
 
@@ -211,14 +208,14 @@ def fan_out_lines(alerts_per_s: float) -> list[CostLine]:
     ]
 
 
-def cloudwatch_lines(tu: Tuning, alerts_per_s: float) -> list[CostLine]:
+def cloudwatch_lines(tu: Tuning, alerts_per_s: float, stack: StackCounts) -> list[CostLine]:
     log_gb = tu.invocations_per_s * LOG_BYTES_PER_INGEST_BATCH + alerts_per_s * LOG_BYTES_PER_NOTIFICATION
     log_gb *= p.SECONDS_PER_MONTH / p.GB
     return [
         CostLine(
-            "CloudWatch", "alarms (standard resolution)", STACK_ALARMS, "alarm", p.CLOUDWATCH_ALARM_MONTH
+            "CloudWatch", "alarms (standard resolution)", stack.alarms, "alarm", p.CLOUDWATCH_ALARM_MONTH
         ),
-        CostLine("CloudWatch", "dashboard", STACK_DASHBOARDS, "dashboard", p.CLOUDWATCH_DASHBOARD_MONTH),
+        CostLine("CloudWatch", "dashboard", stack.dashboards, "dashboard", p.CLOUDWATCH_DASHBOARD_MONTH),
         CostLine(
             "CloudWatch", "custom metrics (EMF)", EMF_METRIC_SERIES, "metric", p.CLOUDWATCH_METRIC_MONTH
         ),
@@ -242,6 +239,7 @@ def monthly(
     consumers: int,
     alerts_per_s: float,
     device_batches_per_s: float,
+    stack: StackCounts,
 ) -> Costs:
     provisioned = provisioned_kinesis(t, s, consumers)
     on_demand = on_demand_kinesis(t, s, consumers)
@@ -250,7 +248,7 @@ def monthly(
         *dynamodb_lines(device_batches_per_s, m, alerts_per_s),
         *s3_lines(t, tu, m),
         *fan_out_lines(alerts_per_s),
-        *cloudwatch_lines(tu, alerts_per_s),
+        *cloudwatch_lines(tu, alerts_per_s, stack),
     ]
     cheaper = sum(x.monthly for x in provisioned) <= sum(x.monthly for x in on_demand)
     return Costs(provisioned, on_demand, rest, "provisioned" if cheaper else "on-demand")

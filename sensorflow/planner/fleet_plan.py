@@ -12,9 +12,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sensorflow.planner import cost, quota_checks, sizing, tuning
+from sensorflow.planner import cost, quota_checks, sizing, stack_counts, tuning
 from sensorflow.planner import service_limits as lim
 from sensorflow.planner.measured import Measured
+from sensorflow.planner.stack_counts import StackCounts
 from sensorflow.planner.workload import PlanInputs, Traffic, traffic
 
 RESERVED_CONCURRENCY_HEADROOM = 1.25  # room for a reshard in flight
@@ -118,7 +119,9 @@ def _line(x: cost.CostLine) -> dict[str, Any]:
     }
 
 
-def make_plan(inputs: PlanInputs, measured: Measured) -> Plan:
+def make_plan(inputs: PlanInputs, measured: Measured, stack: StackCounts | None = None) -> Plan:
+    """The plan for ``inputs``; ``stack`` counts CloudWatch alarms and dashboards (default: the repo's)."""
+    stack = stack or stack_counts.count()
     t = traffic(inputs)
     s = sizing.size(t, inputs.consumers)
     tu = tuning.tune(t, s.shards, inputs.aggregation, measured, inputs.batch_window_s)
@@ -142,6 +145,6 @@ def make_plan(inputs: PlanInputs, measured: Measured) -> Plan:
         alerts_per_s=alerts,
         readings_per_device_batch=per_device,
         device_batches_per_s=device_batches,
-        costs=cost.monthly(t, s, tu, measured, **kwargs),
+        costs=cost.monthly(t, s, tu, measured, stack=stack, **kwargs),
         warnings=quota_checks.warnings(t, s, tu, measured, **kwargs),
     )

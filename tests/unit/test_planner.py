@@ -23,6 +23,7 @@ from sensorflow.planner import prices as p
 from sensorflow.planner import service_limits as lim
 from sensorflow.planner.measured import Measured, from_results
 from sensorflow.planner.sizing import efo_read_shards, shared_read_shards, write_shards
+from sensorflow.planner.stack_counts import StackCounts, count
 from sensorflow.planner.tuning import batch_model, payload_ceiling, tune
 from sensorflow.planner.workload import PARTITION_KEY_BYTES, traffic
 
@@ -32,9 +33,12 @@ MILLION_GOLDEN = GOLDEN / "plan-1000000-devices-10s.json"
 MIB = lim.MIB
 
 
+STACK = StackCounts(alarms=18, dashboards=1, source="test")
+
+
 def plan_for(**kw):
     kw.setdefault("interval_s", Fraction(1))
-    return make_plan(PlanInputs(**kw), COMMITTED)
+    return make_plan(PlanInputs(**kw), COMMITTED, STACK)
 
 
 # --- shards for writes, at the limits ------------------------------------------------------------------
@@ -260,7 +264,8 @@ def test_lambda_dynamodb_s3_and_fan_out_lines():
     alerts = 10 * p.SECONDS_PER_MONTH
     assert got["publishes (1 per alarm transition)"] == pytest.approx(alerts * p.SNS_PUBLISH)
     assert got["events (1 per alarm transition)"] == pytest.approx(alerts * p.EVENTBRIDGE_EVENT)
-    assert got["alarms (standard resolution)"] == pytest.approx(14 * p.CLOUDWATCH_ALARM_MONTH)
+    assert got["alarms (standard resolution)"] == pytest.approx(18 * p.CLOUDWATCH_ALARM_MONTH)
+    assert got["dashboard"] == pytest.approx(1 * p.CLOUDWATCH_DASHBOARD_MONTH)
     assert plan.costs.total == pytest.approx(sum(x.monthly for x in plan.costs.lines))
 
 
@@ -294,11 +299,24 @@ def test_a_batch_that_fills_before_the_window_spans_less():
     assert plan.readings_per_device_batch == pytest.approx(tu.batch_span_s / 10)
 
 
+def test_alarms_and_dashboards_are_counted_in_the_generated_monitoring_resources(tmp_path):
+    f = tmp_path / "monitoring.yml"
+    f.write_text(
+        "Resources:\n  A:\n    Type: AWS::CloudWatch::Alarm\n  B:\n    Type: AWS::CloudWatch::Alarm\n"
+        "  D:\n    Type: AWS::CloudWatch::Dashboard\n  T:\n    Type: AWS::SNS::Topic\n",
+        encoding="utf-8",
+    )
+    assert (count(f).alarms, count(f).dashboards) == (2, 1)
+    assert count(tmp_path / "absent.yml").alarms == 18
+
+
 # --- the million-device fleet -------------------------------------------------------------------------------
 
 
 def million_plan() -> dict:
-    return make_plan(PlanInputs(devices=1_000_000, interval_s=Fraction(10)), load(BENCH_FIXTURE)).to_dict()
+    return make_plan(
+        PlanInputs(devices=1_000_000, interval_s=Fraction(10)), load(BENCH_FIXTURE), STACK
+    ).to_dict()
 
 
 def test_million_device_plan_matches_the_golden_file():
