@@ -1,9 +1,10 @@
 """A virtual clock for fault tests: injected latency and botocore's retry backoff pass in virtual time.
 
 ``now()`` is the real monotonic clock plus every second ``sleep`` skipped, so a fake Lambda context reading
-it (``deadline_context``) sees the time a slow dependency or a backoff would have taken, while the test
-sleeps only ``scale`` of it. Threads share one clock: concurrent waits add up, which only makes deadlines
-tighter than on AWS.
+it (``DeadlineContext``) sees the time a slow dependency or a backoff would have taken, while the test
+sleeps only ``scale`` of it. With ``real=False`` it counts only the sleeps: a deadline then depends on
+the injected latency and backoff alone, not on how loaded the machine running the test is. Threads
+share one clock: concurrent waits add up, which only makes deadlines tighter than on AWS.
 """
 
 from __future__ import annotations
@@ -16,15 +17,21 @@ from typing import Any
 
 
 class VirtualClock:
-    def __init__(self, scale: float = 0.0) -> None:
+    def __init__(self, scale: float = 0.0, real: bool = True) -> None:
         if not 0 <= scale <= 1:
             raise ValueError(f"scale {scale} must be between 0 and 1")
         self.scale = scale
+        self.real = real
         self._skipped = 0.0
         self._lock = threading.Lock()
 
     def now(self) -> float:
-        return time.monotonic() + self._skipped
+        return (time.monotonic() if self.real else 0.0) + self._skipped
+
+    @property
+    def skipped_s(self) -> float:
+        """Seconds of sleep that passed in virtual time only."""
+        return self._skipped
 
     def sleep(self, seconds: float) -> None:
         if seconds <= 0:
