@@ -20,7 +20,7 @@ from sensorflow.localcloud.soak.options import (
     DEFAULT_SEED,
     SoakOptions,
 )
-from sensorflow.localcloud.soak.report import print_report, write_files
+from sensorflow.localcloud.soak.printout import print_report, write_files
 from sensorflow.localcloud.soak.run import run_soak
 from sensorflow.simulate import SimulationError
 

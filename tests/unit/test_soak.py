@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from sensorflow.localcloud.demo.verify import Stored
 from sensorflow.localcloud.soak import procmem
-from sensorflow.localcloud.soak.checks import checks, memory_bounded
 from sensorflow.localcloud.soak.conservation import conservation
+from sensorflow.localcloud.soak.figures import checks, memory_bounded
 from sensorflow.localcloud.soak.publisher import paced
 from sensorflow.localcloud.soak.sampler import Sampler, take_sample
 from sensorflow.localcloud.soak.verdict import (

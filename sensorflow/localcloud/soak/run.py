@@ -4,7 +4,7 @@ check, tear down.
 What it reuses from the demo: the transition tap and the tally (``demo.verify.TransitionObserver``), the
 read-back of S3 (``read_stored``), the ground-truth and notification checks, the progress line and the
 settle wait (``demo.drive``). Its own: what it publishes and how (``publisher``), the sampler
-(``sampler``), conservation by device and seq (``conservation``), the figures and checks (``checks``).
+(``sampler``), conservation by device and seq (``conservation``), the figures and checks (``figures``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from sensorflow.localcloud.demo.verify import (
     truth_check,
 )
 from sensorflow.localcloud.deploy import DeployError
-from sensorflow.localcloud.soak.checks import checks, figures
 from sensorflow.localcloud.soak.conservation import conservation
+from sensorflow.localcloud.soak.figures import checks, figures
 from sensorflow.localcloud.soak.options import SoakOptions, SoakResult
 from sensorflow.localcloud.soak.publisher import (
     FORCED_EXCURSIONS,
