@@ -307,7 +307,8 @@ def _report(results: Sequence[RedriveResult], as_json: bool) -> None:
     for r in results:
         where = f" -> {r.shard_id} {r.sequence_number}" if r.sequence_number else ""
         why = f": {r.message}" if r.message else ""
-        sys.stdout.write(f"{r.status:<13} {r.record.record_id}  attempt {r.attempt}{where}{why}\n")
+        attempt = "" if r.status == "refused" else f"  attempt {r.attempt}"
+        sys.stdout.write(f"{r.status:<13} {r.record.record_id}{attempt}{where}{why}\n")
     totals: dict[str, int] = {}
     for r in results:
         totals[r.status] = totals.get(r.status, 0) + 1

@@ -21,12 +21,14 @@ import pytest
 from handlers.ingest import handler
 from sensorflow import bootstrap
 from sensorflow.adapters.s3_quarantine import S3QuarantineSink
+from sensorflow.adapters.s3_redrive_ledger import S3RedriveLedger
 from sensorflow.cli import main as cli
 from sensorflow.cli import quarantine_command
 from sensorflow.core.decode import encode_reading
 from sensorflow.core.ports import QuarantineEntry
 from sensorflow.core.quarantined import content_hash
 from sensorflow.core.records import StreamRecord
+from sensorflow.core.redrive import RedriveAttempt
 from tests.factories import kinesis_event, reading, stream_record
 from tests.integration.conftest import REGION, STAGE, FakeContext, Stack
 from tests.integration.test_ingest import now_ms, read_readings
@@ -141,6 +143,7 @@ def cli_text(capsys: pytest.CaptureFixture[str], *argv: str, rc: int = 0) -> str
 
 
 def test_list_counts_by_reason_and_day_then_newest_first(env: Env, capsys):
+    assert cli_text(capsys, "list") == "no quarantined records match\n"
     seed(env)
     out = cli_json(capsys, "list")
     assert out["counts"] == {
@@ -165,10 +168,6 @@ def test_list_counts_by_reason_and_day_then_newest_first(env: Env, capsys):
     text = cli_text(capsys, "list")
     assert text.startswith("4 quarantined records\n\nby reason\nREASON")
     assert "unknown_device  2" in text and "2026-11-18  3" in text
-
-
-def test_list_says_so_when_nothing_matches(env: Env, capsys):
-    assert cli_text(capsys, "list") == "no quarantined records match\n"
 
 
 def test_show_prints_detail_partial_decode_hex_and_history(env: Env, capsys):
@@ -196,6 +195,11 @@ def test_redrive_publishes_the_exact_bytes_once_and_never_rewrites_the_quarantin
     key = "quarantine/year=2026/month=11/day=18/shardId-000000000000/1.jsonl"
     before = env.s3.get_object(Bucket=env.bucket, Key=key)
     body = before["Body"].read()
+    # a dry run publishes nothing and records nothing
+    dry = cli_json(capsys, "redrive", "--reason", "unknown_device", "--dry-run")
+    assert sorted(r["status"] for r in dry) == ["would_redrive", "would_redrive"]
+    assert env.stream_records()[0] == []
+    assert "Contents" not in env.s3.list_objects_v2(Bucket=env.bucket, Prefix="redrives/")
     # WHEN the unknown device's record is redriven twice
     first = cli_json(capsys, "redrive", f"{key}#0")
     second = cli_json(capsys, "redrive", f"{key}#0")
@@ -214,14 +218,6 @@ def test_redrive_publishes_the_exact_bytes_once_and_never_rewrites_the_quarantin
     after = env.s3.get_object(Bucket=env.bucket, Key=key)
     assert after["Body"].read() == body and after["ETag"] == before["ETag"]
     assert len(env.s3.list_object_versions(Bucket=env.bucket, Prefix=key).get("Versions", [])) == 1
-
-
-def test_redrive_dry_run_publishes_nothing_and_records_nothing(env: Env, capsys):
-    seed(env)
-    out = cli_json(capsys, "redrive", "--reason", "unknown_device", "--dry-run")
-    assert sorted(r["status"] for r in out) == ["would_redrive", "would_redrive"]
-    assert env.stream_records()[0] == []
-    assert "Contents" not in env.s3.list_objects_v2(Bucket=env.bucket, Prefix="redrives/")
 
 
 def test_a_record_that_fails_again_comes_back_with_its_history_up_to_max_attempts(env: Env, capsys):
@@ -289,3 +285,16 @@ def test_control_ingest_stores_the_same_bytes_twice_when_they_are_published_twic
         assert handler(kinesis_event([r]), FakeContext()) == {"batchItemFailures": []}
     # THEN it stores the reading twice: the replay guard does not protect the readings store
     assert [(r["device_id"], r["seq"]) for r in read_readings(env.stack)] == [(GHOST, 7), (GHOST, 7)]
+
+
+def test_the_ledger_lets_one_caller_claim_each_attempt(stack: Stack):
+    # GIVEN two redrives of the same record racing for attempt 1 (S3 conditional writes, If-None-Match)
+    ledger = S3RedriveLedger(stack.settings.quarantine_bucket, stack.clients["s3"])
+    mine = RedriveAttempt("ab" * 32, 1, DAY1, "ana", None, "k#0", "ghost-1")
+    theirs = RedriveAttempt("ab" * 32, 1, DAY1 + 5, "bo", None, "k#0", "ghost-1")
+    # THEN the first claim wins, the second is refused, and the claim is not overwritten
+    assert ledger.claim(mine) is True
+    assert ledger.claim(theirs) is False
+    [recorded] = ledger.attempts("ab" * 32)
+    assert (recorded.by, recorded.outcome) == ("ana", None)
+    assert ledger.attempt_counts() == {"ab" * 32: 1}

@@ -102,7 +102,7 @@ def test_hex_dump_lines_and_limit():
     assert hex_dump(b"") == []
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=200))
 def test_any_bytes_decode_partially_without_raising(data: bytes):
     d = partial_decode(data, CANDIDATES)
@@ -112,7 +112,7 @@ def test_any_bytes_decode_partially_without_raising(data: bytes):
     assert len("".join(hex_dump(data))) >= 0
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.integers(min_value=0, max_value=len(VALID) - 1))
 def test_a_truncation_keeps_the_fields_that_fit(cut: int):
     full = read_fields(VALID, CANDIDATES[0][1])[0]
