@@ -15,17 +15,23 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from sensorflow.adapters import clients
 from sensorflow.adapters.errors import transient
 from sensorflow.adapters.s3_quarantine import TRANSITION_PREFIX
 from sensorflow.core.quarantined import QuarantineCounts, QuarantinedRecord, count, from_line, matches
 
-__all__ = ["QuarantineCounts", "QuarantinedRecord", "S3QuarantineReader"]
+__all__ = ["QuarantineCounts", "QuarantineObjectNotFoundError", "QuarantinedRecord", "S3QuarantineReader"]
 
 RECORD_PREFIX = "quarantine/"
 # ListObjectsV2 gives LastModified to the second (".000Z"): an object written in the same second as
 # ``since_ms`` may look older than it by up to this much.
 LAST_MODIFIED_PRECISION_MS = 1000
+
+
+class QuarantineObjectNotFoundError(LookupError):
+    """No quarantine object has that key."""
 
 
 class S3QuarantineReader:
@@ -53,9 +59,15 @@ class S3QuarantineReader:
         return count(self.entries(since_ms, reason, device))
 
     def read(self, key: str) -> list[QuarantinedRecord]:
-        """The records of one quarantine object (lines that are not records are left out)."""
+        """The records of one quarantine object (lines that are not records are left out);
+        ``QuarantineObjectNotFoundError`` when there is no such object."""
         with transient("s3:GetObject quarantine"):
-            body = self.client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+            try:
+                body = self.client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "NoSuchKey":
+                    raise QuarantineObjectNotFoundError(key) from exc
+                raise
         out = []
         for index, text in enumerate(body.splitlines()):
             try:

@@ -26,12 +26,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sensorflow.adapters.kinesis_republisher import KinesisRepublisher
-from sensorflow.adapters.s3_quarantine_reader import S3QuarantineReader
+from sensorflow.adapters.s3_quarantine_reader import QuarantineObjectNotFoundError, S3QuarantineReader
 from sensorflow.adapters.s3_redrive_ledger import S3RedriveLedger
 from sensorflow.cli.errors import UsageError, aws_errors
 from sensorflow.cli.operator import aws_session, check_by, identify, parse_duration, parse_time
 from sensorflow.cli.quarantine_redrive import Caller, RedriveResult, RedriveService
-from sensorflow.cli.quarantine_view import record_json, render_list, render_show, write_json
+from sensorflow.cli.quarantine_view import record_json, render_list, render_show, show_json, write_json
 from sensorflow.cli.stack_outputs import add_stage_arguments, check_stage, read_outputs, require_output
 from sensorflow.core import quarantined as qr
 from sensorflow.core.quarantined import QuarantinedRecord
@@ -205,12 +205,10 @@ def resolve(reader: S3QuarantineReader, text: str) -> QuarantinedRecord:
         with aws_errors(f"read {key}"):
             try:
                 records = reader.read(key)
-            except Exception as exc:
-                if "NoSuchKey" in str(exc):
-                    raise UsageError(
-                        f"no quarantine object {key}; take an id from `sensorflow quarantine list`"
-                    ) from None
-                raise
+            except QuarantineObjectNotFoundError:
+                raise UsageError(
+                    f"no quarantine object {key}; take an id from `sensorflow quarantine list`"
+                ) from None
         for r in records:
             if r.index == index:
                 return r
@@ -245,8 +243,6 @@ def _show(reader: S3QuarantineReader, ledger: S3RedriveLedger, args: argparse.Na
     record = resolve(reader, args.record)
     past = _history(reader, ledger, [record])
     if args.json:
-        from sensorflow.cli.quarantine_view import show_json
-
         write_json(show_json(record, past))
     else:
         sys.stdout.write(render_show(record, past))

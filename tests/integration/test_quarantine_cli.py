@@ -188,6 +188,11 @@ def test_show_prints_detail_partial_decode_hex_and_history(env: Env, capsys):
     assert doc["record"]["id"] == f"{key}#1"
     assert doc["decode"]["fields"] == [{"name": "device_id", "value": "abc", "start": 0, "end": 4}]
     assert doc["history"]["redrives"] == []
+    # ids that name nothing are one-line errors
+    assert cli.main(["quarantine", "show", "quarantine/nope.jsonl#0", "--stage", STAGE]) == 2
+    assert "no quarantine object quarantine/nope.jsonl; take an id from" in capsys.readouterr().err
+    assert cli.main(["quarantine", "show", f"{key}#9", "--stage", STAGE]) == 2
+    assert f"{key} has no record at line 9" in capsys.readouterr().err
 
 
 def test_redrive_publishes_the_exact_bytes_once_and_never_rewrites_the_quarantine(env: Env, capsys):
