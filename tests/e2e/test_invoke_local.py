@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,13 @@ from sensorflow.localcloud.cloud import CloudInfo, LocalCloud
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudInfo]:
-    local = LocalCloud(port=0, root=REPO, state_dir=tmp_path_factory.mktemp("localcloud"))
-    try:
-        yield local.up()
-    finally:
-        local.down()
+@pytest.fixture
+def cloud(local_cloud: LocalCloud) -> CloudInfo:
+    assert local_cloud.info is not None
+    return local_cloud.info  # the tier's shared local cloud (tests/e2e/conftest.py)
 
 
-def invoke_local(info: CloudInfo, event_file: str) -> dict[str, object]:
+def invoke_local(info: CloudInfo, event_file: str, function: str = "ingest") -> dict[str, object]:
     env = {**os.environ, **info.exports(), "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
     env.pop("AWS_PROFILE", None)
     proc = subprocess.run(
@@ -35,7 +31,7 @@ def invoke_local(info: CloudInfo, event_file: str) -> dict[str, object]:
             "invoke",
             "local",
             "-f",
-            "ingest",
+            function,
             "--stage",
             "local",
             "--path",
@@ -69,3 +65,9 @@ def test_sls_invoke_local_writes_to_the_local_stack(cloud: CloudInfo) -> None:
     s3 = Endpoint(cloud.endpoint).client("s3")
     listing = s3.list_objects_v2(Bucket=cloud.outputs["QuarantineBucketName"], Prefix="quarantine/")
     assert listing.get("KeyCount", 0) >= 1
+
+
+def test_sls_invoke_local_runs_the_failures_function_on_its_sample(cloud: CloudInfo) -> None:
+    # The sample's ranges are not in the local stream: their metadata is quarantined, nothing is retried.
+    response = invoke_local(cloud, "events/failures-retries-exhausted.json", "failures")
+    assert response == {"batchItemFailures": []}
