@@ -78,12 +78,9 @@ class FakeSource:
     def device_context(self, device_id: str) -> Mapping[str, str] | None:
         return self.context
 
-    def quarantine(self) -> QuarantineView:
-        return QuarantineView(
-            {"decode_error": 3, "unknown_device": 7},
-            [QuarantineLine("decode_error", EVIL, EVIL, "t")],
-            "fake",
-        )
+    def quarantine(self, now_ms: int) -> QuarantineView:
+        recent = [QuarantineLine("decode_error", EVIL, EVIL, "t")]
+        return QuarantineView({"decode_error": 3, "unknown_device": 7}, recent, "fake", {"2026-09-21": 10})
 
     def health(self, now_ms: int) -> Health:
         return Health(

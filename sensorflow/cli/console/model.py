@@ -61,7 +61,8 @@ class QuarantineLine:
 class QuarantineView:
     counts: Mapping[str, int]
     recent: Sequence[QuarantineLine] = ()
-    source: str = ""  # how they were counted (the reader, or a capped listing)
+    window: str = ""  # which records were counted
+    by_day: Mapping[str, int] = field(default_factory=dict)  # UTC day of arrival -> records
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ class ConsoleSource(Protocol):
 
     def device_context(self, device_id: str) -> Mapping[str, str] | None: ...
 
-    def quarantine(self) -> QuarantineView: ...
+    def quarantine(self, now_ms: int) -> QuarantineView: ...
 
     def health(self, now_ms: int) -> Health: ...
 

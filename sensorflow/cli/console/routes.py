@@ -133,7 +133,7 @@ class Console:
         if path == "/device":
             return self._device(query, now, back, flash, error)
         if path == "/quarantine":
-            return self._html(views.quarantine_page(stage, self.source.quarantine()))
+            return self._html(views.quarantine_page(stage, self.source.quarantine(now)))
         if path == "/health":
             return self._html(views.health_page(stage, self.source.health(now)))
         return self._error(404, f"no page {path}")

@@ -92,11 +92,11 @@ class StageSource:
             stored = self._store.get_device(device_id)
         return None if stored is None else {k: str(v) for k, v in stored.state.context.items()}
 
-    def quarantine(self) -> QuarantineView:
+    def quarantine(self, now_ms: int) -> QuarantineView:
         if not self._quarantine_bucket:
             return QuarantineView({}, (), "the stack has no quarantine bucket output")
         with aws_errors("read the quarantine"):
-            return quarantine_view(self._quarantine_bucket, self._s3)
+            return quarantine_view(self._quarantine_bucket, self._s3, now_ms)
 
     def health(self, now_ms: int) -> Health:
         return self._health.read(now_ms)

@@ -196,9 +196,12 @@ def quarantine_page(stage: str, view: QuarantineView) -> str:
         "quarantine-recent",
         "none",
     )
+    by_day = table(
+        ["Day (UTC)", "Records"], [[esc(k), esc(v)] for k, v in view.by_day.items()], "days", "none"
+    )
     body = (
-        f'<p class="summary">{esc(total)} quarantined records ({esc(view.source)})</p>'
-        f'<div id="quarantine">{by_reason}</div><h2>Newest</h2>{recent}'
+        f'<p class="summary">{esc(total)} quarantined records ({esc(view.window)})</p>'
+        f'<div id="quarantine">{by_reason}</div><h2>By day</h2>{by_day}<h2>Newest</h2>{recent}'
     )
     return page("Quarantine by reason", body, stage)
 
