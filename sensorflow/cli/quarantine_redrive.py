@@ -104,6 +104,9 @@ class RedriveService:
     def _one(
         self, record: QuarantinedRecord, known: list[QuarantinedRecord], caller: Caller, dry_run: bool
     ) -> RedriveResult:
+        if not record.partition_key or not record.payload:
+            # e.g. an on-failure message the failures function could not read, kept whole: not a record
+            return RedriveResult(record, "refused", 1, "not a stream record (no partition key or no bytes)")
         past = history(record.content_hash, known, self._ledger.attempts(record.content_hash))
         decision = decide(past, self._max)
         if not decision.allowed:

@@ -193,3 +193,11 @@ def test_filters_counts_and_order():
     assert counts.by_reason == {"unknown_device": 2, "decode_error": 1}
     assert counts.by_day == {"2026-11-18": 1, "2026-11-19": 2} and counts.total == 3
     assert newest_first([a, b]) == [b, a]
+
+
+def test_a_line_that_is_not_a_stream_record_is_never_published(parts):
+    _, stream, service = parts
+    unreadable = replace(record("", T0), partition_key="", reason="retries_exhausted")
+    [result] = service.redrive([unreadable], [], ANA)
+    assert result.status == "refused" and "not a stream record" in result.message
+    assert stream.puts == []
