@@ -233,6 +233,11 @@ class FaultProxy:
         with self._lock:
             self.decider = FaultDecider(plan)
 
+    def clear_plan(self) -> None:
+        """Stop applying the plan (its counters go with it)."""
+        with self._lock:
+            self.decider = None
+
     def plan_counts(self) -> dict[str, dict[str, int]]:
         """Per rule of the applied plan: calls seen in its window, injected, entries failed (partial)."""
         return self.decider.counts() if self.decider is not None else {}
