@@ -36,4 +36,3 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud
         yield local
     finally:
         local.down()
-
