@@ -17,15 +17,9 @@ import errno
 from pathlib import Path
 from typing import Any
 
+from sensorflow.cli.console import DEFAULT_PORT, LOOPBACK
 from sensorflow.cli.errors import UsageError
 from sensorflow.cli.stack_outputs import add_stage_arguments, check_stage
-
-DEFAULT_PORT = 5060
-LOOPBACK = "127.0.0.1"
-
-
-def console_url(port: int = DEFAULT_PORT) -> str:
-    return f"http://{LOOPBACK}:{port}/"
 
 
 def add_parser(subparsers: Any) -> None:

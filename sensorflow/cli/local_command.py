@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from sensorflow.cli.console import console_url
 from sensorflow.cli.errors import UsageError
 from sensorflow.localcloud.cloud import (
     DEFAULT_PORT,
@@ -91,6 +92,10 @@ def print_ready(info: CloudInfo) -> None:
         print(f"export SENSORFLOW_{_snake(key).upper()}={value}")
     if info.webhook_log:
         print(f"\n# messages notify delivered to the loopback webhook: {info.webhook_log}")
+    print(
+        f"\n# operator console: {console_url()} once `sensorflow console --stage {info.stage}` runs "
+        "(with the exports above)"
+    )
     print(f"\n# logs: {info.log_dir}   status: sensorflow local status   stop: sensorflow local down")
 
 

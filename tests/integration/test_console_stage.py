@@ -18,7 +18,7 @@ import pytest
 from sensorflow import bootstrap
 from sensorflow.adapters.s3_quarantine import S3QuarantineSink
 from sensorflow.adapters.s3_readings import S3ReadingSink
-from sensorflow.cli.console.actions import StageActions
+from sensorflow.cli.console.operator_actions import StageActions
 from sensorflow.cli.console.routes import Console
 from sensorflow.cli.console.stage import StageSource
 from sensorflow.core import alarms as am

@@ -33,7 +33,7 @@ from sensorflow.cli.console.model import (
     TransitionRow,
 )
 from sensorflow.cli.console.routes import Console, safe_back
-from sensorflow.cli.console.transitions import incident_steps, merge
+from sensorflow.cli.console.transition_log import incident_steps, merge
 from sensorflow.cli.errors import UsageError
 from sensorflow.core import alarms as am
 
@@ -441,3 +441,23 @@ def test_the_server_answers_with_the_security_headers_and_refuses_a_foreign_host
         assert too_large.value.code == 413
     finally:
         server.stop()
+
+
+def test_local_up_prints_the_consoles_url_and_the_command_that_serves_it(capsys: pytest.CaptureFixture[str]):
+    from sensorflow.cli.console import DEFAULT_PORT
+    from sensorflow.cli.local_command import print_ready
+    from sensorflow.localcloud.cloud import CloudInfo
+
+    print_ready(
+        CloudInfo("http://127.0.0.1:5050", "us-east-1", "local", "sensorflow-local", {}, 1, 2, "logs")
+    )
+    out = capsys.readouterr().out
+    assert (
+        f"# operator console: http://127.0.0.1:{DEFAULT_PORT}/ once `sensorflow console --stage local` runs"
+        in out
+    )
+
+
+def test_the_referrer_policy_lets_the_browser_send_the_origin_the_post_check_needs():
+    # under no-referrer a browser sends `Origin: null` on the console's own form POSTs (found in chromium)
+    assert dict(SECURITY_HEADERS)["Referrer-Policy"] == "same-origin"

@@ -14,7 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sensorflow.cli.console.guard import LOOPBACK_HOST
+from sensorflow.cli.console.request_guard import LOOPBACK_HOST
 from sensorflow.cli.console.routes import Console, Response
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import html
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
-from sensorflow.cli.console.guard import CSRF_FIELD
+from sensorflow.cli.console.request_guard import CSRF_FIELD
 
 NAV = (("/", "Alarms"), ("/transitions", "Transitions"), ("/quarantine", "Quarantine"), ("/health", "Health"))
 

@@ -19,9 +19,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 
+from sensorflow.cli.console import LOOPBACK
+
 CSRF_TOKEN_BYTES = 32
 CSRF_FIELD = "csrf"
-LOOPBACK_HOST = "127.0.0.1"
+LOOPBACK_HOST = LOOPBACK
 SAME_ORIGIN = "same-origin"
 
 

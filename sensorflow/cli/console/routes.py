@@ -24,9 +24,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sensorflow.cli.console import views
 from sensorflow.cli.console.filters import apply_filters, parse_filters
-from sensorflow.cli.console.guard import RefusedError, check_host, check_post, new_csrf_token
 from sensorflow.cli.console.html import esc
 from sensorflow.cli.console.model import ConsoleActions, ConsoleSource
+from sensorflow.cli.console.request_guard import RefusedError, check_host, check_post, new_csrf_token
 from sensorflow.cli.console.static import CONSOLE_CSS, CONSOLE_JS
 from sensorflow.cli.errors import UsageError
 

@@ -15,12 +15,12 @@ from typing import Any
 
 from sensorflow import bootstrap
 from sensorflow.cli import alarms_command
-from sensorflow.cli.console.actions import StageActions
 from sensorflow.cli.console.health import StageHealth
 from sensorflow.cli.console.model import AlarmRow, Health, QuarantineView, ReadingPoint, TransitionRow
+from sensorflow.cli.console.operator_actions import StageActions
 from sensorflow.cli.console.quarantine import quarantine_view
 from sensorflow.cli.console.readings import S3RecentReadings
-from sensorflow.cli.console.transitions import StageTransitions
+from sensorflow.cli.console.transition_log import StageTransitions
 from sensorflow.cli.errors import UsageError, aws_errors
 from sensorflow.cli.operator import aws_session
 from sensorflow.cli.stack_outputs import read_outputs, require_output
