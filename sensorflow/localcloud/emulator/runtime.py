@@ -129,8 +129,12 @@ class LocalRuntime:
             logger.warning("mapping targets an unknown function", extra={"function": mapping.function_arn})
             return
         esm = SqsEventSourceMapping(mapping, function, self.client("sqs"), self.invoke, self.stats)
+        try:
+            esm.start()
+        except (ClientError, BotoCoreError) as exc:  # a queue deleted since: the other sources still run
+            logger.warning("SQS mapping not started", extra={"queue": mapping.queue_arn, "error": str(exc)})
+            return
         self.queue_mappings.append(esm)
-        esm.start()
 
     def stop(self) -> None:
         if self.fanout is not None:
