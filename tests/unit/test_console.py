@@ -461,3 +461,62 @@ def test_local_up_prints_the_consoles_url_and_the_command_that_serves_it(capsys:
 def test_the_referrer_policy_lets_the_browser_send_the_origin_the_post_check_needs():
     # under no-referrer a browser sends `Origin: null` on the console's own form POSTs (found in chromium)
     assert dict(SECURITY_HEADERS)["Referrer-Policy"] == "same-origin"
+
+
+# --- health -----------------------------------------------------------------------------------------
+
+
+class FakeCloudWatch:
+    def __init__(self, points: list[dict[str, Any]]) -> None:
+        self.points, self.asked = points, []
+
+    def get_metric_statistics(self, **kwargs: Any) -> dict[str, Any]:
+        self.asked.append(kwargs)
+        return {"Datapoints": self.points}
+
+
+class BrokenSqs:
+    def get_queue_url(self, **kwargs: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetQueueUrl")
+
+
+def test_health_takes_the_newest_iterator_age_and_notes_what_it_cannot_read():
+    from datetime import UTC, datetime
+
+    from sensorflow.cli.console.health import StageHealth
+
+    old, new = datetime(2026, 1, 1, 0, 0, tzinfo=UTC), datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+    cw = FakeCloudWatch([{"Timestamp": new, "Maximum": 250.0}, {"Timestamp": old, "Maximum": 9000.0}])
+    outputs = {"FailureQueueUrl": "https://sqs/123/sensorflow-s-ingest-failures"}
+    health = StageHealth("s", outputs, {"cloudwatch": cw, "sqs": BrokenSqs()}).read(NOW)
+    assert health.iterator_age_ms == 250.0
+    assert cw.asked[0]["Dimensions"] == [{"Name": "FunctionName", "Value": "sensorflow-s-ingest"}]
+    assert [(q.name, q.visible) for q in health.queues] == [("on-failure (ingest)", None)]
+    assert health.notes == ("queue on-failure (ingest): AccessDenied: no",)
+
+
+def test_on_the_local_cloud_health_shows_its_stream_lag():
+    from sensorflow.cli.console.health import StageHealth
+
+    status = {"streams": {"a": {"iterator_age_ms": 10.0}, "b": {"iterator_age_ms": 42.0}}}
+    health = StageHealth("local", {}, {"cloudwatch": FakeCloudWatch([])}, lambda: status).read(NOW)
+    assert (health.iterator_age_ms, health.iterator_age_source) == (42.0, "the local cloud's stream lag")
+
+
+def test_the_local_clouds_lag_is_used_only_for_its_own_stage_and_endpoint(monkeypatch: pytest.MonkeyPatch):
+    import os
+
+    from sensorflow.cli.console.stage import local_cloud_status
+    from sensorflow.localcloud import cloud
+
+    info = cloud.CloudInfo(
+        "http://127.0.0.1:5050", "us-east-1", "local", "sensorflow-local", {}, 1, os.getpid(), ""
+    )
+    monkeypatch.setattr(cloud, "read_state", lambda: info)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5050")
+    assert local_cloud_status("local") is not None
+    assert local_cloud_status("prod") is None
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://dynamodb.eu-west-1.amazonaws.com")
+    assert local_cloud_status("local") is None
