@@ -105,13 +105,13 @@ class Harness:
         self.registry = FakeRegistry([device(d) for d in DEVICES])
         self.readings = LastWrite()
         self.quarantine = LastWrite()
-        writers = FakeWriterSchemas(glue=glue_writers(), confluent=confluent_writers())
+        self.writers = FakeWriterSchemas(glue=glue_writers(), confluent=confluent_writers())
         self.service = IngestService(
             self.registry,
             self.readings,
             self.quarantine,
             NoAlarms(),
-            decoder=ReadingDecoder(writer_schemas=writers),
+            decoder=ReadingDecoder(writer_schemas=self.writers),
             deadline_margin_ms=0,
         )
         self._writes_before = (0, 0)
@@ -122,7 +122,9 @@ class Harness:
             StreamRecord(SHARD, seq_number(first + i), w.partition_key, w.data, NOW_MS)
             for i, w in enumerate(wires)
         ]
+        # the fakes record every lookup; 100,000 records of them would be the fuzz's own garbage to collect
         self.registry.lookups.clear()
+        self.writers.lookups.clear()
         self._writes_before = (self.readings.writes, self.quarantine.writes)
         try:
             outcome = self.service.process(records, plenty)

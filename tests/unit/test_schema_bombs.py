@@ -23,6 +23,7 @@ import sys
 import textwrap
 import tracemalloc
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +36,7 @@ from sensorflow.core.errors import InvalidRecordError
 from tests.factories import reading
 from tests.fakes import FakeWriterSchemas
 
+ROOT = Path(__file__).resolve().parents[2]  # the subprocess imports tests.*
 V2 = schemas.history()[-1].schema
 VERSION = uuid.UUID("0badc0de-0000-4000-8000-000000000014")
 BODY = encode_reading(reading(seq=3))  # a valid current (v2) body
@@ -217,7 +219,9 @@ def test_a_record_that_contains_itself_no_longer_kills_the_process():
         """
     )
     # WHEN it is decoded
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT, check=False
+    )
     # THEN the process lives and the record is quarantined
     assert (proc.returncode, proc.stdout.strip()) == (0, "schema_unsafe"), proc.stderr[-2000:]
 
