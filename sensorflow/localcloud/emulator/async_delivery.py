@@ -129,7 +129,7 @@ class Fanout:
 
     # -- discovery ------------------------------------------------------------------------------------
     def start(self) -> None:
-        self.invoke_configs = self._invoke_configs()
+        self.invoke_configs = self.read_invoke_configs()
         self.deliveries = [*self._sns_deliveries(), *self._rule_deliveries()]
         for delivery in self.deliveries:
             target = self._poll if delivery.queue_url else self._timer
@@ -184,7 +184,7 @@ class Fanout:
         }
         return template, physical
 
-    def _invoke_configs(self) -> dict[str, InvokeConfig]:
+    def read_invoke_configs(self) -> dict[str, InvokeConfig]:
         template, physical = self._template()
 
         def resolve(value: Any) -> str | None:

@@ -54,6 +54,8 @@ SHARD_REFRESH_S = 5.0
 
 Invoker = Callable[[str, dict[str, Any]], InvokeResult]
 FailureSender = Callable[[str, dict[str, Any]], None]
+# ("AT_SEQUENCE_NUMBER" | "AFTER_SEQUENCE_NUMBER", sequence number): where a shard's reading carries on.
+ResumePoint = tuple[str, str]
 # (function name) -> its reserved concurrency, or None when it has none (0 = throttle every invoke).
 ConcurrencyLookup = Callable[[str], int | None]
 # (function name, iterator age in ms) -> published as the function's AWS/Lambda IteratorAge metric.
@@ -139,6 +141,10 @@ class Lane:
     def pending(self) -> int:
         with self.cond:
             return len(self.buffer)
+
+    def head(self) -> str | None:
+        with self.cond:
+            return self.buffer[0].sequence_number if self.buffer else None
 
     def oldest_arrival(self) -> float | None:
         with self.cond:
@@ -272,8 +278,15 @@ class Lane:
 class ShardConsumer:
     """Reads one shard for one mapping and feeds its lanes."""
 
-    def __init__(self, esm: KinesisEventSourceMapping, shard_id: str, from_start: bool = False) -> None:
+    def __init__(
+        self,
+        esm: KinesisEventSourceMapping,
+        shard_id: str,
+        from_start: bool = False,
+        resume: ResumePoint | None = None,
+    ) -> None:
         self.esm = esm
+        self.resume = resume  # where a mapping restarted by the reconcile loop carries on
         # A shard that appears after the mapping started (a reshard's child) is read from its first record,
         # whatever the mapping's starting position: with LATEST nothing written to it is skipped.
         self.from_start = from_start
@@ -305,6 +318,17 @@ class ShardConsumer:
     def idle(self) -> bool:
         return self.caught_up and all(not lane.in_flight and lane.pending() == 0 for lane in self.lanes)
 
+    def resume_point(self) -> ResumePoint | None:
+        """Where to carry on so that nothing unprocessed is skipped: at the lowest record still buffered
+        (in flight included) in any lane, else after the last record read; None if nothing was read."""
+        heads = [lane.head() for lane in self.lanes]
+        buffered = [h for h in heads if h is not None]
+        if buffered:
+            return ("AT_SEQUENCE_NUMBER", min(buffered, key=int))
+        if self.last_read is not None:
+            return ("AFTER_SEQUENCE_NUMBER", self.last_read)
+        return self.resume
+
     def finished(self) -> bool:
         """A closed shard read to its end with every record processed: its children may start."""
         return self.closed and self.idle()
@@ -317,6 +341,8 @@ class ShardConsumer:
         args: dict[str, Any] = {"StreamARN": self.mapping.stream_arn, "ShardId": self.shard_id}
         if self.last_read is not None:
             args.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=self.last_read)
+        elif self.resume is not None:
+            args.update(ShardIteratorType=self.resume[0], StartingSequenceNumber=self.resume[1])
         elif self.from_start:
             args.update(ShardIteratorType="TRIM_HORIZON")
         elif self.mapping.starting_position == "AT_TIMESTAMP" and self.mapping.starting_timestamp:
@@ -505,8 +531,10 @@ class KinesisEventSourceMapping:
         retry_backoff: Callable[[int], float] | None = None,
         reserved_concurrency: ConcurrencyLookup | None = None,
         iterator_age_sink: IteratorAgeSink | None = None,
+        resume: dict[str, ResumePoint] | None = None,
     ) -> None:
         self.mapping = mapping
+        self.resume = dict(resume or {})
         self.function = function
         self.kinesis = kinesis
         self.invoker = invoker
@@ -536,6 +564,15 @@ class KinesisEventSourceMapping:
         for consumer in list(self.consumers.values()):
             consumer.join(5)
 
+    def resume_points(self) -> dict[str, ResumePoint]:
+        """Per shard, where a successor of this (stopped) mapping carries on."""
+        points = dict(self.resume)
+        for shard_id, consumer in list(self.consumers.items()):
+            point = consumer.resume_point()
+            if point is not None:
+                points[shard_id] = point
+        return points
+
     def idle(self) -> bool:
         # Not idle before the shards have been listed: an empty consumer map means "not started yet".
         consumers = list(self.consumers.values())
@@ -560,7 +597,12 @@ class KinesisEventSourceMapping:
             if not self._parents_finished(shard, listed):
                 waiting.add(shard_id)
                 continue
-            consumer = ShardConsumer(self, shard_id, from_start=shard_id not in self._initial_shards)
+            consumer = ShardConsumer(
+                self,
+                shard_id,
+                from_start=shard_id not in self._initial_shards,
+                resume=self.resume.get(shard_id),
+            )
             self.consumers[shard_id] = consumer
             consumer.start()
         self._waiting = waiting

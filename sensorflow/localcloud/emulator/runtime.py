@@ -28,7 +28,7 @@ from sensorflow.localcloud.emulator.discovery import (
     list_sqs_mappings,
 )
 from sensorflow.localcloud.emulator.endpoint import Endpoint
-from sensorflow.localcloud.emulator.kinesis_esm import KinesisEventSourceMapping
+from sensorflow.localcloud.emulator.kinesis_esm import KinesisEventSourceMapping, ResumePoint
 from sensorflow.localcloud.emulator.runtime_stats import Invocation, RuntimeStats
 from sensorflow.localcloud.emulator.sqs_esm import SqsEventSourceMapping
 from sensorflow.localcloud.emulator.worker_pool import FunctionPool, InvokeResult, lambda_environment
@@ -36,6 +36,9 @@ from sensorflow.localcloud.emulator.worker_pool import FunctionPool, InvokeResul
 logger = logging.getLogger(__name__)
 
 CONCURRENCY_REFRESH_S = 2.0  # how often a function's reserved concurrency is re-read
+# How often what is deployed is read again: Lambda applies mapping updates "within seconds"
+# (docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html), and a redeploy lands the same way.
+RECONCILE_S = 3.0
 
 
 class LocalRuntime:
@@ -71,6 +74,10 @@ class LocalRuntime:
         self._pools_lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self._started = False
+        self._resume: dict[str, dict[str, ResumePoint]] = {}  # mapping uuid -> shard -> where to carry on
+        self._reconciling = threading.Event()
+        self._reconciler: threading.Thread | None = None
+        self._reconcile_lock = threading.Lock()
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -102,6 +109,69 @@ class LocalRuntime:
             for t in threads:
                 t.join()
         self._started = True
+        self._reconciler = threading.Thread(target=self._reconcile_loop, name="reconcile", daemon=True)
+        self._reconciler.start()
+
+    # -- reconcile --------------------------------------------------------------------------------------
+    def _reconcile_loop(self) -> None:
+        while not self._reconciling.wait(RECONCILE_S):
+            try:
+                self.reconcile()
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning("reconcile failed", extra={"error": str(exc)})
+
+    def reconcile(self) -> None:
+        """Apply what is deployed now: a disabled, deleted or changed mapping stops (keeping its
+        checkpoint); a new or re-enabled one starts from its checkpoint or starting position; a function
+        whose configuration changed gets new execution environments; invoke configs are re-read."""
+        with self._reconcile_lock:
+            lambda_client = self.client("lambda")
+            functions = list_functions(lambda_client)
+            changed = {
+                name for name, config in functions.items() if self.functions.get(name) not in (None, config)
+            }
+            self.functions = functions
+            for name in changed:
+                self._retire_pool(name)
+            self._reconcile_streams(list_kinesis_mappings(lambda_client), changed)
+            self._reconcile_queues(list_sqs_mappings(lambda_client), changed)
+            if self.fanout is not None:
+                self.fanout.invoke_configs = self.fanout.read_invoke_configs()
+            self.stats.add("runtime", "reconcile", "runs")
+
+    def _reconcile_streams(self, deployed: list[KinesisMapping], changed: set[str]) -> None:
+        wanted = {m.uuid: m for m in deployed}
+        for esm in list(self.mappings):
+            current = wanted.get(esm.mapping.uuid)
+            if current == esm.mapping and esm.function.name not in changed:
+                del wanted[esm.mapping.uuid]
+                continue
+            esm.stop()
+            self._resume[esm.mapping.uuid] = esm.resume_points()
+            self.mappings.remove(esm)
+            logger.info(
+                "stream mapping stopped", extra={"uuid": esm.mapping.uuid, "enabled": current is not None}
+            )
+        for mapping in wanted.values():
+            self._start_mapping(mapping)
+
+    def _reconcile_queues(self, deployed: list[SqsMapping], changed: set[str]) -> None:
+        wanted = {m.uuid: m for m in deployed}
+        for esm in list(self.queue_mappings):
+            current = wanted.get(esm.mapping.uuid)
+            if current == esm.mapping and esm.function.name not in changed:
+                del wanted[esm.mapping.uuid]
+                continue
+            esm.stop()
+            self.queue_mappings.remove(esm)
+        for mapping in wanted.values():
+            self._start_queue_mapping(mapping)
+
+    def _retire_pool(self, function_name: str) -> None:
+        with self._pools_lock:
+            pool = self._pools.pop(function_name, None)
+        if pool is not None:
+            pool.close()
 
     def _start_mapping(self, mapping: KinesisMapping) -> None:
         function = self.functions.get(mapping.function_name)
@@ -119,6 +189,7 @@ class LocalRuntime:
             retry_backoff=self.retry_backoff,
             reserved_concurrency=self.reserved_concurrency,
             iterator_age_sink=self.put_iterator_age,
+            resume=self._resume.get(mapping.uuid),
         )
         self.mappings.append(esm)
         esm.start()
@@ -137,6 +208,9 @@ class LocalRuntime:
         self.queue_mappings.append(esm)
 
     def stop(self) -> None:
+        self._reconciling.set()
+        if self._reconciler is not None:
+            self._reconciler.join(10)
         if self.fanout is not None:
             self.fanout.stop()
         for queue_esm in self.queue_mappings:
