@@ -23,7 +23,7 @@ FAULTS ?=
 FUZZ_INPUTS ?= 100000
 FUZZ_SEED ?= 14
 
-.PHONY: help setup test lint scan unit integration e2e package demo soak fuzz events bench bench-simulate audit clean
+.PHONY: help setup test lint scan unit integration e2e package demo soak fuzz reliability events bench bench-simulate audit clean
 
 help:
 	@echo "make setup   create .venv (python3.12) and node_modules; idempotent"
@@ -34,6 +34,7 @@ help:
 	@echo "make events  regenerate the sample events in events/ from the schemas"
 	@echo "make bench   benchmark the ingest handler (one run, all figures); writes BENCHMARKS.md"
 	@echo "make soak    the local cloud at a steady rate (SOAK_MINUTES=10, SOAK_RATE=, FAULTS=plan.json): lag, memory, invariants"
+	@echo "make reliability  fault plans through the real ingest handler and sensorflow demo --faults; writes RELIABILITY.md"
 	@echo "make fuzz    mutation fuzz of the ingest record handler (FUZZ_INPUTS=100000, FUZZ_SEED=14); writes build/fuzz-report.md"
 	@echo "make audit   known vulnerabilities in the runtime dependencies (needs the advisory services)"
 
@@ -100,6 +101,11 @@ events: setup
 
 demo: setup
 	$(VENV)/bin/sensorflow demo $(DEMO_ARGS)
+
+# Issue 14's table: fault plans (examples/faults/) through the real ingest handler under moto, replays and a
+# rewind, then sensorflow demo --faults on the local cloud; writes RELIABILITY.md (scripts/reliability.py).
+reliability: setup
+	$(PY) scripts/reliability.py --demo
 
 # The local cloud at a steady rate for SOAK_MINUTES: records, iterator lag over time, worker memory at
 # start and end with a growth verdict, and the invariants; exit 1 if one fails. Samples in
