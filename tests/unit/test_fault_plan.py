@@ -189,3 +189,26 @@ def test_to_dict_round_trips_through_json():
         }
     )
     assert FaultPlan.from_dict(json.loads(json.dumps(p.to_dict()))) == p
+
+
+@pytest.mark.parametrize("command", [["demo"], ["local", "up", "--port", "1"]])
+def test_a_bad_faults_flag_is_one_line_before_anything_starts(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    from sensorflow.cli.main import main
+
+    bad = tmp_path / "plan.json"
+    bad.write_text(json.dumps({"rules": [{"service": "sns", "kind": "throttle", "rate": 5}]}))
+    argv = [*command, "--faults", str(bad)]
+    if command[0] == "local":  # the port check comes first there; give it a free one
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            argv[3] = str(s.getsockname()[1])
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(
+        "--faults: fault plan " + str(bad) + ": rules[0]: rate 5 must be a number from 0 to 1 (0.05 = 5%)"
+    )
+    assert "\n" not in err and "Traceback" not in err
