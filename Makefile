@@ -23,7 +23,7 @@ FAULTS ?=
 FUZZ_INPUTS ?= 100000
 FUZZ_SEED ?= 14
 
-.PHONY: help setup test lint scan unit integration e2e package demo soak fuzz reliability events bench bench-simulate audit clean
+.PHONY: help setup test lint scan unit integration e2e package invoke demo soak fuzz reliability events bench bench-simulate audit clean
 
 help:
 	@echo "make setup   create .venv (python3.12) and node_modules; idempotent"
@@ -31,6 +31,7 @@ help:
 	@echo "make scan    package, then checkov on the CloudFormation template: zero failed checks"
 	@echo "make demo    run the whole pipeline on a local cloud and print a summary"
 	@echo "make package build the Lambda zip with npx sls package (offline, no credentials)"
+	@echo "make invoke  FN=ingest EVENT=events/ingest-valid.json [STAGE=local]: sls invoke local with the venv"
 	@echo "make events  regenerate the sample events in events/ from the schemas"
 	@echo "make bench   benchmark the ingest handler (one run, all figures); writes BENCHMARKS.md"
 	@echo "make soak    the local cloud at a steady rate (SOAK_MINUTES=10, SOAK_RATE=, FAULTS=plan.json): lag, memory, invariants"
@@ -88,6 +89,15 @@ e2e: setup
 
 package: setup
 	npx sls package --stage dev
+
+# sls invoke local with the project's venv (osls runs the first python3 on PATH; it puts $VIRTUAL_ENV/bin first).
+FN ?=
+EVENT ?=
+STAGE ?= local
+invoke: setup
+	@test -n "$(FN)" || { echo "error: name the function: make invoke FN=ingest EVENT=events/ingest-valid.json [STAGE=local]" >&2; exit 2; }
+	@test -f "$(EVENT)" || { echo "error: EVENT=$(EVENT) is not a file; the sample events are in events/ (make events)" >&2; exit 2; }
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(VENV)/bin:$$PATH npx sls invoke local -f $(FN) --stage $(STAGE) --path $(EVENT)
 
 # Suppressions, each with its reason: .ci/checkov.yaml. Custom policies (X-Ray on every function):
 # .ci/checkov_policies. cfn-lint runs in tests/integration/test_packaging.py.

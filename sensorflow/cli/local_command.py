@@ -51,6 +51,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="PLAN",
         help="a fault plan (JSON; examples/faults/) the proxy applies to the functions' AWS calls once ready",
     )
+    up.add_argument(
+        "--allow-unemulated",
+        action="store_true",
+        help="run a stack that uses settings the local runtime does not emulate (listed as warnings)",
+    )
     up.set_defaults(func=run_up)
     down = sub.add_parser("down", help="stop a detached local cloud")
     down.set_defaults(func=run_down)
@@ -113,8 +118,8 @@ def run_up(args: argparse.Namespace) -> int:
     check_port(args.port)
     faults = load_fault_plan(args.faults)
     if args.detach:
-        return _up_detached(args.port, faults)
-    cloud = LocalCloud(port=args.port, faults=faults)
+        return _up_detached(args.port, faults, args.allow_unemulated)
+    cloud = LocalCloud(port=args.port, faults=faults, allow_unemulated=args.allow_unemulated)
     stop = {"now": False}
 
     def _stop(*_: object) -> None:
@@ -153,7 +158,7 @@ def load_fault_plan(path: str | None) -> FaultPlan | None:
         raise UsageError(f"--faults: {exc}") from None
 
 
-def _up_detached(port: int, faults: FaultPlan | None = None) -> int:
+def _up_detached(port: int, faults: FaultPlan | None = None, allow_unemulated: bool = False) -> int:
     root = project_root()
     log_dir = root / STATE_DIR / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -167,6 +172,7 @@ def _up_detached(port: int, faults: FaultPlan | None = None) -> int:
                 "--port",
                 str(port),
                 *(["--faults", str(Path(faults.source).resolve())] if faults is not None else []),
+                *(["--allow-unemulated"] if allow_unemulated else []),
             ],
             cwd=root,
             stdout=log,

@@ -26,6 +26,7 @@ from typing import Any
 
 from sensorflow.cli.stack_outputs import stack_name
 from sensorflow.localcloud.deploy import (
+    DeployError,
     deploy,
     deployed_outputs,
     fleet_registry_items,
@@ -37,6 +38,7 @@ from sensorflow.localcloud.emulator.fault_proxy import Fault, FaultProxy
 from sensorflow.localcloud.emulator.moto_server import MotoServer
 from sensorflow.localcloud.emulator.origin_guard import FORBIDDEN_STATUS, refusal
 from sensorflow.localcloud.emulator.runtime import LocalRuntime
+from sensorflow.localcloud.emulator.unemulated import unemulated_settings
 from sensorflow.localcloud.faults.plan import FaultPlan, FaultPlanError
 from sensorflow.localcloud.webhook_receiver import WebhookReceiver
 
@@ -87,7 +89,12 @@ class CloudInfo:
     control_token: str = ""  # required on every control request (control_headers)
 
     def exports(self) -> dict[str, str]:
-        return Endpoint(self.endpoint, self.region).environ()
+        """The local endpoint's environment, plus ``VIRTUAL_ENV``: osls puts ``$VIRTUAL_ENV/bin`` first on
+        ``PATH``, so ``npx sls invoke local`` runs the project's Python with these exports set."""
+        return {
+            **Endpoint(self.endpoint, self.region).environ(),
+            "VIRTUAL_ENV": str(project_root() / ".venv"),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,8 +127,11 @@ class LocalCloud:
         state_dir: Path | None = None,
         seed_items: Callable[[], list[dict[str, Any]]] = fleet_registry_items,
         faults: FaultPlan | None = None,
+        allow_unemulated: bool = False,
     ) -> None:
-        """``faults``: a fault plan the proxy in front of moto applies to the functions' AWS calls from the
+        """``allow_unemulated``: run a stack that uses settings the runtime does not emulate (reported as
+        warnings) instead of refusing it.
+        ``faults``: a fault plan the proxy in front of moto applies to the functions' AWS calls from the
         moment the runtime is ready (its windows count from then); ``proxy.apply_plan`` restarts it."""
         self.root = root or project_root()
         self.state_dir = state_dir or self.root / STATE_DIR
@@ -130,6 +140,8 @@ class LocalCloud:
         self.stage = stage
         self.seed_items = seed_items
         self.faults = faults
+        self.allow_unemulated = allow_unemulated
+        self.unemulated: list[str] = []
         self.moto: MotoServer | None = None
         self.proxy: FaultProxy | None = None
         self.runtime: LocalRuntime | None = None
@@ -170,6 +182,7 @@ class LocalCloud:
         timings["deploy"] = deploy(self.endpoint, self.root, self.stage, self.log_dir / "deploy.log")
         outputs = deployed_outputs(self.endpoint, self.stage)
         progress(f"stack {stack_name(self.stage)} deployed in {timings['deploy']:.1f}s")
+        self._check_unemulated(progress)
         t = time.monotonic()
         table = outputs.get("DeviceTableName")
         if table:
@@ -225,6 +238,23 @@ class LocalCloud:
             control_token=self.control_token,
         )
         return self.info
+
+    def _check_unemulated(self, progress: Callable[[str], None]) -> None:
+        """Refuse (or, allowed, report) what the deployed stack uses that the runtime would not honour."""
+        assert self.endpoint is not None
+        self.unemulated = unemulated_settings(
+            self.endpoint.client("lambda"), self.endpoint.client("cloudformation"), stack_name(self.stage)
+        )
+        if not self.unemulated:
+            return
+        if not self.allow_unemulated:
+            raise DeployError(
+                "the stack uses settings the local runtime does not emulate:\n  "
+                + "\n  ".join(self.unemulated)
+                + "\nremove them from the stage, or run anyway with `sensorflow local up --allow-unemulated`"
+            )
+        for line in self.unemulated:
+            progress(f"warning: {line}")
 
     def _start_webhook(self, outputs: dict[str, str]) -> str:
         """Start the loopback webhook receiver (Slack's stand-in) and store its URL where notify reads it:
@@ -414,13 +444,16 @@ def daemon_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--stage", default=DEFAULT_STAGE)
     parser.add_argument("--faults", default=None, help="a fault plan file (sensorflow.localcloud.faults)")
+    parser.add_argument("--allow-unemulated", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     faults = FaultPlan.from_file(args.faults) if args.faults else None
-    cloud = LocalCloud(port=args.port, stage=args.stage, faults=faults)
+    cloud = LocalCloud(
+        port=args.port, stage=args.stage, faults=faults, allow_unemulated=args.allow_unemulated
+    )
     try:
         cloud.up(progress=lambda line: logger.info(line))
         cloud.write_state()

@@ -21,7 +21,11 @@ def cloud(local_cloud: LocalCloud) -> CloudInfo:
 
 
 def invoke_local(info: CloudInfo, event_file: str, function: str = "ingest") -> dict[str, object]:
-    env = {**os.environ, **info.exports(), "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    # The exports `sensorflow local up` prints and a PATH without the venv: the exports' VIRTUAL_ENV
+    # alone must make osls run the project's Python (before, this ended in a ModuleNotFoundError traceback).
+    venv_bin = str(REPO / ".venv" / "bin")
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != venv_bin)
+    env = {**os.environ, **info.exports(), "PATH": path}
     env.pop("AWS_PROFILE", None)
     proc = subprocess.run(
         [

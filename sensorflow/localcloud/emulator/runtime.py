@@ -31,6 +31,7 @@ from sensorflow.localcloud.emulator.endpoint import Endpoint
 from sensorflow.localcloud.emulator.kinesis_esm import KinesisEventSourceMapping, ResumePoint
 from sensorflow.localcloud.emulator.runtime_stats import Invocation, RuntimeStats
 from sensorflow.localcloud.emulator.sqs_esm import SqsEventSourceMapping
+from sensorflow.localcloud.emulator.unemulated import unemulated_settings
 from sensorflow.localcloud.emulator.worker_pool import FunctionPool, InvokeResult, lambda_environment
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class LocalRuntime:
         self._reconciling = threading.Event()
         self._reconciler: threading.Thread | None = None
         self._reconcile_lock = threading.Lock()
+        self.unemulated: list[str] = []  # what the last reconcile found deployed but not emulated
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -137,6 +139,7 @@ class LocalRuntime:
             self._reconcile_queues(list_sqs_mappings(lambda_client), changed)
             if self.fanout is not None:
                 self.fanout.invoke_configs = self.fanout.read_invoke_configs()
+            self._report_unemulated()
             self.stats.add("runtime", "reconcile", "runs")
 
     def _reconcile_streams(self, deployed: list[KinesisMapping], changed: set[str]) -> None:
@@ -166,6 +169,13 @@ class LocalRuntime:
             self.queue_mappings.remove(esm)
         for mapping in wanted.values():
             self._start_queue_mapping(mapping)
+
+    def _report_unemulated(self) -> None:
+        """A deploy against the running cloud may add settings the runtime cannot honour: say so once each."""
+        lines = unemulated_settings(self.client("lambda"), self.client("cloudformation"), self.stack_name)
+        for line in sorted(set(lines) - set(self.unemulated)):
+            logger.warning("setting not emulated", extra={"setting": line})
+        self.unemulated = lines
 
     def _retire_pool(self, function_name: str) -> None:
         with self._pools_lock:
