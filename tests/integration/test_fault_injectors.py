@@ -25,7 +25,7 @@ from sensorflow.localcloud.emulator.fault_proxy import Fault, FaultProxy
 from sensorflow.localcloud.emulator.moto_server import MotoServer
 from sensorflow.localcloud.faults import FaultInjectionRefusedError, FaultPlan
 from sensorflow.localcloud.faults.botocore_injector import BotocoreFaultInjector
-from sensorflow.localcloud.faults.clock import VirtualClock, virtual_botocore_backoff
+from sensorflow.localcloud.faults.virtual_clock import VirtualClock, virtual_botocore_backoff
 
 REGION = "us-east-1"
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 3})

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from sensorflow.core.decode import encode_reading
 from sensorflow.core.records import StreamRecord
 from sensorflow.localcloud.faults import FaultPlan
-from sensorflow.localcloud.faults.clock import VirtualClock
+from sensorflow.localcloud.faults.virtual_clock import VirtualClock
 from sensorflow.simulate import SimConfig, generate, registry_items
 from sensorflow.simulate.scenarios import DEFAULT_SCENARIO_MIX, DUPLICATE
 from sensorflow.simulate.truth import expected_transitions

@@ -31,8 +31,8 @@ import boto3
 
 from sensorflow.core.records import StreamRecord
 from sensorflow.localcloud.faults.botocore_injector import BotocoreFaultInjector
-from sensorflow.localcloud.faults.clock import DeadlineContext, VirtualClock, virtual_botocore_backoff
 from sensorflow.localcloud.faults.plan import FaultPlan
+from sensorflow.localcloud.faults.virtual_clock import DeadlineContext, VirtualClock, virtual_botocore_backoff
 from tests.factories import kinesis_event, seq_number
 
 REGION = "us-east-1"

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from sensorflow.localcloud.emulator import fault_wire as wire
+from sensorflow.localcloud.emulator.fault_guard import refuse_deployed
+from sensorflow.localcloud.emulator.fault_plan import FaultDecider, FaultPlan
+from sensorflow.localcloud.emulator.fault_wire import describe_request
 from sensorflow.localcloud.emulator.origin_guard import FORBIDDEN_STATUS, refusal, refusal_body
-from sensorflow.localcloud.faults import wire
-from sensorflow.localcloud.faults.guard import refuse_deployed
-from sensorflow.localcloud.faults.plan import FaultDecider, FaultPlan
-from sensorflow.localcloud.faults.wire import describe_request
 
 __all__ = ["Fault", "FaultProxy", "describe_request", "error_body"]
 

@@ -11,12 +11,13 @@ which botocore adds to every new session from ``botocore.handlers.BUILTIN_HANDLE
 while moto still executed it. :meth:`BotocoreFaultInjector.install` instead puts the injector in the
 stubber's place and calls the stubber itself when the plan lets a call through: faults are decided first,
 and a failed call never reaches the backend. A ``partial`` fault forwards a rewritten request that holds
-only the surviving entries (``faults.wire.rewrite``) and merges the backend's answer with the failed
-entries (``faults.wire.merge``), so the backend stores exactly what the client is told succeeded.
+only the surviving entries (``emulator.fault_wire.rewrite``) and merges the backend's answer with the failed
+entries (``emulator.fault_wire.merge``), so the backend stores exactly what the client is told succeeded.
 
 It applies to every client created after ``install`` (the pipeline's cached clients, after
-``sensorflow.adapters.clients.reset()``), and to existing ones through :meth:`install_on`. Without moto's
-mock, calls go on to the endpoint, which must be loopback (``faults.guard``), else the injector refuses.
+``sensorflow.adapters.clients.reset()``), and to existing ones through :meth:`install_on`. Without
+moto's mock, calls go on to the endpoint, which must be loopback (``emulator.fault_guard``), else the
+injector refuses.
 """
 
 from __future__ import annotations
@@ -25,9 +26,13 @@ import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sensorflow.localcloud.faults import wire
-from sensorflow.localcloud.faults.guard import FaultInjectionRefusedError, is_loopback, refuse_deployed
-from sensorflow.localcloud.faults.plan import FaultDecider, FaultPlan
+from sensorflow.localcloud.emulator import fault_wire as wire
+from sensorflow.localcloud.emulator.fault_guard import (
+    FaultInjectionRefusedError,
+    is_loopback,
+    refuse_deployed,
+)
+from sensorflow.localcloud.emulator.fault_plan import FaultDecider, FaultPlan
 
 # botocore's hyphenated service ids -> the plan's (SigV4 signing) names.
 _SERVICE_IDS = {"eventbridge": "events"}
