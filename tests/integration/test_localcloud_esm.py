@@ -568,3 +568,26 @@ def test_a_mapping_added_to_a_running_runtime_is_started(local: LocalStack) -> N
     # THEN the runtime starts it within a few seconds and delivers the record
     assert local.runtime.wait_idle(20)
     assert calls(local.runtime.stats.history()) == [((seq,), "ok")]
+
+
+def test_latest_delivers_only_what_arrives_after_the_mapping_starts_reading(local: LocalStack) -> None:
+    # GIVEN a LATEST mapping and a record already in the stream
+    local.deploy(StartingPosition="LATEST")
+    local.put({"id": "before"})
+    import time
+
+    local.runtime = LocalRuntime(local.endpoint, task_root=REPO, log_dir=local.log_dir)
+    local.runtime.start()
+    # the shard reader has its iterator once it reports itself caught up
+    deadline = time.monotonic() + 15
+    while not local.runtime.idle() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # WHEN a record arrives afterwards
+    [after] = local.put({"id": "after"})
+    deadline = time.monotonic() + 15
+    while not local.runtime.stats.history() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # THEN only that one is delivered
+    assert local.runtime.wait_idle(15)
+    assert calls(local.runtime.stats.history()) == [((after,), "ok")]
+

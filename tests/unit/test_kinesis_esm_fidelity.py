@@ -398,3 +398,30 @@ def test_an_unreachable_on_failure_destination_does_not_re_run_the_batch(
     assert invocations == ["fn"]
     assert sends == ["arn:aws:sqs:us-east-1:123456789012:gone"] * kinesis_esm.DESTINATION_ATTEMPTS
     assert esm.stats.snapshot()["mapping"]["m-1"]["destination_failures"] == 1
+
+
+def test_at_timestamp_starts_at_the_first_record_that_arrived_at_or_after_it(
+    esms: list[KinesisEventSourceMapping],
+) -> None:
+    # GIVEN a stream (moto, in process: its GetShardIterator implements AT_TIMESTAMP) with records put before
+    # and after a moment
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        kinesis = boto3.client("kinesis", region_name="us-east-1")
+        kinesis.create_stream(StreamName="readings", ShardCount=1)
+        kinesis.put_record(StreamName="readings", PartitionKey="k", Data=json.dumps({"id": "old"}).encode())
+        time.sleep(0.05)
+        moment = time.time()
+        time.sleep(0.05)
+        for record_id in ("new-1", "new-2"):
+            kinesis.put_record(
+                StreamName="readings", PartitionKey="k", Data=json.dumps({"id": record_id}).encode()
+            )
+        recorder = Recorder(seconds=0.0)
+        # WHEN a mapping starts AT_TIMESTAMP at that moment
+        esm = start(esms, kinesis, recorder, starting_position="AT_TIMESTAMP", starting_timestamp=moment)
+        # THEN it delivers from the first record at or after it
+        assert wait_for(lambda: esm.idle() and len(recorder.ids()) >= 2)
+        assert recorder.ids() == ["new-1", "new-2"]

@@ -345,8 +345,13 @@ class ShardConsumer:
             args.update(ShardIteratorType=self.resume[0], StartingSequenceNumber=self.resume[1])
         elif self.from_start:
             args.update(ShardIteratorType="TRIM_HORIZON")
-        elif self.mapping.starting_position == "AT_TIMESTAMP" and self.mapping.starting_timestamp:
-            args.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=self.mapping.starting_timestamp)
+        elif self.mapping.starting_position == "AT_TIMESTAMP":
+            if self.mapping.starting_timestamp is None:
+                # moto stores StartingPositionTimestamp but does not report it back; `local up` refuses such
+                # a mapping (unemulated.py), and with --allow-unemulated it reads from the shard's start.
+                args.update(ShardIteratorType="TRIM_HORIZON")
+            else:
+                args.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=self.mapping.starting_timestamp)
         else:
             args.update(ShardIteratorType=self.mapping.starting_position)
         iterator: str = self.esm.kinesis.get_shard_iterator(**args)["ShardIterator"]

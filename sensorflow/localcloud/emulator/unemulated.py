@@ -39,6 +39,10 @@ def in_mappings(mappings: Iterable[Mapping[str, Any]]) -> list[Unemulated]:
                 Unemulated(where, f"event source {kind}", "only Kinesis streams and SQS queues are polled")
             )
             continue
+        if raw.get("StartingPosition") == "AT_TIMESTAMP" and not raw.get("StartingPositionTimestamp"):
+            out.append(
+                Unemulated(where, "StartingPosition AT_TIMESTAMP", "moto does not report the timestamp back")
+            )
         if raw.get("TumblingWindowInSeconds"):
             out.append(Unemulated(where, "TumblingWindowInSeconds", "stateful windows are not emulated"))
         destination = ((raw.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
