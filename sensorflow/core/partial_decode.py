@@ -24,7 +24,7 @@ from typing import Any
 
 import fastavro
 
-from sensorflow.core import kpl
+from sensorflow.core import kpl, schema_bounds
 from sensorflow.core.decode import DECODE_ERRORS, MAX_RECORD_BYTES
 from sensorflow.core.errors import InvalidRecordError
 from sensorflow.core.framing import (
@@ -137,6 +137,11 @@ def _further(a: PartialDecode, b: PartialDecode) -> bool:
 def read_fields(body: bytes, writer: Any) -> tuple[tuple[DecodedField, ...], str | None, int | None]:
     """The fields of record schema ``writer`` read from ``body`` one at a time: those read, and the error
     (with its body offset) at the first that fails or at bytes left after the last."""
+    unsafe = schema_bounds.problems(writer)
+    if (
+        unsafe
+    ):  # an array<null> bomb or a recursive type: fastavro would loop or crash (ingest: schema_unsafe)
+        return (), f"schema_unsafe: the writer schema is not read ({'; '.join(unsafe)})", 0
     buf = io.BytesIO(body)
     named: dict[str, Any] = {}
     namespace = _namespace(writer)

@@ -151,3 +151,21 @@ def test_a_line_without_a_payload_is_not_a_record():
         "2026-11-18",
     )
     assert from_line("k", 0, {**line, "payload": "not base64!"}) is None
+
+
+def test_a_writer_schema_that_is_a_decode_bomb_is_not_read() -> None:
+    # GIVEN a record whose named writer schema holds the array<null> bomb (ingest quarantines it as
+    # schema_unsafe): 10 bytes claiming 2**62 null items
+    from sensorflow.core.partial_decode import read_fields
+
+    bomb = {
+        "type": "record",
+        "name": "Bomb",
+        "fields": [{"name": "items", "type": {"type": "array", "items": "null"}}],
+    }
+    body = bytes([0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0x00])
+    # WHEN the CLI decodes it as far as it can
+    fields, error, offset = read_fields(body, bomb)
+    # THEN it refuses before fastavro runs, and says why
+    assert fields == () and offset == 0
+    assert error is not None and error.startswith("schema_unsafe")
