@@ -53,6 +53,18 @@ STATE_MODE = 0o600  # the state file holds the control token
 CONTROL_TOKEN_BYTES = 32
 
 
+_RECORD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class ExtrasFormatter(logging.Formatter):
+    """A log line with the record's structured keys (``extra=``) appended as JSON."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = {k: v for k, v in vars(record).items() if k not in _RECORD_ATTRIBUTES}
+        return f"{line} {json.dumps(extras, default=str)}" if extras else line
+
+
 def control_headers(token: str) -> dict[str, str]:
     """The header a control request carries (``sensorflow local status`` and tests send it)."""
     return {"Authorization": f"Bearer {token}"}
@@ -159,9 +171,7 @@ class LocalCloud:
         package_logger = logging.getLogger("sensorflow.localcloud")
         if not any(isinstance(h, logging.FileHandler) for h in package_logger.handlers):
             handler = logging.FileHandler(self.log_dir / "runtime.log")
-            handler.setFormatter(
-                logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s %(__dict__)s")
-            )
+            handler.setFormatter(ExtrasFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
             package_logger.addHandler(handler)
             package_logger.setLevel(logging.INFO)
             package_logger.propagate = False
