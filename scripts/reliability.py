@@ -306,7 +306,9 @@ def render(results: list[dict[str, Any]], demo: dict[str, Any] | None) -> str:
             "## Local cloud",
             "",
             f"`{demo['command'].replace(str(REPO) + '/', '')}` (exit {demo['exit']}, {demo['wall_s']} s): "
-            "the fault proxy in front of moto applied the plan to the deployed functions' calls.",
+            "the fault proxy in front of moto applied the plan to the deployed functions' calls (the demo "
+            "also arms its usual four S3 `SlowDown` answers, which outlast botocore's retries once: "
+            "the batch retried).",
             "",
             "| rule | injected / calls | entries failed |",
             "| --- | ---: | ---: |",
