@@ -309,9 +309,9 @@ def render(results: list[dict[str, Any]], demos: list[dict[str, Any]]) -> str:
             "",
             "`sensorflow demo` (10 devices, 15 minutes of device time, every wire format) with `--faults`: "
             "its exit code holds every record accounted for once, the transitions equal to the ground truth "
-            "and one webhook message per notified transition. Latency is from a record's arrival in Kinesis "
-            "to the checkpoint passing it: during an outage the shard holds its batch, redelivering it, and the "
-            "records wait until the service is back instead of going to the on-failure queue.",
+            "and one webhook message per notified transition. Latency is from a record's arrival in "
+            "Kinesis to the checkpoint passing it: during an outage the shard holds its batch, redelivering "
+            "it, and the records wait until the service is back instead of going to the on-failure queue.",
         ]
     for demo in demos:
         faults = demo.get("faults") or {}
