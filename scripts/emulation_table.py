@@ -1,7 +1,7 @@
 """Write the README's "What the local runtime emulates" table from sensorflow.localcloud.emulator.fidelity.
 
-    .venv/bin/python scripts/emulation_table.py          # rewrite the table in README.md
-    .venv/bin/python scripts/emulation_table.py --check  # exit 1 if README.md is stale
+.venv/bin/python scripts/emulation_table.py          # rewrite the table in README.md
+.venv/bin/python scripts/emulation_table.py --check  # exit 1 if README.md is stale
 """
 
 from __future__ import annotations

@@ -590,4 +590,3 @@ def test_latest_delivers_only_what_arrives_after_the_mapping_starts_reading(loca
     # THEN only that one is delivered
     assert local.runtime.wait_idle(15)
     assert calls(local.runtime.stats.history()) == [((after,), "ok")]
-

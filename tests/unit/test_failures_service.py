@@ -30,7 +30,8 @@ KEY = f"quarantine/retries_exhausted/year=2025/month=12/day=01/sensorflow-test-r
 
 
 def body(start: str = "101", end: str = "103", **context: Any) -> str:
-    """A Kinesis on-failure invocation record (docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html)."""
+    """A Kinesis on-failure invocation record.
+    Source: docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html"""
     return json.dumps(
         {
             "requestContext": {
