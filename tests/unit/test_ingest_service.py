@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -431,3 +432,39 @@ def test_sub_records_of_one_parent_have_distinct_alarm_event_discriminators():
     assert Sample.of(first).discriminator == f"{seq_number(3)}.0"
     assert Sample.of(second).discriminator == f"{seq_number(3)}.1"
     assert Sample.of(plain).discriminator == int(seq_number(4))  # unchanged for a record sent alone
+
+
+class SlowReadingSink(FakeReadingSink):
+    """A readings sink whose every write takes ``ms`` off the invocation's remaining time."""
+
+    def __init__(self, clock: list[float], ms: float) -> None:
+        super().__init__()
+        self.clock, self.ms = clock, ms
+
+    def write(self, key: str, readings: Any) -> None:
+        self.clock[0] -= self.ms
+        super().write(key, readings)
+
+
+def test_once_slow_output_writes_were_seen_records_stop_early_enough_for_them_to_fit():
+    # GIVEN a 1 s margin, each record taking 100 ms and the readings write taking 1.5 s
+    left = [0.0]
+    sink = SlowReadingSink(left, 1500)
+    svc, _ = build(readings=sink)
+
+    def remaining() -> int:
+        left[0] -= 100  # every look at the clock is one record's worth of work later
+        return int(left[0])
+
+    # WHEN a first batch learns how long the writes take, and a second batch gets a 6 s budget
+    left[0] = 60_000
+    svc.process(batch(5), remaining)
+    left[0] = 6_000
+    out = svc.process(batch(50), remaining)
+    # THEN the second stopped starting records while the writes still fit: it returns before its deadline
+    # (before the tail budget it stopped at the 1 s margin and then spent 1.6 s writing: -700 ms), having
+    # reported exactly the records it did not start
+    assert left[0] > 0
+    assert out.failure_cause == "deadline"
+    reported = [f["itemIdentifier"] for f in out.response()["batchItemFailures"]]
+    assert reported == [seq_number(i) for i in range(50 - len(reported), 50)] and 0 < len(reported) < 50
