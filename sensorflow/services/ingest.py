@@ -107,8 +107,9 @@ class IngestService:
         self._margin = deadline_margin_ms
         # What the work after the record loop (alarm writes, the two S3 objects) took in this container's
         # recent batches, read off the same remaining-time clock. Records stop early enough for it to fit
-        # in the time left, so a slow S3 or DynamoDB cannot push the invocation past its deadline.
-        self._tail_ms = 0.0
+        # in the time left, so a slow S3 or DynamoDB cannot push the invocation past its deadline. Until a
+        # batch has been measured (a new container), the tail is assumed to take as long as the margin.
+        self._tail_ms = float(deadline_margin_ms)
 
     def process(self, records: Sequence[StreamRecord], remaining_ms: RemainingTime) -> BatchOutcome:
         done: list[_Done] = []
