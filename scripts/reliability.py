@@ -29,6 +29,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from scripts.reliability_runs import fuzz_section, soak_section  # noqa: E402
 from sensorflow.localcloud.faults import FaultPlan  # noqa: E402
 from sensorflow.localcloud.faults.virtual_clock import VirtualClock  # noqa: E402
 from sensorflow.simulate import SimConfig, generate, registry_items  # noqa: E402
@@ -244,7 +245,7 @@ that would be a duplicate notification.
 """
 
 
-def render(results: list[dict[str, Any]], demos: list[dict[str, Any]]) -> str:
+def render(results: list[dict[str, Any]], demos: list[dict[str, Any]], runs: list[str] | None = None) -> str:
     lines = [
         "# Reliability: what was injected, what was observed",
         "",
@@ -341,6 +342,7 @@ def render(results: list[dict[str, Any]], demos: list[dict[str, Any]]) -> str:
         ]
         if demo.get("stderr_tail"):
             lines += ["", "```", demo["stderr_tail"], "```"]
+    lines += runs or []
     lines += [
         "",
         "## Reproduce",
@@ -351,6 +353,8 @@ def render(results: list[dict[str, Any]], demos: list[dict[str, Any]]) -> str:
         ".venv/bin/pytest tests/integration/test_reliability.py tests/e2e/test_fault_plan.py  # invariants",
         "sensorflow demo --faults examples/faults/issue14-mix.json",
         "sensorflow demo --faults examples/faults/sns-outage-2min.json",
+        "make fuzz                                # FUZZ_INPUTS=100000 by default; build/fuzz-report.json",
+        "make soak                                # SOAK_MINUTES=10 (FAULTS=examples/faults/...json)",
         "```",
         "",
     ]
@@ -367,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO / "RELIABILITY.md"), help="output file, or - for stdout")
     parser.add_argument("--reuse-demo", default=None, help="take the demo row from an earlier --json file")
     parser.add_argument("--json", default=None, help="also write the raw figures to this JSON file")
+    parser.add_argument("--fuzz", default=str(REPO / "build" / "fuzz-report.json"), help="make fuzz's report")
+    parser.add_argument(
+        "--soak", default=str(REPO / ".sensorflow" / "soak" / "soak.json"), help="make soak's summary"
+    )
     args = parser.parse_args(argv)
     results = []
     for s in scenarios():
@@ -376,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     demos = [run_demo(plan) for plan in DEMO_PLANS] if args.demo else []
     if args.reuse_demo:  # the demo rows of an earlier run's --json output
         demos = json.loads(Path(args.reuse_demo).read_text())["demos"]
-    text = render(results, demos)
+    text = render(results, demos, fuzz_section(Path(args.fuzz)) + soak_section(Path(args.soak)))
     if args.json:
         Path(args.json).write_text(json.dumps({"scenarios": results, "demos": demos}, indent=2))
     if args.out == "-":
