@@ -138,6 +138,13 @@ def run(args: argparse.Namespace, now_ms: int | None = None) -> int:
     actions = bootstrap.build_alarm_actions(
         targets.table, targets.topic_arn, targets.bus_name, rules, clients
     )
+    sys.stdout.write(apply_request(actions, request, operator, now) + "\n")
+    return 0
+
+
+def apply_request(actions: Any, request: Request, operator: Any, now_ms: int) -> str:
+    """One checked operator action through ``AlarmActions``, as the CLI and the console both run it:
+    the line to show, or a ``UsageError`` saying why it was refused or what is still owed."""
     with aws_errors(f"update alarm {request.alarm_id}"):
         try:
             outcome = actions.apply(
@@ -145,7 +152,7 @@ def run(args: argparse.Namespace, now_ms: int | None = None) -> int:
                 request.alarm_id,
                 operator.by,
                 request.note,
-                now,
+                now_ms,
                 request.until_ms,
                 caller_arn=operator.caller_arn,
             )
@@ -158,10 +165,7 @@ def run(args: argparse.Namespace, now_ms: int | None = None) -> int:
             "published; they stay in its outbox, owed only to the targets that missed them, and go out "
             "with its next transition"
         )
-    sys.stdout.write(
-        f"{alarm.alarm_id}: {alarm.state}" + "".join(f" ({e.transition})" for e in outcome.events) + "\n"
-    )
-    return 0
+    return f"{alarm.alarm_id}: {alarm.state}" + "".join(f" ({e.transition})" for e in outcome.events)
 
 
 @dataclass(frozen=True, slots=True)

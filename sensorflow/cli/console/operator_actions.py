@@ -18,7 +18,6 @@ from typing import Any
 from sensorflow.cli import alarms_command, silences_command
 from sensorflow.cli.errors import UsageError, aws_errors
 from sensorflow.cli.operator import Operator, identify
-from sensorflow.core import alarms as am
 from sensorflow.core import silences as sl
 from sensorflow.services.alarm_actions import ACTIONS, AlarmActions
 
@@ -75,26 +74,7 @@ class StageActions:
             raise UsageError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
         request = alarms_command.check_request(alarm_args(action, alarm_id, fields, self._by), now_ms)
         operator = identify(self._sts, self._by)
-        with aws_errors(f"update alarm {request.alarm_id}"):
-            try:
-                outcome = self._actions.apply(
-                    request.action,
-                    request.alarm_id,
-                    operator.by,
-                    request.note,
-                    now_ms,
-                    request.until_ms,
-                    caller_arn=operator.caller_arn,
-                )
-            except am.ActionNotAllowedError as exc:
-                raise UsageError(str(exc)) from None
-        alarm = outcome.alarm
-        if outcome.undelivered:
-            raise UsageError(
-                f"alarm {alarm.alarm_id} is {alarm.state}, but {outcome.undelivered} event(s) could not be "
-                "published; they stay in its outbox and go out with its next transition"
-            )
-        return f"{alarm.alarm_id}: {alarm.state}" + "".join(f" ({e.transition})" for e in outcome.events)
+        return alarms_command.apply_request(self._actions, request, operator, now_ms)
 
     def add_silence(self, fields: Mapping[str, str], now_ms: int) -> str:
         draft = silences_command.check_new(silence_args(fields, self._by), now_ms)
