@@ -79,6 +79,8 @@ def test_under_a_fault_plan_through_the_proxy_every_record_is_stored_or_quaranti
     # GIVEN the shared local cloud with issue 14's mix and an S3 brownout applied at the proxy, and a
     # fleet of 6 registered devices over 5 minutes with 2% malformed payloads and producer duplicates
     assert local_cloud.proxy is not None and local_cloud.runtime is not None
+    runtime = local_cloud.runtime
+    discarded_before = sum(m["records_discarded"] for m in runtime.status()["mappings"].values())
     mix = json.loads((REPO / "examples" / "faults" / "issue14-mix.json").read_text())
     plan = FaultPlan.from_dict({"seed": 14, "rules": [*mix["rules"], S3_BROWNOUT]}, source="issue14-mix+s3")
     records = list(
@@ -123,5 +125,6 @@ def test_under_a_fault_plan_through_the_proxy_every_record_is_stored_or_quaranti
         )
         if want_quarantine and record.truth.get("expected_reason"):
             assert reasons[seq] == record.truth["expected_reason"]
-    mappings = local_cloud.runtime.status()["mappings"].values()
-    assert sum(m["records_discarded"] for m in mappings) == 0
+    # ... and no batch of this test was discarded (the cloud is shared: another test forces a discard)
+    mappings = runtime.status()["mappings"].values()
+    assert sum(m["records_discarded"] for m in mappings) == discarded_before
