@@ -75,8 +75,10 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy sensorflow handlers
 
+# Both cores: tests that package or deploy with osls share .serverless/ and stay on one worker (tests/conftest.py).
+PYTEST_WORKERS ?= 2
 test: setup lint scan
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 unit: setup
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
