@@ -78,7 +78,7 @@ lint: setup
 # Both cores: tests that package or deploy with osls share .serverless/ and stay on one worker (tests/conftest.py).
 PYTEST_WORKERS ?= 2
 test: setup lint scan
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 unit: setup
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)

@@ -1,35 +1,40 @@
 """Test-run wiring shared by every tier.
 
-``make test`` runs pytest on both cores (pytest-xdist, ``--dist loadgroup``). Whatever runs
-``npx sls package`` / ``sls deploy`` in the checkout (the e2e tier's local clouds, the packaged-template
-tests) writes the same ``.serverless/`` directory, so those tests are kept in one group, on one worker,
-one after another; everything else is spread over both.
+``make test`` runs pytest on both cores (pytest-xdist). Whatever runs ``npx sls package`` /
+``sls deploy`` in the checkout (the e2e tier's local clouds, the packaged-template tests) writes the same
+``.serverless/`` directory, so those tests form one scope that a single worker runs one after another;
+every other test is its own scope, spread over both workers. (A scheduler rather than xdist's
+``loadgroup``: that one marks groups by rewriting ``item._nodeid``, which pytest 9 no longer reads.)
 """
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
 # Modules outside tests/e2e whose fixtures package the template in the checkout.
-_SERVERLESS_MODULES = {
-    "test_packaging.py",
-    "test_template_security.py",
-    "test_security_doc.py",
-    "test_operator_policy.py",
-    "test_monitoring.py",
-}
+SERVERLESS_MODULES = (
+    "tests/integration/test_packaging.py",
+    "tests/integration/test_template_security.py",
+    "tests/integration/test_security_doc.py",
+    "tests/integration/test_operator_policy.py",
+    "tests/integration/test_monitoring.py",
+)
+SERVERLESS_SCOPE = "serverless"
 
 
-def _uses_serverless(item: pytest.Item) -> bool:
-    path = item.path
-    return (
-        "e2e" in path.parts
-        or path.name in _SERVERLESS_MODULES
-        or item.get_closest_marker("packaging") is not None
-    )
+def scope_of(nodeid: str) -> str:
+    """The scheduling scope of a test: the shared one for osls users, else the test itself."""
+    module = nodeid.split("::", 1)[0]
+    if module.startswith("tests/e2e/") or module in SERVERLESS_MODULES:
+        return SERVERLESS_SCOPE
+    return nodeid
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if _uses_serverless(item):
-            item.add_marker(pytest.mark.xdist_group("serverless"))
+def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ServerlessScopeScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid)
+
+    return ServerlessScopeScheduling(config, log)
