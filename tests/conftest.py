@@ -30,11 +30,20 @@ def scope_of(nodeid: str) -> str:
     return nodeid
 
 
-def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
-    from xdist.scheduler import LoadScopeScheduling
+class _ServerlessScheduling:
+    """The xdist hook, registered only when xdist is loaded (pytest refuses unknown hooks otherwise)."""
 
-    class ServerlessScopeScheduling(LoadScopeScheduling):  # type: ignore[misc]
-        def _split_scope(self, nodeid: str) -> str:
-            return scope_of(nodeid)
+    @staticmethod
+    def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
+        from xdist.scheduler import LoadScopeScheduling
 
-    return ServerlessScopeScheduling(config, log)
+        class ServerlessScopeScheduling(LoadScopeScheduling):  # type: ignore[misc]
+            def _split_scope(self, nodeid: str) -> str:
+                return scope_of(nodeid)
+
+        return ServerlessScopeScheduling(config, log)
+
+
+def pytest_configure(config: Any) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_ServerlessScheduling(), "sensorflow-serverless-scheduling")

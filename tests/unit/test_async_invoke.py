@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -96,3 +97,66 @@ def test_invoke_configs_are_read_from_the_templates_event_invoke_config_resource
             maximum_retry_attempts=0, maximum_event_age_s=3600, on_failure="arn:aws:sqs:us-east-1:1:dlq"
         )
     }
+
+
+class FakeEvents:
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.entries += Entries
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": "e"}]}
+
+
+class FakeRuntime:
+    """What Fanout asks of the runtime, for the destination routes only."""
+
+    def __init__(self) -> None:
+        from sensorflow.localcloud.emulator.discovery import FunctionConfig
+        from sensorflow.localcloud.emulator.runtime_stats import RuntimeStats
+
+        self.functions = {
+            "audit": FunctionConfig("audit", ARN.replace("notify", "audit"), "h.h", "r", 3, 128)
+        }
+        self.stats = RuntimeStats()
+        self.events = FakeEvents()
+        self.invoked: list[tuple[str, dict[str, Any], str]] = []
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def client(self, service: str) -> Any:
+        assert service == "events"
+        return self.events
+
+    def invoke_async(
+        self, function_name: str, event: dict[str, Any], source: str, request_id: str | None = None
+    ) -> InvokeResult:
+        self.invoked.append((function_name, event, source))
+        return InvokeResult(request_id or "r", ok=True)
+
+    def send_to_destination(self, arn: str, document: dict[str, Any]) -> None:
+        self.sent.append((arn, document))
+
+    def reserved_concurrency(self, function_name: str) -> int | None:
+        return None
+
+
+def test_async_destinations_route_to_a_function_an_event_bus_and_a_queue() -> None:
+    from sensorflow.localcloud.emulator.async_delivery import Fanout
+
+    runtime = FakeRuntime()
+    fanout = Fanout(runtime, "stack")  # type: ignore[arg-type]
+    record = {"requestContext": {"condition": "RetriesExhausted", "functionArn": f"{ARN}:$LATEST"}, "n": 1}
+    # WHEN a record goes to a Lambda, an EventBridge bus and an SQS destination
+    fanout._send_to_destination("arn:aws:lambda:us-east-1:123456789012:function:audit", record)
+    bus = "arn:aws:events:us-east-1:123456789012:event-bus/ops"
+    fanout._send_to_destination(bus, record)
+    fanout._send_to_destination("arn:aws:sqs:us-east-1:123456789012:dlq", record)
+    # THEN the function is invoked asynchronously with the record, the bus gets Lambda's destination event,
+    # and the queue goes through the runtime's sender
+    assert wait_for(fanout.async_invoker.idle)
+    assert runtime.invoked == [("audit", record, "destination")]
+    [entry] = runtime.events.entries
+    assert entry["Source"] == "lambda"
+    assert entry["DetailType"] == "Lambda Function Invocation Result - Failure"
+    assert entry["EventBusName"] == bus and json.loads(entry["Detail"]) == record
+    assert runtime.sent == [("arn:aws:sqs:us-east-1:123456789012:dlq", record)]
