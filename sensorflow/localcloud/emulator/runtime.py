@@ -31,7 +31,7 @@ from sensorflow.localcloud.emulator.endpoint import Endpoint
 from sensorflow.localcloud.emulator.kinesis_esm import KinesisEventSourceMapping, ResumePoint
 from sensorflow.localcloud.emulator.runtime_stats import Invocation, RuntimeStats
 from sensorflow.localcloud.emulator.sqs_esm import SqsEventSourceMapping
-from sensorflow.localcloud.emulator.unemulated import unemulated_settings
+from sensorflow.localcloud.emulator.unemulated import Unemulated, mapping_settings, report, template_settings
 from sensorflow.localcloud.emulator.worker_pool import FunctionPool, InvokeResult, lambda_environment
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,8 @@ class LocalRuntime:
         self._reconciler: threading.Thread | None = None
         self._reconcile_lock = threading.Lock()
         self.unemulated: list[str] = []  # what the last reconcile found deployed but not emulated
+        self._template_unemulated: list[Unemulated] = []
+        self._stack_version: str | None = None  # the stack's last update time, as last seen
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -137,9 +139,10 @@ class LocalRuntime:
                 self._retire_pool(name)
             self._reconcile_streams(list_kinesis_mappings(lambda_client), changed)
             self._reconcile_queues(list_sqs_mappings(lambda_client), changed)
-            if self.fanout is not None:
+            deployed_again = self._stack_changed()
+            if self.fanout is not None and deployed_again:
                 self.fanout.invoke_configs = self.fanout.read_invoke_configs()
-            self._report_unemulated()
+            self._report_unemulated(deployed_again)
             self.stats.add("runtime", "reconcile", "runs")
 
     def _reconcile_streams(self, deployed: list[KinesisMapping], changed: set[str]) -> None:
@@ -170,9 +173,22 @@ class LocalRuntime:
         for mapping in wanted.values():
             self._start_queue_mapping(mapping)
 
-    def _report_unemulated(self) -> None:
-        """A deploy against the running cloud may add settings the runtime cannot honour: say so once each."""
-        lines = unemulated_settings(self.client("lambda"), self.client("cloudformation"), self.stack_name)
+    def _stack_changed(self) -> bool:
+        """Whether the stack was (re)deployed since the last look: its template is re-read only then."""
+        if not self.stack_name:
+            return False
+        stack = self.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"][0]
+        version = str(stack.get("LastUpdatedTime") or stack.get("CreationTime"))
+        changed, self._stack_version = version != self._stack_version, version
+        return changed
+
+    def _report_unemulated(self, deployed_again: bool) -> None:
+        """A deploy against the running cloud may add settings the runtime cannot honour: say so once each.
+        Mappings are read every time (the Lambda API changes them without a deploy); the template only
+        after a deploy."""
+        if deployed_again and self.stack_name:
+            self._template_unemulated = template_settings(self.client("cloudformation"), self.stack_name)
+        lines = report(mapping_settings(self.client("lambda")) + self._template_unemulated)
         for line in sorted(set(lines) - set(self.unemulated)):
             logger.warning("setting not emulated", extra={"setting": line})
         self.unemulated = lines

@@ -102,21 +102,31 @@ def report(found: Iterable[Unemulated]) -> list[str]:
     return [u.line() for u in sorted(set(found))]
 
 
-def unemulated_settings(lambda_client: Any, cloudformation: Any, stack: str | None) -> list[str]:
-    """One line per unemulated setting in what is deployed: every event source mapping, and the stack."""
+def mapping_settings(lambda_client: Any) -> list[Unemulated]:
+    """What every event source mapping the Lambda API lists uses that is not emulated."""
     mappings = [
         raw
         for page in lambda_client.get_paginator("list_event_source_mappings").paginate()
         for raw in page["EventSourceMappings"]
     ]
-    found = in_mappings(mappings)
+    return in_mappings(mappings)
+
+
+def template_settings(cloudformation: Any, stack: str) -> list[Unemulated]:
+    """What the deployed stack's template uses that is not emulated (resources it holds only)."""
+    body = cloudformation.get_template(StackName=stack)["TemplateBody"]
+    template = json.loads(body) if isinstance(body, str) else body
+    created = {
+        r["LogicalResourceId"]
+        for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack)
+        for r in page["StackResourceSummaries"]
+    }
+    return in_template(template, created)
+
+
+def unemulated_settings(lambda_client: Any, cloudformation: Any, stack: str | None) -> list[str]:
+    """One line per unemulated setting in what is deployed: every event source mapping, and the stack."""
+    found = mapping_settings(lambda_client)
     if stack:
-        body = cloudformation.get_template(StackName=stack)["TemplateBody"]
-        template = json.loads(body) if isinstance(body, str) else body
-        created = {
-            r["LogicalResourceId"]
-            for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack)
-            for r in page["StackResourceSummaries"]
-        }
-        found += in_template(template, created)
+        found += template_settings(cloudformation, stack)
     return report(found)
