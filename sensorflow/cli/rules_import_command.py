@@ -128,37 +128,15 @@ def load_document(path: Path) -> Any:
             ) from None
     import yaml
 
+    from sensorflow.monitoring.stack_facts import load_cloudformation_yaml
+
     try:
-        return yaml.load(text, Loader=_cloudformation_loader())  # a SafeLoader subclass
+        return load_cloudformation_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f": line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or exc
         raise UsageError(f"{path} is neither JSON nor YAML{where}: {problem}") from None
-
-
-def _cloudformation_loader() -> type:
-    """``yaml.SafeLoader`` plus the template short forms: ``!Ref X`` -> ``{"Ref": "X"}``, ``!Sub`` ->
-    ``{"Fn::Sub": ...}``, ``!GetAtt A.B`` -> ``{"Fn::GetAtt": ["A", "B"]}`` and the other ``!Fn`` tags."""
-    import yaml
-
-    class CloudFormationLoader(yaml.SafeLoader):
-        pass
-
-    def intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-        value: Any
-        if isinstance(node, yaml.ScalarNode):
-            value = loader.construct_scalar(node)
-            if suffix == "GetAtt":
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-        return {suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}": value}
-
-    CloudFormationLoader.add_multi_constructor("!", intrinsic)
-    return CloudFormationLoader
 
 
 def _parse_map(pairs: Sequence[str], sensor_types: frozenset[str]) -> dict[str, str]:

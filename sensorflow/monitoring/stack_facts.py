@@ -77,8 +77,14 @@ def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[st
 _CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 
+def load_cloudformation_yaml(text: str) -> Any:
+    """YAML with CloudFormation's short forms (``!Ref``, ``!Sub``, ``!GetAtt A.B``, ...) as their long forms.
+    Raises ``yaml.YAMLError`` on bad YAML. (Also the rules importer's reader of IoT Events templates.)"""
+    return yaml.load(text, Loader=_CloudFormationLoader)  # a SafeLoader subclass
+
+
 def load_serverless(path: Path) -> dict[str, Any]:
-    doc: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
+    doc: dict[str, Any] = load_cloudformation_yaml(path.read_text(encoding="utf-8"))
     return doc
 
 
